@@ -1,0 +1,161 @@
+import { blockSize, type Block } from './block.js';
+import { merkleRoot } from './merkle.js';
+import { verifySignature } from './ed25519.js';
+import { bytesEqual } from './encoding.js';
+import { headerHash, type BlockHeader } from './header.js';
+import { hashToHex } from './hash.js';
+import { BLOCK_VERSION, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_MONEY, MEDIAN_TIME_SPAN, blockReward, type NetworkParams } from './params.js';
+import { decodeCompact, encodeCompact, hashMeetsTarget, targetFromBits } from './pow.js';
+import { OK, reject, type Verdict } from './reject.js';
+import { AccountOverlay, type AccountReader } from './state.js';
+import { signingBytes, txHash, type TransferTx } from './transaction.js';
+
+/**
+ * Context-free checks of a transfer: amount at least 1 base unit, fee and
+ * amount + fee within MAX_MONEY, a valid ed25519 signature over
+ * {@link signingBytes} for `networkId` (one consensus rule, see `ed25519.ts`).
+ */
+export function checkTransfer(tx: TransferTx, networkId: Uint8Array): Verdict {
+  if (tx.amount < 1n) return reject('bad-amount', 'amount must be at least 1 base unit');
+  if (tx.amount > MAX_MONEY || tx.fee > MAX_MONEY || tx.amount + tx.fee > MAX_MONEY) {
+    return reject('bad-amount', 'amount + fee exceeds MAX_MONEY');
+  }
+  if (!verifySignature(signingBytes(networkId, tx), tx.signature, tx.sender)) {
+    return reject('bad-signature', 'signature does not verify for the sender key');
+  }
+  return OK;
+}
+
+/** Proof of work of a header: valid bits no easier than powLimit, and hash ≤ target. */
+export function checkProofOfWork(header: BlockHeader, params: NetworkParams): Verdict {
+  const target = targetFromBits(header.bits, params.powLimit);
+  if (target === undefined) return reject('bad-bits', `bits 0x${header.bits.toString(16)} are invalid or easier than the network's limit`);
+  if (!hashMeetsTarget(headerHash(header), target)) return reject('high-hash', 'header hash is above its target');
+  return OK;
+}
+
+/**
+ * Context-free checks of a block (Bitcoin's `CheckBlock`): version, proof of
+ * work, size and count limits, the coinbase first and only there, no
+ * duplicate transactions (closes CVE-2012-2459), merkle root, and every
+ * transfer's amounts and signature.
+ */
+export function checkBlock(block: Block, params: NetworkParams, networkId: Uint8Array): Verdict {
+  const { header, txs } = block;
+  if (header.version !== BLOCK_VERSION) return reject('bad-version', `block version ${header.version}, expected ${BLOCK_VERSION}`);
+  const pow = checkProofOfWork(header, params);
+  if (!pow.ok) return pow;
+  if (txs.length === 0) return reject('bad-coinbase-missing', 'block has no transactions');
+  if (txs.length > MAX_BLOCK_TXS) return reject('bad-tx-count', `block has ${txs.length} transactions, limit ${MAX_BLOCK_TXS}`);
+  const size = blockSize(block);
+  if (size > MAX_BLOCK_BYTES) return reject('bad-block-size', `block is ${size} bytes, limit ${MAX_BLOCK_BYTES}`);
+  if (txs[0]!.type !== 'coinbase') return reject('bad-coinbase-missing', 'first transaction is not a coinbase');
+  const hashes = txs.map(txHash);
+  const seen = new Set<string>();
+  for (let i = 0; i < txs.length; i++) {
+    const id = hashToHex(hashes[i]!);
+    if (seen.has(id)) return reject('duplicate-tx', `transaction ${id} appears twice`);
+    seen.add(id);
+  }
+  if (!bytesEqual(merkleRoot(hashes), header.merkleRoot)) {
+    return reject('bad-merkle-root', 'merkle root does not match the transactions');
+  }
+  for (let i = 1; i < txs.length; i++) {
+    const tx = txs[i]!;
+    if (tx.type !== 'transfer') return reject('bad-coinbase-position', `transaction ${i} is a second coinbase`);
+    const v = checkTransfer(tx, networkId);
+    if (!v.ok) return { ...v, reason: `transaction ${i}: ${v.reason}` };
+  }
+  return OK;
+}
+
+
+/** What contextual checks need to know about the chain a header extends. */
+export interface ChainContext {
+  /** Height of the new block. */
+  height: number;
+  /** Compact bits the new block must carry ({@link nextBits}). */
+  expectedBits: number;
+  /** Median time past of the parent ({@link medianTimePast}), seconds. */
+  medianTimePast: number;
+  /** The local clock, seconds since the epoch. */
+  now: number;
+}
+
+/** Contextual header checks (Bitcoin's `ContextualCheckBlockHeader`): bits, time after the median time past, time not too far ahead. */
+export function checkHeaderContext(header: BlockHeader, ctx: ChainContext, params: NetworkParams): Verdict {
+  if (header.bits !== ctx.expectedBits) {
+    return reject('bad-diffbits', `bits 0x${header.bits.toString(16)}, expected 0x${ctx.expectedBits.toString(16)} at height ${ctx.height}`);
+  }
+  if (header.time <= ctx.medianTimePast) {
+    return reject('time-too-old', `time ${header.time} is not after the median time past ${ctx.medianTimePast}`);
+  }
+  if (header.time > ctx.now + params.maxFutureSeconds) {
+    return reject('time-too-new', `time ${header.time} is more than ${params.maxFutureSeconds} s ahead of the local clock`);
+  }
+  return OK;
+}
+
+/**
+ * Applies a block's transactions to `overlay` in order (Bitcoin's
+ * `ConnectBlock` for the account model): the coinbase must carry the block's
+ * height and pay at most reward + fees. On rejection the overlay must be
+ * discarded.
+ */
+export function connectTransactions(block: Block, height: number, overlay: AccountOverlay, params: NetworkParams): Verdict {
+  const coinbase = block.txs[0];
+  if (!coinbase || coinbase.type !== 'coinbase') return reject('bad-coinbase-missing', 'first transaction is not a coinbase');
+  if (coinbase.height !== height) return reject('bad-coinbase-height', `coinbase height ${coinbase.height}, block height ${height}`);
+  let fees = 0n;
+  for (let i = 1; i < block.txs.length; i++) {
+    const tx = block.txs[i]!;
+    const v = overlay.apply(tx);
+    if (!v.ok) return { ...v, reason: `transaction ${i}: ${v.reason}` };
+    if (tx.type === 'transfer') fees += tx.fee;
+  }
+  const allowed = blockReward(params, height) + fees;
+  if (coinbase.amount > allowed) return reject('bad-coinbase-amount', `coinbase pays ${coinbase.amount}, at most ${allowed} allowed`);
+  return overlay.apply(coinbase);
+}
+
+/** Minimal view of an indexed header, for difficulty and time rules. */
+export interface HeaderLike {
+  height: number;
+  header: BlockHeader;
+}
+
+/**
+ * Median of the times of up to {@link MEDIAN_TIME_SPAN} blocks ending at
+ * `tip` (BIP 113). `ancestor(h)` returns the block at height h on tip's chain.
+ */
+export function medianTimePast(tip: HeaderLike, ancestor: (height: number) => HeaderLike | undefined): number {
+  const times: number[] = [];
+  for (let h = tip.height; h >= 0 && times.length < MEDIAN_TIME_SPAN; h--) {
+    const e = h === tip.height ? tip : ancestor(h);
+    if (!e) break;
+    times.push(e.header.time);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+/**
+ * Bits required of the block after `prev` (Bitcoin's retarget, on this
+ * network's interval): unchanged except at multiples of `retargetInterval`,
+ * where the target scales by the time the last interval actually took over the
+ * intended `retargetInterval × blockTimeSeconds`, clamped to a factor of 4,
+ * never easier than powLimit.
+ */
+export function nextBits(prev: HeaderLike, ancestor: (height: number) => HeaderLike | undefined, params: NetworkParams): number {
+  const height = prev.height + 1;
+  if (params.noRetarget || height % params.retargetInterval !== 0) return prev.header.bits;
+  const first = ancestor(Math.max(0, height - params.retargetInterval));
+  if (!first) return prev.header.bits;
+  const timespan = BigInt(params.retargetInterval * params.blockTimeSeconds);
+  let actual = BigInt(prev.header.time - first.header.time);
+  if (actual < timespan / 4n) actual = timespan / 4n;
+  if (actual > timespan * 4n) actual = timespan * 4n;
+  let target = (decodeCompact(prev.header.bits).target * actual) / timespan;
+  if (target > params.powLimit) target = params.powLimit;
+  return encodeCompact(target);
+}

@@ -1,0 +1,99 @@
+import type { Block } from '../core/block.js';
+import type { BlockHeader } from '../core/header.js';
+import type { NetworkName } from '../core/params.js';
+import type { Account, AccountReader } from '../core/state.js';
+
+/**
+ * One block known to the store, on the main chain or a side branch.
+ * `hash` is display hex; `chainWork` the cumulative work from genesis up to
+ * and including this block (expected hashes).
+ */
+export interface BlockIndexEntry {
+  hash: string;
+  header: BlockHeader;
+  height: number;
+  chainWork: bigint;
+}
+
+/** The main-chain tip. */
+export interface ChainTip {
+  hash: string;
+  height: number;
+  chainWork: bigint;
+}
+
+/** Where a main-chain transaction is: its block and its index in the block. */
+export interface TxLocation {
+  blockHash: string;
+  index: number;
+}
+
+/** What the store was created for; a store opened for another network is refused. */
+export interface StoreIdentity {
+  network: NetworkName;
+  /** Genesis hash, display hex. */
+  networkId: string;
+  genesis: Block;
+  genesisEntry: BlockIndexEntry;
+}
+
+/** Why a store cannot be opened or written. */
+export type StoreErrorCode = 'wrong-network' | 'corrupt' | 'closed' | 'not-on-tip' | 'unknown-block';
+
+/** Thrown by stores. `wrong-network` and `corrupt` mean the folder must not be touched. */
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  constructor(readonly code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * The chain's persistent state. Reads are synchronous; each write is one
+ * atomic transaction (a crash leaves either the state before or after it).
+ *
+ * Implementations: `LmdbBlockStore` (lmdb-js) and `MemoryBlockStore`, both run
+ * through `test/store/block-store.suite.ts`.
+ */
+export interface BlockStore extends AccountReader {
+  /**
+   * Opens the store. An empty store is initialised for `identity` with the
+   * genesis block connected as tip.
+   * @throws StoreError `wrong-network` when it holds another network's chain,
+   *   `corrupt` when its metadata cannot be read; the data is left untouched.
+   */
+  open(identity: StoreIdentity): Promise<void>;
+  /** Waits for pending writes and closes. Idempotent. */
+  close(): Promise<void>;
+
+  /** Stores a block and its index entry without connecting it (side branches, not yet connected blocks). Idempotent. */
+  putBlock(entry: BlockIndexEntry, block: Block): Promise<void>;
+  getBlock(hash: string): Block | undefined;
+  /** The serialised block (binary encoding of `encodeBlock`). */
+  getBlockBytes(hash: string): Uint8Array | undefined;
+  getEntry(hash: string): BlockIndexEntry | undefined;
+  /** Every index entry, in no particular order (to rebuild the in-memory block index at start). */
+  entries(): Iterable<BlockIndexEntry>;
+
+  /** Main chain: hash at height, or undefined above the tip. */
+  getHashAtHeight(height: number): string | undefined;
+  getTip(): ChainTip;
+  getAccount(key: string): Account | undefined;
+  getTxLocation(txid: string): TxLocation | undefined;
+
+  /**
+   * Connects `block` on top of the current tip in one write transaction:
+   * stores block and entry, sets the height index, writes `changes` to the
+   * accounts, keeps `undo` (previous values, undefined = account absent) for
+   * a later disconnect, indexes the transactions, and moves the tip.
+   * @throws StoreError `not-on-tip` when entry.header.prevHash is not the tip.
+   */
+  connectBlock(entry: BlockIndexEntry, block: Block, changes: ReadonlyMap<string, Account>, undo: ReadonlyMap<string, Account | undefined>): Promise<void>;
+  /**
+   * Disconnects the tip in one write transaction: restores accounts from its
+   * undo data, removes its height and transaction index entries, and moves
+   * the tip to its parent. The block itself stays stored.
+   * @throws StoreError `unknown-block` when the undo data is missing.
+   */
+  disconnectTip(): Promise<void>;
+}
