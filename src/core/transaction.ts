@@ -1,6 +1,7 @@
 import { ByteReader, ByteWriter, DecodeError, fromHex, toHex } from './encoding.js';
 import { hashToHex, sha256d } from './hash.js';
 import { MAX_MONEY } from './params.js';
+import { sign } from './ed25519.js';
 
 /** Type byte of a transfer in the binary encoding. */
 export const TX_TYPE_COINBASE = 0;
@@ -180,4 +181,17 @@ export function txFromJson(j: unknown): Transaction {
     };
   }
   throw new DecodeError('transaction.type must be "transfer" or "coinbase"');
+}
+
+/** Fields of a transfer before signing. */
+export type UnsignedTransfer = Omit<TransferTx, 'signature' | 'type'>;
+
+/**
+ * Builds and signs a transfer with tweetnacl (`secretKey`: 64 bytes, seed ‖
+ * public key; the sender is its public half).
+ */
+export function signTransfer(networkId: Uint8Array, fields: Omit<UnsignedTransfer, 'sender'>, secretKey: Uint8Array): TransferTx {
+  const sender = secretKey.slice(32, 64);
+  const body = { ...fields, sender };
+  return { type: 'transfer', ...body, signature: sign(signingBytes(networkId, body), secretKey) };
 }
