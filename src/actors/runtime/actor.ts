@@ -1,0 +1,219 @@
+import { ActorCrashedError, ActorStoppedError, AskTimeoutError, MailboxFullError } from './errors.js';
+
+/** Default mailbox capacity (messages). */
+export const DEFAULT_MAILBOX_CAPACITY = 10_000;
+/** Default timeout of {@link ActorRef.ask}, ms. */
+export const DEFAULT_ASK_TIMEOUT_MS = 10_000;
+
+/**
+ * The reply channel carried inside a request message (Akka Typed's
+ * `replyTo`). The actor calls `resolve` with the reply or `reject` with a
+ * failure; the first call wins.
+ */
+export class Reply<R> {
+  private done = false;
+  constructor(
+    private readonly onResolve: (value: R) => void,
+    private readonly onReject: (err: Error) => void,
+  ) {}
+  resolve(value: R): void {
+    if (this.done) return;
+    this.done = true;
+    this.onResolve(value);
+  }
+  reject(err: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.onReject(err);
+  }
+  get settled(): boolean {
+    return this.done;
+  }
+}
+
+/**
+ * A typed address of an actor: accepts only messages of type `M`. Where the
+ * actor runs (this thread, a worker, another host) is hidden behind it.
+ */
+export interface ActorRef<M> {
+  readonly name: string;
+  /**
+   * Enqueues a message.
+   * @throws MailboxFullError when the bounded mailbox is full,
+   *   ActorStoppedError when the actor has stopped.
+   */
+  tell(msg: M): void;
+  /** Like `tell` but returns false instead of throwing when the message cannot be enqueued. */
+  offer(msg: M): boolean;
+  /**
+   * Request/reply: `build` receives the reply channel to put in the message.
+   * @throws AskTimeoutError after `timeoutMs` (default {@link DEFAULT_ASK_TIMEOUT_MS}),
+   *   ActorCrashedError when the actor crashes handling it, or the errors of `tell`.
+   */
+  ask<R>(build: (reply: Reply<R>) => M, timeoutMs?: number): Promise<R>;
+}
+
+/** What an actor sees of itself. */
+export interface ActorContext<M> {
+  readonly self: ActorRef<M>;
+  readonly name: string;
+}
+
+/**
+ * An actor: handles one message at a time, in arrival order. Throwing (or
+ * rejecting) from `receive` is a crash: the supervisor decides what follows.
+ * Validation errors are replies, not crashes.
+ */
+export interface Actor<M> {
+  /** Called once before the first message; throwing fails the start. */
+  start?(ctx: ActorContext<M>): void | Promise<void>;
+  receive(msg: M, ctx: ActorContext<M>): void | Promise<void>;
+  /** Called on stop and before a restart replaces this instance; should release resources. */
+  stop?(): void | Promise<void>;
+}
+
+/** Listener a cell reports crashes to (its supervisor). */
+export type CrashListener = (err: unknown) => void;
+
+/**
+ * Runs one actor: a bounded FIFO mailbox and a loop that hands messages to
+ * the current instance. The cell outlives restarts, so refs stay valid.
+ */
+export class ActorCell<M> implements ActorRef<M> {
+  private queue: M[] = [];
+  private head = 0;
+  private running = false;
+  private suspended = true;
+  private stopped = false;
+  private instance: Actor<M> | undefined;
+  private idleWaiters: Array<() => void> = [];
+  readonly context: ActorContext<M>;
+
+  constructor(
+    readonly name: string,
+    readonly capacity: number,
+    private readonly onCrash: CrashListener,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('capacity must be a positive integer');
+    this.context = { self: this, name };
+  }
+
+  get size(): number {
+    return this.queue.length - this.head;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  tell(msg: M): void {
+    if (this.stopped) throw new ActorStoppedError(this.name);
+    if (this.size >= this.capacity) throw new MailboxFullError(this.name, this.capacity);
+    this.queue.push(msg);
+    this.schedule();
+  }
+
+  offer(msg: M): boolean {
+    if (this.stopped || this.size >= this.capacity) return false;
+    this.queue.push(msg);
+    this.schedule();
+    return true;
+  }
+
+  ask<R>(build: (reply: Reply<R>) => M, timeoutMs = DEFAULT_ASK_TIMEOUT_MS): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => reply.reject(new AskTimeoutError(this.name, timeoutMs)), timeoutMs);
+      const reply = new Reply<R>(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
+      try {
+        this.tell(build(reply));
+      } catch (err) {
+        reply.reject(err as Error);
+      }
+    });
+  }
+
+  /** Installs a new instance (first start or restart) and resumes the mailbox. */
+  async activate(instance: Actor<M>): Promise<void> {
+    this.instance = instance;
+    await instance.start?.(this.context);
+    this.suspended = false;
+    this.schedule();
+  }
+
+  /** Stops handing out messages and stops the current instance (before a restart or on shutdown). */
+  async deactivate(): Promise<void> {
+    this.suspended = true;
+    await this.whenIdle();
+    const inst = this.instance;
+    this.instance = undefined;
+    await inst?.stop?.();
+  }
+
+  /** Final stop: refuses new messages, rejects pending requests, stops the instance. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.deactivate();
+    for (let i = this.head; i < this.queue.length; i++) rejectReply(this.queue[i], new ActorStoppedError(this.name));
+    this.queue = [];
+    this.head = 0;
+  }
+
+  private whenIdle(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.running || this.suspended || this.size === 0) return;
+    this.running = true;
+    queueMicrotask(() => void this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    while (!this.suspended && this.size > 0 && this.instance) {
+      const msg = this.queue[this.head]!;
+      this.queue[this.head] = undefined as M;
+      this.head++;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      try {
+        await this.instance.receive(msg, this.context);
+      } catch (err) {
+        rejectReply(msg, new ActorCrashedError(this.name, err));
+        this.suspended = true;
+        this.finish();
+        this.onCrash(err);
+        return;
+      }
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    this.running = false;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+    if (!this.suspended) this.schedule();
+  }
+}
+
+/** Rejects the reply channel found in a message's `reply` field, if any. */
+function rejectReply(msg: unknown, err: Error): void {
+  if (typeof msg === 'object' && msg !== null && 'reply' in msg) {
+    const r = (msg as { reply: unknown }).reply;
+    if (r instanceof Reply) r.reject(err);
+  }
+}

@@ -1,0 +1,43 @@
+/** Errors of the actor runtime. Each has a stable `code`. */
+
+export class MailboxFullError extends Error {
+  override readonly name = 'MailboxFullError';
+  readonly code = 'ERR_MAILBOX_FULL';
+  constructor(actor: string, capacity: number) {
+    super(`mailbox of ${actor} is full (${capacity} messages)`);
+  }
+}
+
+export class ActorStoppedError extends Error {
+  override readonly name = 'ActorStoppedError';
+  readonly code = 'ERR_ACTOR_STOPPED';
+  constructor(actor: string) {
+    super(`actor ${actor} is stopped`);
+  }
+}
+
+export class AskTimeoutError extends Error {
+  override readonly name = 'AskTimeoutError';
+  readonly code = 'ERR_ASK_TIMEOUT';
+  constructor(actor: string, ms: number) {
+    super(`no reply from ${actor} within ${ms} ms`);
+  }
+}
+
+/** The actor crashed while handling the request; the asker gets this instead of a reply. */
+export class ActorCrashedError extends Error {
+  override readonly name = 'ActorCrashedError';
+  readonly code = 'ERR_ACTOR_CRASHED';
+  constructor(actor: string, cause: unknown) {
+    super(`actor ${actor} crashed while handling the request`, { cause });
+  }
+}
+
+/** A supervisor spent its restart budget and gave up; carries the last failure. */
+export class EscalationError extends Error {
+  override readonly name = 'EscalationError';
+  readonly code = 'ERR_ESCALATION';
+  constructor(supervisor: string, child: string, restarts: number, periodMs: number, cause: unknown) {
+    super(`supervisor ${supervisor}: child ${child} failed ${restarts} times within ${periodMs} ms; giving up`, { cause });
+  }
+}
