@@ -1,0 +1,280 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { ChainActor, type ChainMsg, type SubmitBlockResult } from '../actors/chain.js';
+import { MempoolActor, type AddTxResult, type MempoolMsg } from '../actors/mempool.js';
+import { MinerActor, MINING_STATS_INTERVAL_MS, type MinerMsg, type MinerStats } from '../actors/miner.js';
+import type { ActorRef } from '../actors/runtime/actor.js';
+import { Supervisor, type SupervisorEvent } from '../actors/runtime/supervisor.js';
+import type { EscalationError } from '../actors/runtime/errors.js';
+import { blockSize, blockToJson, type Block } from '../core/block.js';
+import { DecodeError, fromHex, toHex } from '../core/encoding.js';
+import { genesisBlock, networkId as computeNetworkId, networkParams } from '../core/genesis.js';
+import { hashToHex } from '../core/hash.js';
+import { workFromBits } from '../core/pow.js';
+import { txFromJson, txToJson, type TransferTx } from '../core/transaction.js';
+import type { NodeConfig } from '../config/schema.js';
+import { MiningPool } from '../mining/pool.js';
+import type { Miner } from '../mining/types.js';
+import type { BlockIndexEntry, BlockStore, ChainTip } from '../store/block-store.js';
+import { LmdbBlockStore } from '../store/lmdb-store.js';
+import { DATA_FILES, loadNodeId, loadOrCreateMinerKey, lockDataDir } from './data-dir.js';
+import { EventBus } from './events.js';
+import type { AccountView, BlockView, NodeApi, NodeInfo, PeerView, SubmitResult, TransactionView } from './node-api.js';
+
+/** Timeout of requests the API makes to the actors, ms. */
+export const API_ASK_TIMEOUT_MS = 10_000;
+
+/** A running peer. */
+export interface RunningNode {
+  api: NodeApi;
+  nodeId: string;
+  bus: EventBus;
+  /** Mining address (hex public key). */
+  miningAddress: string;
+  /** Stops every actor in reverse start order, finishes the write in progress and closes the store. Idempotent. */
+  stop(): Promise<void>;
+  /** Resolves when the node has stopped, rejects with the escalation when its supervisor gave up. */
+  done: Promise<void>;
+}
+
+/** What a node needs besides its config. */
+export interface NodeDeps {
+  logger: Logger;
+  /** Replaces the local piscina pool as hash power (for example a NATS farm). */
+  miner?: Miner;
+}
+
+/**
+ * Starts one peer: opens (or creates) its data folder and LMDB store, then its
+ * root supervisor starts the actors in order — chain, mempool, miner — and
+ * stops them in reverse (design: store → chain → mempool → miner → gossip →
+ * peer manager → tracker client → NATS bridge).
+ * @throws StoreError when the folder holds another network's chain or is corrupt (nothing is written),
+ *   DataDirError when the folder is locked by a running peer or a key file is bad.
+ */
+export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<RunningNode> {
+  const log = deps.logger;
+  const params = networkParams(config.network);
+  const netId = computeNetworkId(params);
+  const genesis = genesisBlock(params);
+  const unlock = lockDataDir(config.dataDir);
+  const cleanup: Array<() => Promise<void> | void> = [unlock];
+  const runCleanup = async (): Promise<void> => {
+    while (cleanup.length > 0) {
+      try {
+        await cleanup.pop()!();
+      } catch (err) {
+        log.error({ err }, 'error while stopping');
+      }
+    }
+  };
+  try {
+    const nodeId = loadNodeId(config.dataDir, config.nodeId);
+    const minerKey = config.mining.address ? { publicKey: fromHex(config.mining.address, 32, 'mining.address') } : loadOrCreateMinerKey(config.dataDir);
+    const miningAddress = toHex(minerKey.publicKey);
+    const store: BlockStore = new LmdbBlockStore({ path: join(config.dataDir, DATA_FILES.chain) });
+    const genesisEntry: BlockIndexEntry = {
+      hash: hashToHex(netId),
+      header: genesis.header,
+      height: 0,
+      chainWork: workFromBits(genesis.header.bits),
+    };
+    await store.open({ network: params.name, networkId: hashToHex(netId), genesis, genesisEntry });
+    cleanup.push(() => store.close());
+    const bus = new EventBus((err) => log.error({ err }, 'event listener failed'));
+
+    let escalate!: (err: EscalationError) => void;
+    let resolveDone!: () => void;
+    const done = new Promise<void>((resolve, reject) => {
+      resolveDone = resolve;
+      escalate = reject;
+    });
+    const root = new Supervisor({
+      name: nodeId,
+      onEscalate: (err) => {
+        log.fatal({ err }, 'restart budget spent; stopping the node');
+        void runCleanup().then(() => escalate(err));
+      },
+      onEvent: (e) => logSupervisorEvent(log, e),
+    });
+    cleanup.push(() => root.stop());
+
+    const chain = await root.startChild<ChainMsg>({
+      id: 'chain',
+      start: () => new ChainActor({ params, networkId: netId, store, bus }),
+    });
+    const mempool = await root.startChild<MempoolMsg>({
+      id: 'mempool',
+      start: () =>
+        new MempoolActor({ networkId: netId, state: store, bus, maxTransactions: config.mempool.maxTransactions, minFee: BigInt(config.mempool.minFee) }),
+    });
+    bus.on('block-connected', (e) => mempool.offer({ type: 'mempool/block-connected', block: e.block }));
+    bus.on('block-disconnected', (e) => mempool.offer({ type: 'mempool/block-disconnected', block: e.block }));
+
+    let blocksWon = 0;
+    bus.on('block-connected', (e) => {
+      const cb = e.block.txs[0];
+      if (cb?.type === 'coinbase' && toHex(cb.recipient) === miningAddress) blocksWon++;
+    });
+    bus.on('block-disconnected', (e) => {
+      const cb = e.block.txs[0];
+      if (cb?.type === 'coinbase' && toHex(cb.recipient) === miningAddress) blocksWon--;
+    });
+
+    let minerRef: ActorRef<MinerMsg> | undefined;
+    if (config.mining.enabled || deps.miner) {
+      let power: Miner;
+      if (deps.miner) {
+        power = deps.miner;
+      } else {
+        const pool = new MiningPool({ workers: config.mining.workers, chunkMs: config.mining.chunkMs });
+        cleanup.push(() => pool.close());
+        power = pool;
+      }
+      minerRef = await root.startChild<MinerMsg>({
+        id: 'miner',
+        start: () => new MinerActor({ params, chain, mempool, miner: power, address: minerKey.publicKey, bus }),
+      });
+      const ref = minerRef;
+      bus.on('tip-changed', () => ref.offer({ type: 'miner/tip-changed' }));
+      bus.on('tx-accepted', () => ref.offer({ type: 'miner/mempool-changed' }));
+      ref.tell({ type: 'miner/start' });
+      const statsTimer = setInterval(() => {
+        void ref
+          .ask<MinerStats>((reply) => ({ type: 'miner/stats', reply }), API_ASK_TIMEOUT_MS)
+          .then((s) => bus.publish({ type: 'mining-stats', hashRate: s.hashRate, workers: config.mining.workers, blocksWon }))
+          .catch(() => undefined);
+      }, MINING_STATS_INTERVAL_MS);
+      cleanup.push(() => clearInterval(statsTimer));
+    }
+
+    const peers = (): PeerView[] => [];
+    const api = createNodeApi({ config, nodeId, netId, store, chain, mempool, miner: minerRef, miningAddress, peers, blocksWon: () => blocksWon });
+
+    bus.publish({ type: 'status', state: 'started' });
+    const tip = store.getTip();
+    log.info({ nodeId, network: params.name, height: tip.height, tip: tip.hash, mining: Boolean(minerRef), miningAddress }, 'node started');
+
+    let stopping: Promise<void> | undefined;
+    const stop = (): Promise<void> => {
+      stopping ??= (async () => {
+        bus.publish({ type: 'status', state: 'stopping' });
+        await runCleanup();
+        log.info('node stopped');
+        resolveDone();
+      })();
+      return stopping;
+    };
+    return { api, nodeId, bus, miningAddress, stop, done };
+  } catch (err) {
+    await runCleanup();
+    throw err;
+  }
+}
+
+function logSupervisorEvent(log: Logger, e: SupervisorEvent): void {
+  switch (e.type) {
+    case 'child-crashed':
+      log.error({ child: e.child, err: e.error }, 'actor crashed');
+      return;
+    case 'child-restarted':
+      log.warn({ child: e.child, restarts: e.restarts, delayMs: e.delayMs }, 'actor restarted');
+      return;
+    case 'escalated':
+      log.fatal({ err: e.error }, 'supervisor escalated');
+      return;
+    case 'child-started':
+    case 'child-stopped':
+      log.debug({ child: e.child }, e.type);
+      return;
+  }
+}
+
+interface ApiParts {
+  config: NodeConfig;
+  nodeId: string;
+  netId: Uint8Array;
+  store: BlockStore;
+  chain: ActorRef<ChainMsg>;
+  mempool: ActorRef<MempoolMsg>;
+  miner: ActorRef<MinerMsg> | undefined;
+  miningAddress: string;
+  peers: () => PeerView[];
+  blocksWon: () => number;
+}
+
+const HASH_RE = /^[0-9a-f]{64}$/;
+
+/** The {@link NodeApi} of a peer, answered by its actors and store. */
+export function createNodeApi(p: ApiParts): NodeApi {
+  const ask = <R, M>(ref: ActorRef<M>, build: (reply: import('../actors/runtime/actor.js').Reply<R>) => M) => ref.ask<R>(build, API_ASK_TIMEOUT_MS);
+  const blockView = async (hash: string): Promise<BlockView | undefined> => {
+    const found = await ask<{ block: Block; entry: BlockIndexEntry; mainChain: boolean } | undefined, ChainMsg>(p.chain, (reply) => ({ type: 'chain/get-block', hash, reply }));
+    if (!found) return undefined;
+    return { hash, height: found.entry.height, mainChain: found.mainChain, size: blockSize(found.block), block: blockToJson(found.block) };
+  };
+  return {
+    async info(): Promise<NodeInfo> {
+      const tip = await ask<ChainTip, ChainMsg>(p.chain, (reply) => ({ type: 'chain/get-tip', reply }));
+      const pool = await ask<{ size: number; bytes: number }, MempoolMsg>(p.mempool, (reply) => ({ type: 'mempool/info', reply }));
+      const stats = p.miner ? await ask<MinerStats, MinerMsg>(p.miner, (reply) => ({ type: 'miner/stats', reply })) : undefined;
+      return {
+        network: p.config.network,
+        networkId: hashToHex(p.netId),
+        nodeId: p.nodeId,
+        height: tip.height,
+        tip: tip.hash,
+        chainWork: tip.chainWork.toString(16),
+        peers: p.peers().length,
+        mempool: pool.size,
+        hashRate: stats?.hashRate ?? 0,
+        mining: stats?.mining ?? false,
+        blocksWon: p.blocksWon(),
+        miningAddress: p.miningAddress,
+      };
+    },
+    async blockByHash(hash) {
+      if (!HASH_RE.test(hash)) return undefined;
+      return blockView(hash);
+    },
+    async blockByHeight(height) {
+      if (!Number.isSafeInteger(height) || height < 0) return undefined;
+      const hash = p.store.getHashAtHeight(height);
+      return hash === undefined ? undefined : blockView(hash);
+    },
+    async transaction(txid): Promise<TransactionView | undefined> {
+      if (!HASH_RE.test(txid)) return undefined;
+      const pending = await ask<TransferTx | undefined, MempoolMsg>(p.mempool, (reply) => ({ type: 'mempool/get', txid, reply }));
+      if (pending) return { txid, status: 'mempool', tx: txToJson(pending) };
+      const loc = p.store.getTxLocation(txid);
+      const block = loc && p.store.getBlock(loc.blockHash);
+      const entry = loc && p.store.getEntry(loc.blockHash);
+      const tx = block?.txs[loc!.index];
+      if (!tx || !entry) return undefined;
+      return { txid, status: 'confirmed', blockHash: loc!.blockHash, height: entry.height, tx: txToJson(tx) };
+    },
+    async account(key): Promise<AccountView> {
+      const acc = p.store.getAccount(key);
+      const pendingNonce = HASH_RE.test(key) ? await ask<number, MempoolMsg>(p.mempool, (reply) => ({ type: 'mempool/pending-nonce', key, reply })) : 0;
+      return { key, balance: (acc?.balance ?? 0n).toString(), nonce: acc?.nonce ?? 0, pendingNonce };
+    },
+    async submitTransaction(json): Promise<SubmitResult> {
+      let tx;
+      try {
+        tx = txFromJson(json);
+      } catch (err) {
+        if (err instanceof DecodeError) return { accepted: false, code: 'malformed', reason: err.message };
+        throw err;
+      }
+      if (tx.type !== 'transfer') return { accepted: false, code: 'coinbase-not-relayed', reason: 'a coinbase is only valid inside a block' };
+      const transfer = tx;
+      const r = await ask<AddTxResult, MempoolMsg>(p.mempool, (reply) => ({ type: 'mempool/add', tx: transfer, source: 'api', reply }));
+      return r.accepted ? { accepted: true, txid: r.txid } : { accepted: false, code: r.code, reason: r.reason, txid: r.txid };
+    },
+    async peers() {
+      return p.peers();
+    },
+  };
+}
+
+export type { SubmitBlockResult };
