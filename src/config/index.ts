@@ -1,0 +1,3 @@
+/** The config of a peer: one schema (`schema.ts`) and its loader (`load.ts`). See docs/config.md. */
+export * from './schema.js';
+export * from './load.js';

@@ -1,0 +1,308 @@
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { MAX_MONEY, NETWORK_NAMES, NETWORKS, type NetworkName } from '../core/params.js';
+
+/*
+ * The one schema of a peer's config (style habit 8: "one config schema with
+ * named defaults and exact error messages"). Every object is strict, so a
+ * misspelt key is an error instead of a silently ignored setting. Every error
+ * message says what was expected and what was found; `ConfigError` (load.ts)
+ * prefixes it with the field's dotted path.
+ */
+
+// ---------------------------------------------------------------------------
+// Defaults (each one is documented in docs/config.md as well)
+
+/** @default 'devnet' — the network a peer joins when the config names none. */
+export const DEFAULT_NETWORK: NetworkName = 'devnet';
+/** @default '127.0.0.1' — interface the peer protocol listens on (loopback: nothing is exposed by accident). */
+export const DEFAULT_LISTEN_HOST = '127.0.0.1';
+/** @default 9999 — TCP port of the tracker (protocol document 001). */
+export const DEFAULT_TRACKER_PORT = 9999;
+/** @default 32 — most inbound peer connections accepted at once. */
+export const DEFAULT_MAX_INBOUND = 32;
+/** @default 8 — most outbound peer connections dialled at once (Bitcoin Core also keeps 8 full-relay outbound peers). */
+export const DEFAULT_MAX_OUTBOUND = 8;
+/** @default 3600 — how long a misbehaving peer stays banned, seconds. */
+export const DEFAULT_BAN_SECONDS = 3600;
+/** @default 5000 — time allowed for the TCP handshake and the HELLO/HEY exchange, ms. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
+/** @default false — whether the peer mines. */
+export const DEFAULT_MINING_ENABLED = false;
+/** @default 100 — target duration of one nonce range handed to a mining worker, ms (cancellation latency is at most one chunk). */
+export const DEFAULT_MINING_CHUNK_MS = 100;
+/** @default 50_000 — most transactions kept in the mempool before eviction by fee rate. */
+export const DEFAULT_MEMPOOL_MAX_TRANSACTIONS = 50_000;
+/** @default '0' — smallest fee a transfer must pay to enter the mempool, base units (decimal string). */
+export const DEFAULT_MEMPOOL_MIN_FEE = '0';
+/** @default true — whether the local HTTP API runs. */
+export const DEFAULT_API_ENABLED = true;
+/** @default '127.0.0.1' — interface of the local HTTP API (it has no authentication, so loopback only by default). */
+export const DEFAULT_API_HOST = '127.0.0.1';
+/** The HTTP API's default port is the network's peer port plus this offset (devnet: 18331). */
+export const API_PORT_OFFSET = 1;
+/** @default 'info' — pino log level. */
+export const DEFAULT_LOG_LEVEL = 'info';
+
+/**
+ * Default number of mining workers: one per core this process may use
+ * (`os.availableParallelism()`).
+ */
+export function defaultMiningWorkers(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/** Default peer-protocol port of a network (`NetworkParams.defaultPort`). */
+export function defaultListenPort(network: NetworkName): number {
+  return NETWORKS[network].defaultPort;
+}
+
+/** Default HTTP API port of a network: its peer port + {@link API_PORT_OFFSET}. */
+export function defaultApiPort(network: NetworkName): number {
+  return NETWORKS[network].defaultPort + API_PORT_OFFSET;
+}
+
+// ---------------------------------------------------------------------------
+// Limits
+
+/** Largest TCP port number. */
+export const MAX_PORT = 65_535;
+/** Longest host name, characters (RFC 1035 §2.3.4: 253 for a full domain name). */
+export const MAX_HOST_LENGTH = 253;
+/** Most static peers in `peers`. */
+export const MAX_STATIC_PEERS = 256;
+/** Most connections of one direction a config may allow. */
+export const MAX_CONNECTIONS = 10_000;
+/** Longest ban, seconds (one year). */
+export const MAX_BAN_SECONDS = 365 * 24 * 3600;
+/** Bounds of `connections.handshakeTimeoutMs`, ms. */
+export const MIN_HANDSHAKE_TIMEOUT_MS = 100;
+export const MAX_HANDSHAKE_TIMEOUT_MS = 600_000;
+/** Most mining workers. */
+export const MAX_MINING_WORKERS = 1024;
+/** Bounds of `mining.chunkMs`, ms. */
+export const MIN_MINING_CHUNK_MS = 1;
+export const MAX_MINING_CHUNK_MS = 60_000;
+/** Most transactions a mempool may be configured to hold. */
+export const MAX_MEMPOOL_TRANSACTIONS = 10_000_000;
+/** Longest URL or name string accepted, characters. */
+export const MAX_STRING_LENGTH = 2048;
+/** Node ids: 1–64 characters of `[A-Za-z0-9_-]` (never `:`, which separates id and port in the handshake of document 002). */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** `host:port` of a peer; an IPv6 host is written in brackets (`[::1]:18330`). */
+export const HOST_PORT_PATTERN = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):([0-9]{1,5})$/;
+
+/** pino's levels, plus `silent`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+// ---------------------------------------------------------------------------
+// Field builders with exact messages
+
+/** Short description of a bad value for an error message. */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'string') return JSON.stringify(v.length > 80 ? v.slice(0, 80) + '…' : v);
+  return String(v);
+}
+
+function expected(what: string): (iss: { input?: unknown }) => string {
+  return (iss) => `expected ${what}, got ${describeValue(iss.input)}`;
+}
+
+function int(min: number, max: number, what = `an integer from ${min} to ${max}`) {
+  const error = expected(what);
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
+
+const portSchema = int(0, MAX_PORT, `a port number, an integer from 0 to ${MAX_PORT} (0 = any free port)`);
+const trackerPortSchema = int(1, MAX_PORT, `a port number, an integer from 1 to ${MAX_PORT}`);
+
+function str(what: string) {
+  const error = expected(what);
+  return z.string({ error }).min(1, { error }).max(MAX_STRING_LENGTH, { error });
+}
+
+const hostSchema = (() => {
+  const error = expected('a host name or IP address (a non-empty string without spaces)');
+  return z
+    .string({ error })
+    .min(1, { error })
+    .max(MAX_HOST_LENGTH, { error })
+    .regex(/^[^\s]+$/, { error });
+})();
+
+const boolSchema = z.boolean({ error: expected('true or false') });
+
+/**
+ * Splits `host:port` (as {@link HOST_PORT_PATTERN}); brackets around an IPv6
+ * host are removed.
+ * @throws RangeError when `s` is not `host:port` with a port from 1 to 65535.
+ */
+export function parseHostPort(s: string): { host: string; port: number } {
+  const m = HOST_PORT_PATTERN.exec(s);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port < 1 || port > MAX_PORT) throw new RangeError(`expected host:port with a port from 1 to ${MAX_PORT}, got ${describeValue(s)}`);
+  const host = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
+  return { host, port };
+}
+
+const hostPortSchema = z.string({ error: expected('"host:port"') }).refine(
+  (s) => {
+    try {
+      parseHostPort(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: expected(`"host:port" with a port from 1 to ${MAX_PORT}`) },
+);
+
+const MIN_FEE_RE = /^(0|[1-9][0-9]{0,18})$/;
+const minFeeSchema = z
+  .string({ error: expected('a decimal string of base units, e.g. "1000"') })
+  .regex(MIN_FEE_RE, { error: expected('a decimal string of base units without sign, fraction or leading zeros, e.g. "1000"') })
+  .refine((s) => BigInt(s) <= MAX_MONEY, { error: expected(`at most ${MAX_MONEY} base units (MAX_MONEY)`) });
+
+const publicKeySchema = z
+  .string({ error: expected('an ed25519 public key, 64 hex characters') })
+  .regex(/^[0-9a-fA-F]{64}$/, { error: expected('an ed25519 public key, 64 hex characters') })
+  .transform((s) => s.toLowerCase());
+
+// ---------------------------------------------------------------------------
+// The schema
+
+const listenSchema = z.strictObject(
+  {
+    /** Interface to listen on. @default {@link DEFAULT_LISTEN_HOST} */
+    host: hostSchema.default(DEFAULT_LISTEN_HOST),
+    /** Peer-protocol TCP port; 0 picks a free one. @default the network's `defaultPort` */
+    port: portSchema.optional(),
+  },
+  { error: expected('an object { host, port }') },
+);
+
+const trackerSchema = z.strictObject(
+  {
+    host: hostSchema,
+    /** @default {@link DEFAULT_TRACKER_PORT} */
+    port: trackerPortSchema.default(DEFAULT_TRACKER_PORT),
+  },
+  { error: expected('an object { host, port }') },
+);
+
+const connectionsSchema = z.strictObject(
+  {
+    maxInbound: int(0, MAX_CONNECTIONS).default(DEFAULT_MAX_INBOUND),
+    maxOutbound: int(0, MAX_CONNECTIONS).default(DEFAULT_MAX_OUTBOUND),
+    banSeconds: int(0, MAX_BAN_SECONDS).default(DEFAULT_BAN_SECONDS),
+    handshakeTimeoutMs: int(MIN_HANDSHAKE_TIMEOUT_MS, MAX_HANDSHAKE_TIMEOUT_MS).default(DEFAULT_HANDSHAKE_TIMEOUT_MS),
+  },
+  { error: expected('an object { maxInbound, maxOutbound, banSeconds, handshakeTimeoutMs }') },
+);
+
+const miningSchema = z.strictObject(
+  {
+    enabled: boolSchema.default(DEFAULT_MINING_ENABLED),
+    workers: int(1, MAX_MINING_WORKERS).default(defaultMiningWorkers),
+    address: publicKeySchema.optional(),
+    chunkMs: int(MIN_MINING_CHUNK_MS, MAX_MINING_CHUNK_MS).default(DEFAULT_MINING_CHUNK_MS),
+  },
+  { error: expected('an object { enabled, workers, address, chunkMs }') },
+);
+
+const mempoolSchema = z.strictObject(
+  {
+    maxTransactions: int(1, MAX_MEMPOOL_TRANSACTIONS).default(DEFAULT_MEMPOOL_MAX_TRANSACTIONS),
+    minFee: minFeeSchema.default(DEFAULT_MEMPOOL_MIN_FEE),
+  },
+  { error: expected('an object { maxTransactions, minFee }') },
+);
+
+const apiSchema = z.strictObject(
+  {
+    enabled: boolSchema.default(DEFAULT_API_ENABLED),
+    host: hostSchema.default(DEFAULT_API_HOST),
+    port: portSchema.optional(),
+  },
+  { error: expected('an object { enabled, host, port }') },
+);
+
+const natsSchema = z.strictObject(
+  {
+    url: str('a NATS server URL, e.g. "nats://127.0.0.1:4222"'),
+    name: str('a non-empty connection name').optional(),
+  },
+  { error: expected('an object { url, name }') },
+);
+
+const logSchema = z.strictObject(
+  {
+    level: z.enum(LOG_LEVELS, { error: expected(`one of ${LOG_LEVELS.join(', ')}`) }).default(DEFAULT_LOG_LEVEL),
+  },
+  { error: expected('an object { level }') },
+);
+
+/**
+ * The config as written (file, environment, command line merged), before the
+ * defaults that depend on the network are filled in. Strict at every level.
+ */
+export const nodeConfigInputSchema = z.strictObject(
+  {
+    network: z.enum(NETWORK_NAMES, { error: expected(`one of ${NETWORK_NAMES.join(', ')}`) }).default(DEFAULT_NETWORK),
+    dataDir: str('a folder path (set it in the config file, CHEESECHAIN_DATA_DIR or --data-dir)'),
+    nodeId: z
+      .string({ error: expected('1–64 characters of A-Z a-z 0-9 _ -') })
+      .regex(NODE_ID_PATTERN, { error: expected('1–64 characters of A-Z a-z 0-9 _ -') })
+      .optional(),
+    listen: listenSchema.prefault({}),
+    peers: z
+      .array(hostPortSchema, { error: expected('an array of "host:port" strings') })
+      .max(MAX_STATIC_PEERS, { error: expected(`at most ${MAX_STATIC_PEERS} peers`) })
+      .default([]),
+    tracker: trackerSchema.optional(),
+    connections: connectionsSchema.prefault({}),
+    mining: miningSchema.prefault({}),
+    mempool: mempoolSchema.prefault({}),
+    api: apiSchema.prefault({}),
+    nats: natsSchema.optional(),
+    log: logSchema.prefault({}),
+  },
+  { error: expected('a JSON object') },
+);
+
+/**
+ * The schema of a peer's config: {@link nodeConfigInputSchema} plus the
+ * defaults that depend on the network (`listen.port` = the network's
+ * `defaultPort`, `api.port` = that + {@link API_PORT_OFFSET}). Relative
+ * `dataDir` paths are resolved by `loadConfig`, not here.
+ */
+export const nodeConfigSchema = nodeConfigInputSchema.transform((c) => ({
+  ...c,
+  listen: { host: c.listen.host, port: c.listen.port ?? defaultListenPort(c.network) },
+  api: { enabled: c.api.enabled, host: c.api.host, port: c.api.port ?? defaultApiPort(c.network) },
+}));
+
+/**
+ * A peer's validated config; every field documented in `docs/config.md`.
+ *
+ * - `network`: 'mainnet' | 'devnet' | 'regtest'
+ * - `dataDir`: absolute folder of the chain (LMDB), node id and mining key
+ * - `nodeId?`: fixed node id (else made once and kept in `dataDir`)
+ * - `listen`: `{host, port}` of the peer protocol (port 0 = ephemeral)
+ * - `peers`: static peers to dial, `host:port`
+ * - `tracker?`: `{host, port}` of the bootstrap tracker
+ * - `connections`: `{maxInbound, maxOutbound, banSeconds, handshakeTimeoutMs}`
+ * - `mining`: `{enabled, workers, address? (64 lower-case hex), chunkMs}`
+ * - `mempool`: `{maxTransactions, minFee (decimal string, base units)}`
+ * - `api`: `{enabled, host, port}` of the local HTTP API (port 0 = ephemeral)
+ * - `nats?`: `{url, name?}`
+ * - `log`: `{level}`
+ */
+export type NodeConfig = z.output<typeof nodeConfigSchema>;
+/** The config as it may be written (every defaulted field optional). */
+export type NodeConfigInput = z.input<typeof nodeConfigInputSchema>;
