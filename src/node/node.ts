@@ -111,6 +111,10 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     bus.on('block-connected', (e) => mempool.offer({ type: 'mempool/block-connected', block: e.block }));
     bus.on('block-disconnected', (e) => mempool.offer({ type: 'mempool/block-disconnected', block: e.block }));
 
+    bus.on('block-connected', (e) => log.info({ height: e.entry.height, hash: e.entry.hash, txs: e.block.txs.length }, 'block connected'));
+    bus.on('block-disconnected', (e) => log.info({ height: e.entry.height, hash: e.entry.hash }, 'block disconnected'));
+    bus.on('block-rejected', (e) => log.warn({ hash: e.hash, code: e.code, reason: e.reason, source: e.source }, 'block rejected'));
+
     let blocksWon = 0;
     bus.on('block-connected', (e) => {
       const cb = e.block.txs[0];
