@@ -1,0 +1,285 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import logUpdate from 'log-update';
+import { fromHex, toHex } from '../core/encoding.js';
+import { generateKeyPair } from '../core/ed25519.js';
+import { hashFromHex } from '../core/hash.js';
+import { COIN } from '../core/params.js';
+import { signTransfer, txToJson } from '../core/transaction.js';
+import type { AccountView, NodeInfo } from '../node/node-api.js';
+
+/** How often the summary is redrawn, ms. */
+export const SUMMARY_INTERVAL_MS = 1_000;
+/** Default pause between generated transactions, ms. */
+export const DEFAULT_TX_INTERVAL_MS = 250;
+/** Longest wait for the peers to agree on one tip at the end of a timed run, ms. */
+export const AGREEMENT_TIMEOUT_MS = 20_000;
+/** Longest wait for a started process to answer, ms. */
+export const START_TIMEOUT_MS = 30_000;
+/** Number of user wallets (besides the three mining keys) the generator moves coins between. */
+export const USER_WALLETS = 4;
+
+const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const MAIN = join(PACKAGE_ROOT, 'dist/src/cli/main.js');
+
+export interface DevnetOptions {
+  /** Seconds to run; undefined runs until SIGINT. */
+  duration?: number;
+  dataDir: string;
+  configDir: string;
+  nats?: string;
+  txIntervalMs: number;
+  fresh: boolean;
+}
+
+interface PeerProc {
+  name: string;
+  child: ChildProcess;
+  api: string;
+  exited: Promise<void>;
+}
+
+interface Wallet {
+  name: string;
+  publicKey: Uint8Array;
+  secretKey: Uint8Array;
+  /** Peer (index) this wallet submits to, so its nonces stay in order. */
+  peer: number;
+  nextNonce: number;
+}
+
+/** Registers `cheesechain devnet`. */
+export function registerDevnetCommand(program: Command): void {
+  program
+    .command('devnet')
+    .description('run a tracker and three mining peers on 127.0.0.1 with a transaction generator and a live summary')
+    .option('--duration <seconds>', 'stop after this many seconds and report whether all peers agree on the tip (exit 1 if not)', parsePositiveInt)
+    .option('--data-dir <dir>', 'folder for the peers\' data and logs', 'data/devnet')
+    .option('--config-dir <dir>', 'folder with tracker.json and peer1..3.json', join(PACKAGE_ROOT, 'config/devnet'))
+    .option('--nats <url>', 'publish every peer\'s events on this NATS server')
+    .option('--tx-interval <ms>', 'pause between generated transactions, ms', parsePositiveInt, DEFAULT_TX_INTERVAL_MS)
+    .option('--fresh', 'delete the data folder first', false)
+    .action(async (o: { duration?: number; dataDir: string; configDir: string; nats?: string; txInterval: number; fresh: boolean }) => {
+      const code = await runDevnet({ duration: o.duration, dataDir: resolve(o.dataDir), configDir: resolve(o.configDir), nats: o.nats, txIntervalMs: o.txInterval, fresh: o.fresh });
+      process.exit(code);
+    });
+}
+
+function parsePositiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function waitForPort(host: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolvePort, reject) => {
+    const attempt = (): void => {
+      const s = connect({ host, port });
+      s.once('connect', () => {
+        s.destroy();
+        resolvePort();
+      });
+      s.once('error', () => {
+        s.destroy();
+        if (Date.now() > deadline) reject(new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`));
+        else setTimeout(attempt, 100);
+      });
+    };
+    attempt();
+  });
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return (await res.json()) as T;
+}
+
+function spawnLogged(name: string, args: string[], logFile: string): { child: ChildProcess; exited: Promise<void> } {
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return { child, exited };
+}
+
+function loadWallets(opts: DevnetOptions, peerCount: number): Wallet[] {
+  const wallets: Wallet[] = [];
+  for (let i = 0; i < peerCount; i++) {
+    const file = join(opts.dataDir, `peer${i + 1}`, 'miner.key');
+    const k = JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string; secretKey: string };
+    wallets.push({ name: `miner${i + 1}`, publicKey: fromHex(k.publicKey, 32), secretKey: fromHex(k.secretKey, 64), peer: i, nextNonce: 0 });
+  }
+  const dir = join(opts.dataDir, 'wallets');
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < USER_WALLETS; i++) {
+    const file = join(dir, `user${i + 1}.key`);
+    if (!existsSync(file)) {
+      const kp = generateKeyPair();
+      writeFileSync(file, JSON.stringify({ publicKey: toHex(kp.publicKey), secretKey: toHex(kp.secretKey) }) + '\n', { mode: 0o600 });
+    }
+    const k = JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string; secretKey: string };
+    wallets.push({ name: `user${i + 1}`, publicKey: fromHex(k.publicKey, 32), secretKey: fromHex(k.secretKey, 64), peer: i % peerCount, nextNonce: 0 });
+  }
+  return wallets;
+}
+
+/** Document 003's "create transaction": a random signed transfer between the devnet's wallets. */
+async function sendRandomTransaction(wallets: Wallet[], peers: PeerProc[], networkId: Uint8Array, stats: { sent: number; refused: number }): Promise<void> {
+  const sender = wallets[Math.floor(Math.random() * wallets.length)]!;
+  let recipient = wallets[Math.floor(Math.random() * wallets.length)]!;
+  if (recipient === sender) recipient = wallets[(wallets.indexOf(sender) + 1) % wallets.length]!;
+  const api = peers[sender.peer]!.api;
+  const account = await getJson<AccountView>(`${api}/accounts/${toHex(sender.publicKey)}`);
+  const balance = BigInt(account.balance);
+  const fee = BigInt(1 + Math.floor(Math.random() * 1000));
+  if (balance < COIN) return;
+  const amount = 1n + BigInt(Math.floor(Math.random() * 1e6)) * (balance / 100n / 1_000_000n + 1n);
+  const nonce = Math.max(sender.nextNonce, account.pendingNonce);
+  const tx = signTransfer(networkId, { recipient: recipient.publicKey, amount: amount > balance / 10n ? balance / 10n : amount, fee, nonce }, sender.secretKey);
+  const res = await fetch(`${api}/tx`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(txToJson(tx)), signal: AbortSignal.timeout(5_000) });
+  if (res.ok) {
+    sender.nextNonce = nonce + 1;
+    stats.sent++;
+  } else {
+    sender.nextNonce = account.pendingNonce;
+    stats.refused++;
+  }
+}
+
+function short(hash: string): string {
+  return hash.slice(0, 16) + '…';
+}
+
+function formatRate(hps: number): string {
+  if (hps >= 1e6) return `${(hps / 1e6).toFixed(2)} MH/s`;
+  if (hps >= 1e3) return `${(hps / 1e3).toFixed(1)} kH/s`;
+  return `${hps.toFixed(0)} H/s`;
+}
+
+function renderSummary(infos: Array<NodeInfo | undefined>, peers: PeerProc[], started: number, stats: { sent: number; refused: number }): string {
+  const secs = Math.floor((Date.now() - started) / 1000);
+  const lines = [
+    `cheesechain devnet — ${secs} s — transactions sent ${stats.sent}, refused ${stats.refused} — Ctrl-C stops`,
+    'peer    height  tip                 peers  mempool  hash rate      won',
+  ];
+  infos.forEach((info, i) => {
+    const name = peers[i]!.name.padEnd(6);
+    if (!info) lines.push(`${name}  (not answering)`);
+    else
+      lines.push(
+        `${name}  ${String(info.height).padStart(6)}  ${short(info.tip)}   ${String(info.peers).padStart(5)}  ${String(info.mempool).padStart(7)}  ${formatRate(info.hashRate).padStart(12)}  ${String(info.blocksWon).padStart(5)}`,
+      );
+  });
+  return lines.join('\n');
+}
+
+/**
+ * Runs the devnet: a tracker, then three peers (document 003's run order),
+ * each its own process with its own LMDB folder under `dataDir`; a generator
+ * of random signed transfers; a summary redrawn every second. Resolves with
+ * the exit code: 0, or 1 when a timed run ends with peers on different tips.
+ */
+export async function runDevnet(opts: DevnetOptions): Promise<number> {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first`);
+  if (opts.fresh) rmSync(opts.dataDir, { recursive: true, force: true });
+  mkdirSync(opts.dataDir, { recursive: true });
+  const trackerConfig = JSON.parse(readFileSync(join(opts.configDir, 'tracker.json'), 'utf8')) as { host: string; port: number };
+  const peerFiles = readdirSync(opts.configDir).filter((f) => /^peer\d+\.json$/.test(f)).sort();
+  const procs: Array<{ child: ChildProcess; exited: Promise<void> }> = [];
+  const stopAll = async (): Promise<void> => {
+    for (const p of [...procs].reverse()) p.child.kill('SIGTERM');
+    await Promise.all(procs.map((p) => p.exited));
+  };
+
+  const tracker = spawnLogged('tracker', ['tracker', '--config', join(opts.configDir, 'tracker.json')], join(opts.dataDir, 'tracker.log'));
+  procs.push(tracker);
+  const peers: PeerProc[] = [];
+  try {
+    await waitForPort(trackerConfig.host, trackerConfig.port, START_TIMEOUT_MS);
+    for (const file of peerFiles) {
+      const name = file.replace(/\.json$/, '');
+      const cfg = JSON.parse(readFileSync(join(opts.configDir, file), 'utf8')) as { api: { host: string; port: number } };
+      const args = ['node', '--config', join(opts.configDir, file), '--data-dir', join(opts.dataDir, name)];
+      if (opts.nats) args.push('--nats', opts.nats);
+      const p = spawnLogged(name, args, join(opts.dataDir, `${name}.log`));
+      procs.push(p);
+      peers.push({ name, ...p, api: `http://${cfg.api.host}:${cfg.api.port}` });
+    }
+    for (const p of peers) {
+      const u = new URL(p.api);
+      await waitForPort(u.hostname, Number(u.port), START_TIMEOUT_MS);
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  const first = await getJson<NodeInfo>(`${peers[0]!.api}/info`);
+  const networkId = hashFromHex(first.networkId);
+  const wallets = loadWallets(opts, peers.length);
+  const stats = { sent: 0, refused: 0 };
+  const started = Date.now();
+  let running = true;
+  const tty = Boolean(process.stdout.isTTY);
+
+  const generator = (async () => {
+    while (running) {
+      await sendRandomTransaction(wallets, peers, networkId, stats).catch(() => stats.refused++);
+      await new Promise((r) => setTimeout(r, opts.txIntervalMs));
+    }
+  })();
+  let lastPlain = 0;
+  const poll = async (): Promise<Array<NodeInfo | undefined>> => Promise.all(peers.map((p) => getJson<NodeInfo>(`${p.api}/info`).catch(() => undefined)));
+  const summary = setInterval(() => {
+    void poll().then((infos) => {
+      if (!running) return;
+      const text = renderSummary(infos, peers, started, stats);
+      if (tty) logUpdate(text);
+      else if (Date.now() - lastPlain >= 5_000) {
+        lastPlain = Date.now();
+        console.log(text);
+      }
+    });
+  }, SUMMARY_INTERVAL_MS);
+
+  const finished = new Promise<'signal' | 'duration'>((r) => {
+    process.once('SIGINT', () => r('signal'));
+    process.once('SIGTERM', () => r('signal'));
+    if (opts.duration) setTimeout(() => r('duration'), opts.duration * 1000);
+  });
+  const why = await finished;
+  running = false;
+  clearInterval(summary);
+  await generator;
+  if (tty) logUpdate.done();
+
+  let code = 0;
+  if (why === 'duration') {
+    const deadline = Date.now() + AGREEMENT_TIMEOUT_MS;
+    let infos = await poll();
+    while (Date.now() < deadline && !agree(infos)) {
+      await new Promise((r) => setTimeout(r, 500));
+      infos = await poll();
+    }
+    console.log(renderSummary(infos, peers, started, stats));
+    if (agree(infos)) {
+      console.log(`all ${peers.length} peers agree on tip ${infos[0]!.tip} at height ${infos[0]!.height}`);
+    } else {
+      console.log(`peers disagree: ${infos.map((i, n) => `${peers[n]!.name}=${i ? `${i.height}/${short(i.tip)}` : 'down'}`).join(' ')}`);
+      code = 1;
+    }
+  }
+  await stopAll();
+  return code;
+}
+
+function agree(infos: Array<NodeInfo | undefined>): boolean {
+  return infos.every((i) => i && i.tip === infos[0]!.tip);
+}
