@@ -1,0 +1,32 @@
+import t from 'tap';
+import { checkBlock, checkHeaderContext } from '../../src/core/validation.js';
+import { NETWORKS } from '../../src/core/params.js';
+import { MemoryBlockStore } from '../../src/store/memory-store.js';
+import { buildChain, regtest, regtestId, storeIdentity } from '../helpers/chain-builder.js';
+import { blockStoreSuite } from './block-store.suite.js';
+
+blockStoreSuite(t, 'MemoryBlockStore', () => new MemoryBlockStore());
+
+t.test('MemoryBlockStore: reopening continues from its tip; another network is refused', async (t) => {
+  const store = new MemoryBlockStore();
+  await store.open(storeIdentity(regtest));
+  const { blocks } = buildChain(regtest, 2);
+  for (const b of blocks) await store.connectBlock(b.entry, b.block, b.changes, b.undo);
+  await store.close();
+  await t.rejects(store.open(storeIdentity(NETWORKS.devnet)), { name: 'StoreError', code: 'wrong-network', message: /regtest.*devnet/ });
+  await store.open(storeIdentity(regtest));
+  t.equal(store.getTip().hash, blocks[1]!.entry.hash);
+  await store.close();
+});
+
+t.test('chain builder: its blocks pass checkBlock, checkHeaderContext and connectTransactions', async (t) => {
+  const { blocks, builder } = buildChain(regtest, 12, { transfersPerBlock: 2 });
+  for (const b of blocks) {
+    const h = b.entry.height;
+    t.same(checkBlock(b.block, regtest, regtestId), { ok: true }, `checkBlock at ${h}`);
+    t.same(checkHeaderContext(b.block.header, builder.contextFor(h), regtest), { ok: true }, `checkHeaderContext at ${h}`);
+  }
+  // connectTransactions is applied by the builder itself (it throws on a rejection).
+  t.equal(blocks[11]!.block.txs.length, 3);
+  t.equal(builder.tip.height, 12);
+});
