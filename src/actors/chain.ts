@@ -47,6 +47,8 @@ export type ChainMsg =
 interface IndexNode extends BlockIndexEntry {
   parent: IndexNode | undefined;
   invalid: boolean;
+  /** Arrival order: among branches of equal work the first received wins (Bitcoin's `nSequenceId`). */
+  sequence: number;
 }
 
 export interface ChainActorDeps {
@@ -72,6 +74,7 @@ export class ChainActor implements Actor<ChainMsg> {
   private readonly orphans = new Map<string, Block>();
   private readonly orphansByPrev = new Map<string, Set<string>>();
   private readonly now: () => number;
+  private sequence = 0;
 
   constructor(private readonly deps: ChainActorDeps) {
     this.now = deps.now ?? (() => Math.floor(Date.now() / 1000));
@@ -84,7 +87,7 @@ export class ChainActor implements Actor<ChainMsg> {
     const sorted = [...pending.values()].sort((a, b) => a.height - b.height);
     for (const e of sorted) {
       const parent = this.index.get(hashToHex(e.header.prevHash));
-      const node: IndexNode = { ...e, parent, invalid: false };
+      const node: IndexNode = { ...e, parent, invalid: false, sequence: this.sequence++ };
       this.index.set(e.hash, node);
       if (parent) this.leaves.delete(parent);
       this.leaves.add(node);
@@ -254,6 +257,7 @@ export class ChainActor implements Actor<ChainMsg> {
       chainWork: parent.chainWork + workFromBits(block.header.bits),
       parent,
       invalid: false,
+      sequence: this.sequence++,
     };
     if (parent === this.tip) {
       const v = await this.connectTip(node, block);
@@ -317,11 +321,13 @@ export class ChainActor implements Actor<ChainMsg> {
     return x;
   }
 
+  /** The valid leaf that beats the tip: more work, or equal work and received earlier. */
   private bestCandidate(): IndexNode | undefined {
+    const beats = (a: IndexNode, b: IndexNode): boolean => a.chainWork > b.chainWork || (a.chainWork === b.chainWork && a.sequence < b.sequence);
     let best: IndexNode | undefined;
     for (const leaf of this.leaves) {
-      if (leaf.invalid) continue;
-      if (leaf.chainWork > this.tip.chainWork && (!best || leaf.chainWork > best.chainWork)) best = leaf;
+      if (leaf.invalid || leaf === this.tip) continue;
+      if (beats(leaf, this.tip) && (!best || beats(leaf, best))) best = leaf;
     }
     return best;
   }

@@ -1,0 +1,148 @@
+import t from 'tap';
+import { ChainActor, type ChainMsg, type SubmitBlockResult } from '../../src/actors/chain.js';
+import { MempoolActor, type AddTxResult, type MempoolMsg } from '../../src/actors/mempool.js';
+import type { ActorRef } from '../../src/actors/runtime/actor.js';
+import { Supervisor } from '../../src/actors/runtime/supervisor.js';
+import type { Block } from '../../src/core/block.js';
+import { txid } from '../../src/core/transaction.js';
+import { EventBus, type NodeEvent } from '../../src/node/events.js';
+import { MemoryBlockStore } from '../../src/store/memory-store.js';
+import { ChainBuilder, keyHex, newKey, regtest, regtestId, storeIdentity, transfer } from '../helpers/chain-builder.js';
+
+async function peer(t: Tap.Test) {
+  const store = new MemoryBlockStore();
+  await store.open(storeIdentity(regtest));
+  const bus = new EventBus((err) => {
+    throw err;
+  });
+  const events: NodeEvent[] = [];
+  bus.subscribe((e) => events.push(e));
+  const sup = new Supervisor({ name: 'test' });
+  t.teardown(() => sup.stop());
+  const chain = await sup.startChild<ChainMsg>({ id: 'chain', start: () => new ChainActor({ params: regtest, networkId: regtestId, store, bus }) });
+  const mempool = await sup.startChild<MempoolMsg>({ id: 'mempool', start: () => new MempoolActor({ networkId: regtestId, state: store, bus, maxTransactions: 4 }) });
+  bus.on('block-connected', (e) => mempool.tell({ type: 'mempool/block-connected', block: e.block }));
+  bus.on('block-disconnected', (e) => mempool.tell({ type: 'mempool/block-disconnected', block: e.block }));
+  const submit = (block: Block) => chain.ask<SubmitBlockResult>((reply) => ({ type: 'chain/submit-block', block, reply }));
+  const addTx = (tx: Parameters<typeof txid>[0]) =>
+    mempool.ask<AddTxResult>((reply) => ({ type: 'mempool/add', tx: tx as never, reply }));
+  const poolIds = async () => (await mempool.ask<import('../../src/core/transaction.js').TransferTx[]>((reply) => ({ type: 'mempool/template', maxTxs: 1000, maxBytes: 1e6, reply }))).map(txid);
+  return { store, bus, events, chain, mempool, submit, addTx, poolIds };
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Tap {
+    type Test = import('tap').Test;
+  }
+}
+
+t.test('connects a chain block by block and reports each block and tip', async (t) => {
+  const p = await peer(t);
+  const b = new ChainBuilder(regtest);
+  for (const built of b.extend(5)) {
+    const r = await p.submit(built.block);
+    t.equal(r.status, 'connected');
+  }
+  t.equal(p.store.getTip().height, 5);
+  t.equal(p.store.getTip().hash, b.tip.hash);
+  t.equal(p.events.filter((e) => e.type === 'block-connected').length, 5);
+  t.equal((await p.submit(b.blocks[3]!.block)).status, 'duplicate', 'a known block is a duplicate');
+});
+
+t.test('an invalid block is rejected with its reason and the chain actor keeps working', async (t) => {
+  const p = await peer(t);
+  const b = new ChainBuilder(regtest);
+  const [good] = b.extend(1);
+  const bad: Block = { header: { ...good!.block.header, merkleRoot: new Uint8Array(32) }, txs: good!.block.txs };
+  const r = await p.submit(bad);
+  t.equal(r.status, 'invalid');
+  if (r.status === 'invalid') t.ok(['bad-merkle-root', 'high-hash'].includes(r.code), `code ${r.code}`);
+  t.equal((await p.submit(good!.block)).status, 'connected', 'the valid block still connects');
+  const alice = newKey();
+  const overspend = b.pay(b.miner, alice, 10n ** 15n);
+  // A block whose transfer overspends fails when connected.
+  const { mineBlock } = await import('../helpers/chain-builder.js');
+  const overspendBlock = mineBlock({ params: regtest, prev: b.tip, txs: [overspend], minerKey: b.miner.publicKey, time: b.tip.header.time + 1 });
+  const r2 = await p.submit(overspendBlock);
+  t.match(r2, { status: 'invalid', code: 'insufficient-balance' });
+});
+
+t.test('a block whose parent is unknown waits as an orphan and connects when the parent arrives', async (t) => {
+  const p = await peer(t);
+  const b = new ChainBuilder(regtest);
+  const [one, two, three] = b.extend(3);
+  t.match(await p.submit(three!.block), { status: 'orphan', missing: two!.entry.hash });
+  t.match(await p.submit(two!.block), { status: 'orphan', missing: one!.entry.hash });
+  t.match(await p.submit(one!.block), { status: 'connected' });
+  t.equal(p.store.getTip().height, 3, 'the orphans connected after their parent');
+});
+
+t.test('a heavier side branch reorganises the chain and the abandoned transfers return to the mempool', async (t) => {
+  const p = await peer(t);
+  const a = new ChainBuilder(regtest);
+  const alice = newKey();
+  a.extend(2);
+  const fork = a.fork(2);
+  const pay = a.pay(a.miner, alice, 5_000n, 7n);
+  a.next([pay]);
+  a.next();
+  for (const built of a.built) t.equal((await p.submit(built.block)).status, 'connected');
+  t.equal(p.store.getAccount(keyHex(alice))?.balance, 5_000n, 'alice was paid on the first branch');
+
+  const side = fork.extend(3);
+  t.equal((await p.submit(side[0]!.block)).status, 'side-branch');
+  t.equal((await p.submit(side[1]!.block)).status, 'side-branch', 'equal work does not reorganise');
+  const r = await p.submit(side[2]!.block);
+  t.match(r, { status: 'reorg', height: 5, depth: 2 });
+  t.equal(p.store.getTip().hash, fork.tip.hash);
+  t.equal(p.store.getAccount(keyHex(alice)), undefined, 'alice has nothing on the heavier branch');
+  t.equal(p.events.filter((e) => e.type === 'block-disconnected').length, 2);
+  t.same(await p.poolIds(), [txid(pay)], 'the transfer of the abandoned block is back in the mempool');
+});
+
+t.test('a reorg onto a branch with a block that fails to connect falls back to the best valid chain', async (t) => {
+  const p = await peer(t);
+  const a = new ChainBuilder(regtest);
+  a.extend(2);
+  for (const built of a.built) await p.submit(built.block);
+  const fork = a.fork(1);
+  fork.next();
+  const { mineBlock } = await import('../helpers/chain-builder.js');
+  // Valid proof of work and structure, but the coinbase claims the wrong height: fails only when connected.
+  const bad = mineBlock({ params: regtest, prev: fork.tip, txs: [fork.pay(newKey(), newKey(), 1n)], minerKey: fork.miner.publicKey, time: fork.tip.header.time + 1 });
+  t.equal((await p.submit(fork.blocks[2]!.block)).status, 'side-branch');
+  const r = await p.submit(bad);
+  t.equal(r.status, 'invalid');
+  t.equal(p.store.getTip().hash, a.tip.hash, 'the tip is back on the valid chain');
+  t.equal(p.store.getTip().height, 2);
+});
+
+t.test('mempool: admission, typed rejections, nonce order, confirmation, eviction by fee, template order', async (t) => {
+  const p = await peer(t);
+  const b = new ChainBuilder(regtest);
+  await p.submit(b.next().block);
+  const miner = b.miner;
+  const alice = newKey();
+  const bob = newKey();
+  const t0 = transfer(regtest, miner, alice, 100n, 0, 5n);
+  const t1 = transfer(regtest, miner, alice, 100n, 1, 6n);
+  t.match(await p.addTx(t1), { accepted: false, code: 'nonce-gap' });
+  t.match(await p.addTx(t0), { accepted: true, txid: txid(t0) });
+  t.match(await p.addTx(t0), { accepted: false, code: 'already-known' });
+  t.match(await p.addTx(t1), { accepted: true });
+  t.match(await p.addTx({ ...transfer(regtest, miner, alice, 1n, 2, 1n), amount: 2n }), { accepted: false, code: 'bad-signature' });
+  t.match(await p.addTx(transfer(regtest, bob, alice, 1n, 0, 1n)), { accepted: false, code: 'insufficient-balance' });
+
+  await p.submit(b.next([t0]).block);
+  t.same(await p.poolIds(), [txid(t1)], 'the confirmed transfer left the mempool, the next one stays');
+  t.match(await p.addTx(t0), { accepted: false, code: 'bad-nonce' }, 'a confirmed nonce is refused');
+
+  const [t2, t3, t4] = [2, 3, 4].map((n) => transfer(regtest, miner, bob, 1n, n, 1n));
+  for (const tx of [t2!, t3!, t4!]) t.match(await p.addTx(tx), { accepted: true });
+  t.match(await p.addTx(transfer(regtest, alice, bob, 1n, 0, 0n)), { accepted: false, code: 'mempool-full' }, 'full: a lower fee is refused');
+  const a0 = transfer(regtest, alice, bob, 1n, 0, 9n);
+  t.match(await p.addTx(a0), { accepted: true }, 'full: a higher fee evicts the cheapest end of a sender chain');
+  t.ok(p.events.some((e) => e.type === 'tx-evicted' && e.txid === txid(t4!) && e.reason === 'mempool-full'), 'the evicted transfer is reported');
+  t.same(await p.poolIds(), [a0, t1, t2!, t3!].map(txid), 'the template takes the best fee first and keeps each sender in nonce order');
+});
