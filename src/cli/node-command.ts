@@ -1,0 +1,166 @@
+import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import { parseHostPort } from '../config/schema.js';
+import { ConfigError, loadConfig, type ConfigOverrides } from '../config/load.js';
+import type { NodeConfig } from '../config/schema.js';
+import { createLogger } from './logger.js';
+
+/** Flags of `cheesechain node`, as commander hands them over (strings until the config schema checks them). */
+export interface NodeCommandOptions {
+  config?: string;
+  dataDir?: string;
+  network?: string;
+  nodeId?: string;
+  port?: string;
+  apiPort?: string;
+  mine?: boolean;
+  workers?: string;
+  miningAddress?: string;
+  peer?: string[];
+  tracker?: string;
+  nats?: string;
+  logLevel?: string;
+}
+
+/** Exit code after a second SIGINT/SIGTERM that interrupts a clean stop. */
+export const FORCED_EXIT_CODE = 1;
+/** Signals that stop a node cleanly. */
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
+/**
+ * Command-line flags as config overrides (dotted paths of the schema); the
+ * values stay strings so that the schema reports a bad one with the field's
+ * expectation.
+ * @throws ConfigError for a `--tracker` that is not `host:port`.
+ */
+export function nodeOverrides(o: NodeCommandOptions): ConfigOverrides {
+  const out: Record<string, unknown> = {
+    dataDir: o.dataDir,
+    network: o.network,
+    nodeId: o.nodeId,
+    'listen.port': o.port,
+    'api.port': o.apiPort,
+    'mining.enabled': o.mine,
+    'mining.workers': o.workers,
+    'mining.address': o.miningAddress,
+    peers: o.peer,
+    'nats.url': o.nats,
+    'log.level': o.logLevel,
+  };
+  if (o.tracker !== undefined) {
+    try {
+      const { host, port } = parseHostPort(o.tracker);
+      out['tracker.host'] = host;
+      out['tracker.port'] = port;
+    } catch (err) {
+      throw new ConfigError('invalid', [{ path: 'tracker', message: (err as Error).message, source: '--tracker' }], o.config);
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs one peer until SIGINT or SIGTERM: loads the config (defaults < file <
+ * environment < flags), starts the node and, when `api.enabled`, the local
+ * HTTP API. The first signal stops the API, then the node (which finishes the
+ * write in progress and closes LMDB), and resolves; a second signal exits at
+ * once with {@link FORCED_EXIT_CODE}.
+ * @returns when the node has stopped after a signal.
+ * @throws ConfigError (exit 2) before anything starts; the node's start
+ *   errors (another network's data folder, a locked folder, a busy port) and
+ *   a supervisor's escalation (exit 1).
+ */
+export async function runNode(options: NodeCommandOptions, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const overrides = nodeOverrides(options);
+  const config: NodeConfig = loadConfig(options.config !== undefined ? { file: options.config, env, overrides } : { env, overrides });
+  const logger = createLogger({ level: config.log.level });
+
+  let signalled!: (signal: NodeJS.Signals) => void;
+  const stopRequested = new Promise<NodeJS.Signals>((resolve) => (signalled = resolve));
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      logger.info({ signal }, 'stopping');
+      signalled(signal);
+    } else {
+      logger.warn({ signal }, 'second signal while stopping; exiting now');
+      process.exit(FORCED_EXIT_CODE);
+    }
+  };
+  // Installed before the node starts, so that a signal during start-up also stops it cleanly.
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
+  try {
+    await runUntilStopped(config, logger, stopRequested);
+  } finally {
+    for (const s of STOP_SIGNALS) process.off(s, onSignal);
+  }
+}
+
+async function runUntilStopped(config: NodeConfig, logger: Logger, stopRequested: Promise<NodeJS.Signals>): Promise<void> {
+  // Loaded here, after the config is known to be good: a bad config never loads LMDB or the pool.
+  const { startNode } = await import('../node/node.js');
+  const { startHttpApi } = await import('../api/http.js');
+  let node;
+  try {
+    node = await startNode(config, { logger });
+  } catch (err) {
+    logger.fatal({ err }, 'node failed to start');
+    throw err;
+  }
+  let http;
+  try {
+    if (config.api.enabled) http = await startHttpApi(node.api, { host: config.api.host, port: config.api.port, logger });
+  } catch (err) {
+    logger.fatal({ err }, 'http api failed to start');
+    await node.stop();
+    throw new Error(`cannot start the HTTP API on ${config.api.host}:${config.api.port}: ${(err as Error).message}`, { cause: err });
+  }
+  logger.info({ nodeId: node.nodeId, api: http?.url }, 'ready');
+
+  const outcome = await Promise.race([
+    stopRequested.then((signal) => ({ type: 'signal' as const, signal })),
+    node.done.then(
+      () => ({ type: 'ended' as const }),
+      (err: unknown) => ({ type: 'failed' as const, err }),
+    ),
+  ]);
+  await http?.close();
+  await node.stop();
+  switch (outcome.type) {
+    case 'signal':
+    case 'ended':
+      logger.info('stopped');
+      return;
+    case 'failed':
+      throw new Error(`node stopped after a failure: ${(outcome.err as Error)?.message ?? String(outcome.err)}`, { cause: outcome.err });
+  }
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Registers `cheesechain node`. */
+export function register(program: Command): void {
+  program
+    .command('node')
+    .description('run one peer (mining when mining.enabled); config precedence: defaults < file < CHEESECHAIN_* environment < flags')
+    .option('-c, --config <file>', 'JSON config file (docs/config.md)')
+    .option('--data-dir <dir>', 'data folder (dataDir)')
+    .option('--network <name>', 'mainnet, devnet or regtest (network)')
+    .option('--node-id <id>', 'fixed node id (nodeId)')
+    .option('--port <n>', 'peer-protocol port, 0 = any free port (listen.port)')
+    .option('--api-port <n>', 'HTTP API port, 0 = any free port (api.port)')
+    .option('--mine', 'mine (mining.enabled = true)')
+    .option('--no-mine', 'do not mine (mining.enabled = false)')
+    .option('--workers <n>', 'mining workers (mining.workers)')
+    .option('--mining-address <hex>', 'public key the coinbase pays (mining.address)')
+    .option('--peer <host:port>', 'static peer to dial; repeat for more (peers)', collect)
+    .option('--tracker <host:port>', 'tracker to join (tracker.host, tracker.port)')
+    .option('--nats <url>', 'NATS server (nats.url)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (log.level)')
+    .action(async (opts: NodeCommandOptions) => {
+      await runNode(opts);
+    });
+}
