@@ -27,8 +27,14 @@ function leToBigInt(bytes: Uint8Array, start: number, end: number): bigint {
   return v;
 }
 
-/** y coordinates (mod p) of the 8 points of small order: 0, 1, p-1 and the two y of the order-8 points. */
-const SMALL_ORDER_Y = new Set<bigint>([
+/**
+ * y coordinates (mod p) of the 8 points of small order (the torsion subgroup
+ * of order 8): 1 (the identity), p-1 (order 2), 0 (the two points of order
+ * 4) and the two y of the four points of order 8 (libsodium's blocklist).
+ * `test/core/ed25519.test.ts` derives the subgroup independently and checks
+ * this set against it.
+ */
+export const SMALL_ORDER_Y: ReadonlySet<bigint> = new Set<bigint>([
   0n,
   1n,
   P - 1n,

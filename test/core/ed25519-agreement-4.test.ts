@@ -1,0 +1,5 @@
+/** Shard 4 of the random ed25519 agreement cases (see `ed25519-agreement.ts`). */
+import t from 'tap';
+import { agreementShardTest } from './ed25519-agreement.js';
+
+agreementShardTest(t, 3);
