@@ -1,0 +1,113 @@
+/**
+ * Every limit and timing of the peer wire protocol, in one place.
+ *
+ * Each constant says its unit and where its value comes from. Limits are
+ * enforced by the frame decoder (bytes), the message codec (items per
+ * message) and the connection (timeouts); bytes past a limit are never
+ * buffered (design.md, "Wire protocol"). `docs/protocol.md` lists them for
+ * client authors.
+ */
+
+// ---------------------------------------------------------------------------
+// Protocol identity
+
+/** Protocol version this implementation speaks, sent in HELLO/HEY `version`. */
+export const PROTOCOL_VERSION = 1;
+/** Oldest protocol version accepted from a remote HELLO/HEY; older ends the connection with `incompatible-version`. */
+export const MIN_PROTOCOL_VERSION = 1;
+
+// ---------------------------------------------------------------------------
+// Framing (python-p2p-network 1.2, source document 002)
+
+/** End-of-transmission byte that terminates every frame (python-p2p-network `EOT_CHAR`). */
+export const EOT_BYTE = 0x04;
+/** Byte placed before {@link EOT_BYTE} to mark a compressed frame (python-p2p-network `COMPR_CHAR`). */
+export const COMPRESSED_MARKER_BYTE = 0x02;
+
+/**
+ * Largest frame, bytes: the payload between two {@link EOT_BYTE}s, excluding
+ * the terminator. For a compressed frame both the base64 text on the wire and
+ * the decompressed payload must fit. Source: issue 3 ("refuses a frame over
+ * 4,000,000 bytes before buffering it"); leaves room for a maximal block
+ * (1,000,000 bytes binary, about 2.1 MB as JSON) with margin.
+ */
+export const MAX_FRAME_BYTES = 4_000_000;
+
+// ---------------------------------------------------------------------------
+// Id exchange (python-p2p-network 1.2, source document 002)
+
+/**
+ * Longest node id on the wire, bytes. python-p2p-network's generated ids are
+ * SHA-512 hex digests, exactly 128 characters, so 128 admits them all.
+ */
+export const MAX_NODE_ID_BYTES = 128;
+/**
+ * Characters allowed in a node id on the wire: `[A-Za-z0-9_-]`, 1 to
+ * {@link MAX_NODE_ID_BYTES}. Never `:` (it separates id and port in the id
+ * line, document 002) and never `{` (so a JSON message glued after the id
+ * line can be told apart). Python's hex ids match; so do cheesechain's own
+ * (config `NODE_ID_PATTERN`, at most 64 characters).
+ */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+/** Most decimal digits of the port in the id line `<id>:<port>`. */
+export const MAX_PORT_DIGITS = 5;
+/** Largest TCP port number. */
+export const MAX_PORT = 65_535;
+/** Longest id line `<id>:<port>`, bytes ({@link MAX_NODE_ID_BYTES} + 1 + {@link MAX_PORT_DIGITS}). */
+export const MAX_ID_LINE_BYTES = MAX_NODE_ID_BYTES + 1 + MAX_PORT_DIGITS;
+
+// ---------------------------------------------------------------------------
+// Items per message (source document 004 methods; values from Bitcoin Core
+// where it has an equivalent)
+
+/** Most addresses in one ADDR (issue 3: "at most 1,000 addresses per ADDR"; Bitcoin Core `MAX_ADDR_TO_SEND` = 1000). */
+export const MAX_ADDR_ADDRESSES = 1_000;
+/** Longest host name or address in ADDR, characters (RFC 1035 §2.3.4: 253 for a full domain name). */
+export const MAX_HOST_LENGTH = 253;
+/** Most hashes in one LISTOFBLOCKS, and the largest GETLISTOFBLOCKS `limit` (issue 3: "2,000 hashes per LISTOFBLOCKS"; Bitcoin Core `MAX_HEADERS_RESULTS` = 2000). */
+export const MAX_LIST_OF_BLOCKS = 2_000;
+/**
+ * Most hashes in a GETLISTOFBLOCKS block locator. A locator of a chain of
+ * height h has about 10 + log2(h) hashes (Bitcoin's `GetLocator`); 64 covers
+ * any height that fits in 2^53 and equals the chain actor's `MAX_LOCATOR_HASHES`.
+ */
+export const MAX_LOCATOR_HASHES = 64;
+/** Most block hashes announced in one BROADCASTBLOCK. */
+export const MAX_BROADCAST_BLOCKS = 500;
+/** Most transaction ids announced in one BROADCASTTRANSACTION (Bitcoin Core `MAX_INV_SZ` = 50,000; 50,000 ids are about 3.4 MB of JSON, under {@link MAX_FRAME_BYTES}). */
+export const MAX_INVENTORY_ITEMS = 50_000;
+/**
+ * Most transactions in one PUSHTRANSACTION. A transfer is about 330 bytes of
+ * JSON, so 5,000 are about 1.7 MB, under {@link MAX_FRAME_BYTES}.
+ */
+export const MAX_PUSH_TRANSACTIONS = 5_000;
+/** Most transaction ids requested by one GETTRANSACTIONS: one PUSHTRANSACTION must be able to answer it. */
+export const MAX_GETTRANSACTIONS_TXIDS = MAX_PUSH_TRANSACTIONS;
+/** Longest `agent` string in HELLO/HEY, characters (Bitcoin Core `MAX_SUBVERSION_LENGTH` = 256; shorter here). */
+export const MAX_AGENT_LENGTH = 64;
+/** Longest `code` in REJECT, characters. */
+export const MAX_REJECT_CODE_LENGTH = 64;
+/** Longest `reason` in REJECT, characters (Bitcoin's reject message caps its reason at 111 bytes; ours is informative only). */
+export const MAX_REJECT_REASON_LENGTH = 256;
+/** Longest hex chain work in HELLO/HEY, characters (256 bits). */
+export const MAX_CHAIN_WORK_HEX = 64;
+
+// ---------------------------------------------------------------------------
+// Timing
+
+/** @default 5000 — time allowed from TCP connect to a completed HELLO/HEY exchange, ms (config `connections.handshakeTimeoutMs` overrides it). */
+export const HANDSHAKE_TIMEOUT_MS = 5_000;
+/** @default 5000 — time allowed for a TCP connect when dialling, ms. */
+export const CONNECT_TIMEOUT_MS = 5_000;
+/** @default 30000 — after this long without receiving anything, a PING is sent, ms. */
+export const PING_INTERVAL_MS = 30_000;
+/** @default 20000 — after a PING, the connection ends with `ping-timeout` unless something arrives within this, ms. */
+export const PING_TIMEOUT_MS = 20_000;
+/** @default 1000 — after a graceful local close, how long pending writes may take before the socket is destroyed, ms. */
+export const CLOSE_LINGER_MS = 1_000;
+/**
+ * @default 16 MB — most bytes queued for sending to one peer. A peer that
+ * stops reading while more piles up is disconnected with `send-buffer-full`
+ * (a slow peer must not make us buffer without bound). Four maximal frames.
+ */
+export const MAX_SEND_BUFFER_BYTES = 4 * MAX_FRAME_BYTES;
