@@ -1,0 +1,712 @@
+import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { connect, createServer, isIPv6, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { genesisBlock, networkId } from '../core/genesis.js';
+import { hashToHex } from '../core/hash.js';
+import { assertNever } from '../core/reject.js';
+import { NETWORKS, type NetworkName } from '../core/params.js';
+import { workFromBits } from '../core/pow.js';
+import {
+  classifyPartial,
+  DEFAULT_TRACKER_PORT,
+  encodeResponse,
+  IDLE_FLUSH_MS,
+  LineDecoder,
+  makePeerId,
+  MAX_PEERS_PER_REPLY,
+  MAX_REQUEST_LINE_BYTES,
+  parseRequest,
+  PID_RANDOM_BYTES,
+  type TrackerErrorCode,
+  type TrackerPeer,
+  type TrackerRequest,
+  type TrackerResponse,
+} from './protocol.js';
+
+/*
+ * The tracker (design.md, "Tracker"; source documents 001 and 004).
+ *
+ * Two TCP listeners:
+ *   - `port` (default 9999) speaks the text protocol of document 001
+ *     (protocol.ts): greeting, JOIN_CHAIN, GET_PEERS. It greets on connect,
+ *     as 001 says, which is why the peer protocol cannot share the port: a
+ *     peer-protocol dialer would read the greeting as the acceptor's id.
+ *   - `peerPort` (default 9998) speaks the peer protocol (document 002
+ *     framing, document 004 messages) as an acceptor: the id exchange,
+ *     HELLO/HEY, and GETADDR answered with ADDR listing the members.
+ *
+ * Liveness (document 004: "The tracker will send periodical HELLO requests to
+ * all active members"): every `helloIntervalMs` the tracker dials each
+ * member's HOST:PORT over the peer protocol, sends HELLO, and counts any
+ * HEY or HELLO that comes back within `helloTimeoutMs` as alive. A member
+ * that does not answer is removed at once.
+ */
+
+// ---------------------------------------------------------------------------
+// Defaults and limits
+
+/** @default '127.0.0.1' — interface both listeners bind (loopback: nothing is exposed by accident). */
+export const DEFAULT_TRACKER_HOST = '127.0.0.1';
+/** @default 9998 — TCP port of the tracker's peer-protocol listener (GETADDR); one below document 001's 9999. */
+export const DEFAULT_TRACKER_PEER_PORT = 9998;
+/** @default 'devnet' — network whose id the tracker's HELLO carries. */
+export const DEFAULT_TRACKER_NETWORK: NetworkName = 'devnet';
+/** @default 5000 — pause between two liveness rounds, ms (measured from the end of one round to the start of the next). */
+export const DEFAULT_HELLO_INTERVAL_MS = 5_000;
+/** @default 2000 — time a member has to accept the connection, send its id and answer HELLO, ms. */
+export const DEFAULT_HELLO_TIMEOUT_MS = 2_000;
+/** @default 10000 — most members in the table; JOIN_CHAIN beyond it is answered `ERROR TRACKER_FULL`. */
+export const DEFAULT_MAX_MEMBERS = 10_000;
+/** @default 256 — most open connections per listener; further ones are closed at once. */
+export const DEFAULT_MAX_CONNECTIONS = 256;
+/** A connection that sends nothing for this long is closed, ms. */
+export const CONNECTION_IDLE_TIMEOUT_MS = 60_000;
+/**
+ * A request without line end that is still only a prefix of a valid command
+ * (`JOIN_CHAIN:localhost`) this long after its last byte is answered
+ * `ERROR MALFORMED` and dropped, ms. Keeps a client that forgot a field from
+ * waiting forever.
+ */
+export const PARTIAL_REQUEST_TIMEOUT_MS = 5_000;
+/** Most reply bytes queued to a client that does not read; past it the connection is closed. */
+export const MAX_PENDING_REPLY_BYTES = 4 * 1024 * 1024;
+/** Most liveness probes in flight at once. */
+export const MAX_CONCURRENT_PROBES = 32;
+/** Largest peer-protocol frame the tracker accepts or a probe reads, bytes: it only handles HELLO, HEY, GETADDR and PING, all small. */
+export const MAX_TRACKER_FRAME_BYTES = 64 * 1024;
+/** Longest id line `<id>:<port>` a dialer may send (document 002; 128-character ids of python-p2p-network + `:` + 5 digits). */
+export const MAX_ID_LINE_BYTES = 134;
+/** Node ids on the peer protocol (document 002; never `:`). */
+export const PEER_NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+/** Protocol version of the tracker's HELLO. */
+export const TRACKER_PROTOCOL_VERSION = 1;
+/** Agent string of the tracker's HELLO. */
+export const TRACKER_AGENT = 'cheesechain-tracker/0.1';
+/** Frame terminator of the peer protocol (python-p2p-network `EOT_CHAR`, document 002). */
+export const EOT_BYTE = 0x04;
+/** Peer ids drawn before giving up on a unique one (a collision of 128 random bits never happens; this bounds a broken RNG). */
+export const MAX_PID_DRAWS = 8;
+/** After `end()`, how long a closing socket may take to flush before it is destroyed, ms. */
+export const CLOSE_LINGER_MS = 1_000;
+
+// ---------------------------------------------------------------------------
+// Types
+
+/** Options of {@link startTracker}. */
+export interface TrackerInit {
+  /** Interface of both listeners. @default {@link DEFAULT_TRACKER_HOST} */
+  host?: string;
+  /** Port of the text protocol; 0 picks a free one. @default {@link DEFAULT_TRACKER_PORT} */
+  port?: number;
+  /** Port of the peer protocol (GETADDR); 0 picks a free one. @default {@link DEFAULT_TRACKER_PEER_PORT} */
+  peerPort?: number;
+  /** Network whose id (genesis hash) the tracker's HELLO carries; members on another network hang up and are removed. @default {@link DEFAULT_TRACKER_NETWORK} */
+  network?: NetworkName;
+  /** Node id of the tracker on the peer protocol. @default `tracker-` + 16 random hex digits */
+  trackerId?: string;
+  /** Pause between liveness rounds, ms. @default {@link DEFAULT_HELLO_INTERVAL_MS} */
+  helloIntervalMs?: number;
+  /** Time a member has to answer a liveness HELLO, ms. @default {@link DEFAULT_HELLO_TIMEOUT_MS} */
+  helloTimeoutMs?: number;
+  /** Most members. @default {@link DEFAULT_MAX_MEMBERS} */
+  maxMembers?: number;
+  /** Most open connections per listener. @default {@link DEFAULT_MAX_CONNECTIONS} */
+  maxConnections?: number;
+  /** Silence after which a request without line end is answered, ms. @default {@link IDLE_FLUSH_MS} */
+  idleFlushMs?: number;
+  logger: Logger;
+  /** Source of random bytes (peer ids, the default tracker id). @default node:crypto randomBytes */
+  randomBytes?: (n: number) => Uint8Array;
+  /** Clock, ms since the epoch. @default Date.now */
+  now?: () => number;
+}
+
+/** One member of the tracker's table. */
+export interface TrackerMember extends TrackerPeer {
+  /** When it joined, ms since the epoch. */
+  joinedAt: number;
+  /** Last liveness HELLO it answered, ms since the epoch; undefined before its first check. */
+  lastAliveAt: number | undefined;
+}
+
+/** Why a liveness probe failed. */
+export type ProbeFailureReason =
+  /** The TCP connect was refused or failed. */
+  | 'connect-failed'
+  /** No id, or no HEY/HELLO, within the timeout. */
+  | 'timeout'
+  /** The member closed the connection before answering (a wrong network does this). */
+  | 'closed'
+  /** The id line answer was not a node id. */
+  | 'bad-id'
+  /** The first frame was not a HEY or HELLO message, or too large. */
+  | 'bad-reply';
+
+/** Outcome of one liveness probe. */
+export type ProbeResult = { alive: true; nodeId: string; reply: 'HEY' | 'HELLO' } | { alive: false; reason: ProbeFailureReason; detail: string };
+
+/** Summary of one liveness round. */
+export interface LivenessRound {
+  checked: number;
+  alive: number;
+  /** Peer ids removed in this round. */
+  removed: string[];
+  /** Duration of the round, ms. */
+  ms: number;
+}
+
+/** Events of a running tracker, for logs, tests and summaries. */
+export type TrackerEvent =
+  | { type: 'joined'; member: TrackerMember; rejoin: boolean }
+  | { type: 'removed'; member: TrackerMember; reason: ProbeFailureReason; detail: string }
+  | { type: 'liveness-round'; round: LivenessRound };
+
+/** A running tracker. */
+export interface RunningTracker {
+  /** Interface both listeners are bound to. */
+  readonly host: string;
+  /** Bound port of the text protocol (the real one when 0 was asked). */
+  readonly port: number;
+  /** Bound port of the peer protocol. */
+  readonly peerPort: number;
+  /** Node id on the peer protocol. */
+  readonly trackerId: string;
+  /** The members, in join order (a copy). */
+  peers(): TrackerMember[];
+  /** Runs a liveness round now (after the one in progress, if any) and resolves with its summary. */
+  checkNow(): Promise<LivenessRound>;
+  /** Subscribes to events; returns the unsubscribe function. A listener that throws is logged and ignored. */
+  on(listener: (event: TrackerEvent) => void): () => void;
+  /** Stops both listeners, the liveness loop and every connection and probe. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Bad options given to {@link startTracker}. */
+export class TrackerOptionError extends Error {
+  override readonly name = 'TrackerOptionError';
+  readonly code = 'ERR_TRACKER_OPTION';
+}
+
+// ---------------------------------------------------------------------------
+// Peer-protocol pieces the tracker uses (document 002 framing, 004 messages)
+
+/** The tracker's HELLO/HEY payload: it has no chain, so it reports the genesis block as its tip. */
+function trackerHandshakePayload(network: NetworkName, trackerId: string, now: number): Record<string, unknown> {
+  const params = NETWORKS[network];
+  const genesis = genesisBlock(params);
+  return {
+    version: TRACKER_PROTOCOL_VERSION,
+    agent: TRACKER_AGENT,
+    networkId: hashToHex(networkId(params)),
+    height: 0,
+    tip: hashToHex(networkId(params)),
+    chainWork: workFromBits(genesis.header.bits).toString(16),
+    time: Math.floor(now / 1000),
+    nodeId: trackerId,
+    listenPort: 0,
+  };
+}
+
+/** `{METHOD: payload}` as a frame: UTF-8 JSON + 0x04 (document 002). */
+function frame(method: string, payload: unknown): Buffer {
+  const json = Buffer.from(JSON.stringify({ [method]: payload }), 'utf8');
+  return Buffer.concat([json, Buffer.of(EOT_BYTE)]);
+}
+
+/** A decoded one-key message, or why the frame is not one. */
+type DecodedFrame = { ok: true; method: string; payload: unknown } | { ok: false; reason: string };
+
+function decodeFrame(bytes: Buffer): DecodedFrame {
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { ok: false, reason: 'not a dictionary' };
+  const keys = Object.keys(value);
+  if (keys.length !== 1) return { ok: false, reason: `expected one key, got ${keys.length}` };
+  return { ok: true, method: keys[0]!, payload: (value as Record<string, unknown>)[keys[0]!] };
+}
+
+/** Splits 0x04-terminated frames, refusing one over `max` bytes before buffering it. */
+class FrameSplitter {
+  private partial: Buffer = Buffer.alloc(0);
+  constructor(private readonly max: number) {}
+  /** @returns the complete frames, or 'overflow' when one exceeds the limit. */
+  push(chunk: Buffer): Buffer[] | 'overflow' {
+    const frames: Buffer[] = [];
+    let start = 0;
+    for (;;) {
+      const end = chunk.indexOf(EOT_BYTE, start);
+      if (end < 0) break;
+      if (this.partial.length + end - start > this.max) return 'overflow';
+      frames.push(Buffer.concat([this.partial, chunk.subarray(start, end)]));
+      this.partial = Buffer.alloc(0);
+      start = end + 1;
+    }
+    if (this.partial.length + chunk.length - start > this.max) return 'overflow';
+    if (start < chunk.length) this.partial = Buffer.concat([this.partial, chunk.subarray(start)]);
+    return frames;
+  }
+}
+
+/**
+ * One liveness probe (document 004's tracker HELLO): dials `host:port`, sends
+ * the id line `<trackerId>:0` (port 0: the tracker takes no peer connections
+ * from this exchange), reads the member's bare id, sends HELLO, and waits for
+ * the first frame; a HEY or HELLO means alive. Then sends HEY to complete the
+ * three-way exchange and closes. Never throws; everything ends within
+ * `timeoutMs`.
+ */
+export function probePeer(
+  target: { host: string; port: number },
+  options: { trackerId: string; network: NetworkName; timeoutMs: number; now?: () => number; sockets?: Set<Socket> },
+): Promise<ProbeResult> {
+  const now = options.now ?? Date.now;
+  return new Promise((resolve) => {
+    let state: 'connecting' | 'id' | 'reply' | 'done' = 'connecting';
+    let nodeId = '';
+    const socket = connect({ host: target.host, port: target.port });
+    options.sockets?.add(socket);
+    const splitter = new FrameSplitter(MAX_TRACKER_FRAME_BYTES);
+    const finish = (result: ProbeResult): void => {
+      if (state === 'done') return;
+      state = 'done';
+      clearTimeout(timer);
+      if (result.alive) {
+        socket.end(frame('HEY', trackerHandshakePayload(options.network, options.trackerId, now())));
+        setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
+      } else {
+        socket.destroy();
+      }
+      resolve(result);
+    };
+    const timer = setTimeout(() => finish({ alive: false, reason: 'timeout', detail: `no answer within ${options.timeoutMs} ms (while ${state})` }), options.timeoutMs);
+    socket.setNoDelay(true);
+    socket.on('connect', () => {
+      state = 'id';
+      socket.write(`${options.trackerId}:0`);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (state === 'id') {
+        // The acceptor sends its bare id and nothing after it until it gets a message (document 002).
+        const id = chunk.toString('utf8');
+        if (!PEER_NODE_ID_PATTERN.test(id)) {
+          finish({ alive: false, reason: 'bad-id', detail: `expected a node id, got ${JSON.stringify(id.slice(0, 64))}` });
+          return;
+        }
+        state = 'reply';
+        nodeId = id;
+        socket.write(frame('HELLO', trackerHandshakePayload(options.network, options.trackerId, now())));
+        return;
+      }
+      if (state !== 'reply') return;
+      const frames = splitter.push(chunk);
+      if (frames === 'overflow') {
+        finish({ alive: false, reason: 'bad-reply', detail: `frame over ${MAX_TRACKER_FRAME_BYTES} bytes` });
+        return;
+      }
+      const first = frames[0];
+      if (first === undefined) return;
+      const decoded = decodeFrame(first);
+      if (decoded.ok && (decoded.method === 'HEY' || decoded.method === 'HELLO')) {
+        finish({ alive: true, nodeId, reply: decoded.method });
+      } else {
+        finish({ alive: false, reason: 'bad-reply', detail: decoded.ok ? `expected HEY or HELLO, got ${decoded.method.slice(0, 32)}` : decoded.reason });
+      }
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      finish(state === 'connecting' ? { alive: false, reason: 'connect-failed', detail: err.code ?? err.message } : { alive: false, reason: 'closed', detail: err.code ?? err.message });
+    });
+    socket.on('close', () => {
+      options.sockets?.delete(socket);
+      finish({ alive: false, reason: 'closed', detail: `closed by the member while ${state === 'id' ? 'waiting for its id' : 'waiting for HEY'}` });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// The tracker
+
+function checkInt(name: string, value: number, min: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new TrackerOptionError(`options.${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  return value;
+}
+
+/** Strips the IPv4-mapped prefix Node gives IPv4 clients of a dual-stack socket. */
+function plainAddress(address: string | undefined): string | undefined {
+  if (address === undefined) return undefined;
+  return address.startsWith('::ffff:') && !isIPv6(address.slice(7)) ? address.slice(7) : address;
+}
+
+/** Hosts that mean "every interface": a member joining with one is recorded at the address its connection came from. */
+const UNSPECIFIED_HOSTS = new Set(['0.0.0.0', '::']);
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/**
+ * Starts a tracker: the text protocol of document 001 on `port`, the peer
+ * protocol (GETADDR) on `peerPort`, and the liveness loop.
+ * @throws TrackerOptionError for a bad option; the listen error (EADDRINUSE,
+ *   EACCES) when a port cannot be bound (nothing is left running).
+ */
+export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
+  const host = init.host ?? DEFAULT_TRACKER_HOST;
+  const network = init.network ?? DEFAULT_TRACKER_NETWORK;
+  if (!(network in NETWORKS)) throw new TrackerOptionError(`options.network must be one of ${Object.keys(NETWORKS).join(', ')}, got ${JSON.stringify(network)}`);
+  const helloIntervalMs = checkInt('helloIntervalMs', init.helloIntervalMs ?? DEFAULT_HELLO_INTERVAL_MS, 1, 24 * 3600_000);
+  const helloTimeoutMs = checkInt('helloTimeoutMs', init.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS, 1, 600_000);
+  const maxMembers = checkInt('maxMembers', init.maxMembers ?? DEFAULT_MAX_MEMBERS, 1, 10_000_000);
+  const maxConnections = checkInt('maxConnections', init.maxConnections ?? DEFAULT_MAX_CONNECTIONS, 1, 1_000_000);
+  const idleFlushMs = checkInt('idleFlushMs', init.idleFlushMs ?? IDLE_FLUSH_MS, 1, 60_000);
+  const port = checkInt('port', init.port ?? DEFAULT_TRACKER_PORT, 0, 65_535);
+  const requestedPeerPort = checkInt('peerPort', init.peerPort ?? DEFAULT_TRACKER_PEER_PORT, 0, 65_535);
+  const randomBytes = init.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
+  const now = init.now ?? Date.now;
+  const trackerId = init.trackerId ?? `tracker-${Buffer.from(randomBytes(8)).toString('hex')}`;
+  if (!PEER_NODE_ID_PATTERN.test(trackerId)) throw new TrackerOptionError(`options.trackerId must be 1–128 characters of A-Z a-z 0-9 _ -, got ${JSON.stringify(trackerId)}`);
+  const log = init.logger.child({ component: 'tracker' });
+
+  /** Members by peer id, in join order. */
+  const members = new Map<string, TrackerMember>();
+  /** `host|port` → peer id, so a peer joining again from the same address gets its PID back. */
+  const byAddress = new Map<string, string>();
+  const listeners = new Set<(event: TrackerEvent) => void>();
+  const textSockets = new Set<Socket>();
+  const peerSockets = new Set<Socket>();
+  const probeSockets = new Set<Socket>();
+  let closed = false;
+
+  const emit = (event: TrackerEvent): void => {
+    for (const l of listeners) {
+      try {
+        l(event);
+      } catch (err) {
+        log.error({ err, event: event.type }, 'tracker event listener threw');
+      }
+    }
+  };
+
+  // ----- member table -----
+
+  const addressKey = (h: string, p: number): string => `${h}|${p}`;
+
+  const newPeerId = (): string | undefined => {
+    for (let i = 0; i < MAX_PID_DRAWS; i++) {
+      const id = makePeerId(randomBytes(PID_RANDOM_BYTES));
+      if (!members.has(id)) return id;
+    }
+    return undefined;
+  };
+
+  const join = (joinHost: string, joinPort: number): { ok: true; peerId: string } | { ok: false; code: TrackerErrorCode; message: string } => {
+    const existing = byAddress.get(addressKey(joinHost, joinPort));
+    if (existing !== undefined) {
+      const member = members.get(existing)!;
+      emit({ type: 'joined', member: { ...member }, rejoin: true });
+      return { ok: true, peerId: existing };
+    }
+    if (members.size >= maxMembers) return { ok: false, code: 'TRACKER_FULL', message: `the tracker holds ${maxMembers} members` };
+    const peerId = newPeerId();
+    if (peerId === undefined) return { ok: false, code: 'TRACKER_FULL', message: 'no unique peer id could be drawn' };
+    const member: TrackerMember = { peerId, host: joinHost, port: joinPort, joinedAt: now(), lastAliveAt: undefined };
+    members.set(peerId, member);
+    byAddress.set(addressKey(joinHost, joinPort), peerId);
+    log.info({ peerId, host: joinHost, port: joinPort, members: members.size }, 'peer joined');
+    emit({ type: 'joined', member: { ...member }, rejoin: false });
+    return { ok: true, peerId };
+  };
+
+  const remove = (member: TrackerMember, reason: ProbeFailureReason, detail: string): void => {
+    if (members.get(member.peerId) !== member) return;
+    members.delete(member.peerId);
+    byAddress.delete(addressKey(member.host, member.port));
+    log.info({ peerId: member.peerId, host: member.host, port: member.port, reason, detail, members: members.size }, 'peer removed: no answer to HELLO');
+    emit({ type: 'removed', member: { ...member }, reason, detail });
+  };
+
+  /** Up to {@link MAX_PEERS_PER_REPLY} members other than `except`, a uniform sample when there are more. */
+  const listFor = (except: string | undefined): TrackerPeer[] => {
+    const all: TrackerPeer[] = [];
+    for (const m of members.values()) if (m.peerId !== except) all.push({ peerId: m.peerId, host: m.host, port: m.port });
+    if (all.length <= MAX_PEERS_PER_REPLY) return all;
+    // Partial Fisher–Yates with the injected randomness.
+    const r = randomBytes(4 * MAX_PEERS_PER_REPLY);
+    const view = new DataView(r.buffer, r.byteOffset, r.byteLength);
+    for (let i = 0; i < MAX_PEERS_PER_REPLY; i++) {
+      const j = i + (view.getUint32(4 * i) % (all.length - i));
+      [all[i], all[j]] = [all[j]!, all[i]!];
+    }
+    return all.slice(0, MAX_PEERS_PER_REPLY);
+  };
+
+  // ----- text protocol (document 001) -----
+
+  const answer = (socket: Socket, request: TrackerRequest): TrackerResponse => {
+    switch (request.type) {
+      case 'join': {
+        const remote = plainAddress(socket.remoteAddress);
+        const joinHost = UNSPECIFIED_HOSTS.has(request.host) && remote !== undefined ? remote : request.host;
+        const result = join(joinHost, request.port);
+        return result.ok ? { type: 'joined', peerId: result.peerId } : { type: 'error', code: result.code, message: result.message };
+      }
+      case 'get-peers': {
+        if (!members.has(request.peerId)) return { type: 'error', code: 'UNKNOWN_PEER', message: 'unknown peer id; send JOIN_CHAIN:HOST:PORT' };
+        return { type: 'peers', peers: listFor(request.peerId) };
+      }
+    }
+  };
+
+  const serveText = (socket: Socket): void => {
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const decoder = new LineDecoder(MAX_REQUEST_LINE_BYTES);
+    let flushTimer: NodeJS.Timeout | undefined;
+    let giveUpTimer: NodeJS.Timeout | undefined;
+    const send = (response: TrackerResponse): void => {
+      if (socket.destroyed || !socket.writable) return;
+      socket.write(encodeResponse(response));
+      if (socket.writableLength > MAX_PENDING_REPLY_BYTES) {
+        log.warn({ remote }, 'tracker client does not read its replies; closing');
+        socket.destroy();
+      }
+    };
+    const handleLine = (line: string): void => {
+      const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+      if (text.length === 0) return; // a bare line end, e.g. the CRLF after a request the idle flush already answered
+      const parsed = parseRequest(text);
+      if (!parsed.ok) {
+        log.debug({ remote, code: parsed.code }, 'bad tracker request');
+        send({ type: 'error', code: parsed.code, message: parsed.message });
+        return;
+      }
+      send(answer(socket, parsed.request));
+    };
+    const clearTimers = (): void => {
+      clearTimeout(flushTimer);
+      clearTimeout(giveUpTimer);
+      flushTimer = giveUpTimer = undefined;
+    };
+    const flush = (): void => {
+      flushTimer = undefined;
+      const state = classifyPartial(decoder.peekPartial());
+      switch (state) {
+        case 'complete':
+          handleLine(decoder.takePartial());
+          return;
+        case 'invalid': {
+          const parsed = parseRequest(decoder.takePartial());
+          send(parsed.ok ? { type: 'error', code: 'MALFORMED', message: 'bad request' } : { type: 'error', code: parsed.code, message: parsed.message });
+          return;
+        }
+        case 'incomplete':
+          giveUpTimer = setTimeout(() => {
+            giveUpTimer = undefined;
+            decoder.takePartial();
+            send({ type: 'error', code: 'MALFORMED', message: `incomplete request, nothing more came within ${PARTIAL_REQUEST_TIMEOUT_MS} ms` });
+          }, PARTIAL_REQUEST_TIMEOUT_MS);
+          return;
+        default:
+          assertNever(state);
+      }
+    };
+    socket.setNoDelay(true);
+    socket.setTimeout(CONNECTION_IDLE_TIMEOUT_MS, () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => {
+      clearTimers();
+      const step = decoder.push(chunk);
+      for (const line of step.lines) handleLine(line);
+      if (step.overflow) {
+        log.debug({ remote }, 'tracker request over the line limit; closing');
+        send({ type: 'error', code: 'REQUEST_TOO_LONG', message: `a request is at most ${MAX_REQUEST_LINE_BYTES} bytes` });
+        socket.removeAllListeners('data');
+        socket.end();
+        setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
+        return;
+      }
+      if (decoder.partialBytes > 0) flushTimer = setTimeout(flush, idleFlushMs);
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => log.debug({ remote, err: err.code ?? err.message }, 'tracker client connection error'));
+    socket.on('close', () => {
+      clearTimers();
+      textSockets.delete(socket);
+    });
+    send({ type: 'greeting' });
+  };
+
+  // ----- peer protocol (document 002 framing, document 004 GETADDR) -----
+
+  const servePeer = (socket: Socket): void => {
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const splitter = new FrameSplitter(MAX_TRACKER_FRAME_BYTES);
+    let state: 'id' | 'messages' = 'id';
+    let helloSeen = false;
+    const drop = (why: string): void => {
+      log.debug({ remote, why }, 'tracker peer connection closed');
+      socket.destroy();
+    };
+    const send = (method: string, payload: unknown): void => {
+      if (!socket.destroyed && socket.writable) socket.write(frame(method, payload));
+    };
+    const expectedNetwork = hashToHex(networkId(NETWORKS[network]));
+    socket.setNoDelay(true);
+    socket.setTimeout(CONNECTION_IDLE_TIMEOUT_MS, () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => {
+      if (state === 'id') {
+        // The dialer's id line comes alone and it waits for our bare id (document 002).
+        const line = chunk.toString('utf8');
+        const m = /^([^:]+):([0-9]{1,5})$/.exec(line);
+        if (chunk.length > MAX_ID_LINE_BYTES || !m || !PEER_NODE_ID_PATTERN.test(m[1]!) || Number(m[2]) > 65_535) {
+          drop('bad id line');
+          return;
+        }
+        state = 'messages';
+        socket.write(trackerId);
+        return;
+      }
+      const frames = splitter.push(chunk);
+      if (frames === 'overflow') return drop(`frame over ${MAX_TRACKER_FRAME_BYTES} bytes`);
+      for (const f of frames) {
+        const decoded = decodeFrame(f);
+        if (!decoded.ok) return drop(decoded.reason);
+        switch (decoded.method) {
+          case 'HELLO': {
+            const p = decoded.payload as { networkId?: unknown } | null;
+            if (p === null || typeof p !== 'object' || p.networkId !== expectedNetwork) return drop('HELLO from another network');
+            helloSeen = true;
+            const payload = trackerHandshakePayload(network, trackerId, now());
+            send('HEY', payload);
+            send('HELLO', payload);
+            break;
+          }
+          case 'HEY':
+            break;
+          case 'GETADDR':
+            if (!helloSeen) return drop('GETADDR before HELLO');
+            send('ADDR', { addresses: listFor(undefined).map((m) => ({ host: m.host, port: m.port })) });
+            break;
+          case 'PING':
+            send('PONG', decoded.payload);
+            break;
+          default:
+            // A tracker relays no blocks or transactions; other methods are ignored, not punished.
+            log.debug({ remote, method: decoded.method.slice(0, 32) }, 'tracker ignores peer message');
+        }
+      }
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => log.debug({ remote, err: err.code ?? err.message }, 'tracker peer connection error'));
+    socket.on('close', () => peerSockets.delete(socket));
+  };
+
+  // ----- listeners -----
+
+  const accept = (sockets: Set<Socket>, serve: (s: Socket) => void) => (socket: Socket) => {
+    if (closed || sockets.size >= maxConnections) {
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    serve(socket);
+  };
+  const textServer = createServer(accept(textSockets, serveText));
+  const peerServer = createServer(accept(peerSockets, servePeer));
+  let boundPort: number;
+  let boundPeerPort: number;
+  try {
+    boundPort = await listen(textServer, host, port);
+    boundPeerPort = await listen(peerServer, host, requestedPeerPort);
+  } catch (err) {
+    textServer.close();
+    peerServer.close();
+    throw err;
+  }
+
+  // ----- liveness -----
+
+  const runRound = async (): Promise<LivenessRound> => {
+    const started = now();
+    const snapshot = [...members.values()];
+    const removed: string[] = [];
+    let alive = 0;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (!closed && next < snapshot.length) {
+        const member = snapshot[next++]!;
+        const result = await probePeer(member, { trackerId, network, timeoutMs: helloTimeoutMs, now, sockets: probeSockets });
+        if (closed) return;
+        if (result.alive) {
+          alive++;
+          member.lastAliveAt = now();
+        } else if (members.get(member.peerId) === member) {
+          removed.push(member.peerId);
+          remove(member, result.reason, result.detail);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(MAX_CONCURRENT_PROBES, snapshot.length) }, worker));
+    const round: LivenessRound = { checked: snapshot.length, alive, removed, ms: now() - started };
+    log.debug(round, 'liveness round');
+    emit({ type: 'liveness-round', round });
+    return round;
+  };
+
+  let chain: Promise<unknown> = Promise.resolve();
+  const checkNow = (): Promise<LivenessRound> => {
+    const round = chain.then(runRound);
+    chain = round.catch(() => undefined);
+    return round;
+  };
+  let loopTimer: NodeJS.Timeout | undefined;
+  const scheduleRound = (): void => {
+    if (closed) return;
+    loopTimer = setTimeout(() => {
+      loopTimer = undefined;
+      checkNow().then(scheduleRound, (err: unknown) => {
+        log.error({ err }, 'liveness round failed');
+        scheduleRound();
+      });
+    }, helloIntervalMs);
+  };
+  scheduleRound();
+
+  log.info({ host, port: boundPort, peerPort: boundPeerPort, trackerId, network, helloIntervalMs, helloTimeoutMs }, 'tracker listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    host,
+    port: boundPort,
+    peerPort: boundPeerPort,
+    trackerId,
+    peers: () => [...members.values()].map((m) => ({ ...m })),
+    checkNow,
+    on(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        clearTimeout(loopTimer);
+        const stopped = Promise.all([
+          new Promise<void>((resolve) => textServer.close(() => resolve())),
+          new Promise<void>((resolve) => peerServer.close(() => resolve())),
+        ]);
+        for (const s of [...textSockets, ...peerSockets, ...probeSockets]) s.destroy();
+        await stopped;
+        await chain;
+        listeners.clear();
+        log.info('tracker stopped');
+      })();
+      return closing;
+    },
+  };
+}
