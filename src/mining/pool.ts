@@ -52,6 +52,19 @@ export interface MiningPoolInit {
    * second. @default 2^32 (the whole nonce field); smaller values are for tests.
    */
   nonceSpace?: number;
+  /** Called on the main thread after every finished or cancelled nonce range (statistics, benchmarks). */
+  onChunk?: (report: ChunkReport) => void;
+}
+
+/** One nonce range a worker finished (or stopped early), for {@link MiningPoolInit.onChunk}. */
+export interface ChunkReport {
+  /** When the worker started and stopped hashing it, ms on this thread's `performance.now()` clock. */
+  startedAt: number;
+  finishedAt: number;
+  hashes: number;
+  /** True when it stopped early because the work was cancelled. */
+  cancelled: boolean;
+  variant: KernelVariant;
 }
 
 /** An option of {@link MiningPoolInit} is invalid. */
@@ -117,6 +130,10 @@ export class MiningPool implements Miner {
   private ratePerMs = INITIAL_RATE_PER_MS;
   private session: Session | undefined;
   private closed = false;
+  private readonly onChunk: ((report: ChunkReport) => void) | undefined;
+  /** Tasks handed to piscina and not yet answered, and who waits for that to reach zero. */
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
   /** Completed-chunk samples for {@link hashRate}: when hashing started and ended (ms, `performance.now()`) and hashes. */
   private samples: Array<{ from: number; at: number; hashes: number }> = [];
 
@@ -125,6 +142,7 @@ export class MiningPool implements Miner {
     this.workers = positiveInteger(init.workers, 'workers', availableParallelism(), MAX_WORKERS);
     this.chunkMs = positiveInteger(init.chunkMs, 'chunkMs', DEFAULT_CHUNK_MS, MAX_CHUNK_MS);
     this.nonceSpace = positiveInteger(init.nonceSpace, 'nonceSpace', NONCE_SPACE, NONCE_SPACE);
+    this.onChunk = init.onChunk;
     const buffer = new SharedArrayBuffer(CONTROL_BYTES);
     this.control = new Int32Array(buffer);
     this.startedAt = new Float64Array(buffer, WORKER_STARTED_AT_BYTE, MAX_WORKERS);
@@ -207,7 +225,13 @@ export class MiningPool implements Miner {
     try {
       while (!session.done) {
         const task = this.nextTask(session);
-        const result = await this.piscina.run(task);
+        let result: MiningTaskResult;
+        this.inFlight++;
+        try {
+          result = await this.piscina.run(task);
+        } finally {
+          if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+        }
         this.account(result);
         if (session.done) return;
         session.hashes += result.hashes;
@@ -251,6 +275,7 @@ export class MiningPool implements Miner {
     }
     const now = performance.now();
     this.samples.push({ from: now - result.elapsedMs, at: now, hashes: result.hashes });
+    this.onChunk?.({ startedAt: now - result.elapsedMs, finishedAt: now, hashes: result.hashes, cancelled: result.cancelled, variant: result.variant });
     while (this.samples.length > 0 && this.samples[0]!.at < now - HASH_RATE_WINDOW_MS) this.samples.shift();
   }
 
@@ -272,6 +297,15 @@ export class MiningPool implements Miner {
     }
     const span = now - Math.max(since, windowStart);
     return hashes > 0 && span > 0 ? (hashes * 1000) / span : 0;
+  }
+
+  /**
+   * Resolves when no nonce range is being hashed any more, e.g. after an
+   * abort once every worker has noticed it (within POLL_NONCES nonces).
+   */
+  whenIdle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Per-worker hash rate the chunk sizing currently assumes, hashes per second. */
