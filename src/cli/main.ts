@@ -40,8 +40,6 @@ export const COMMAND_MODULES: Readonly<Record<string, string>> = {
   watch: './watch-command.js',
 };
 
-/** Module of the mining benchmark (issue 4); loaded when `bench mining` runs. */
-const MINING_BENCH_MODULE = '../mining/bench.js';
 
 /**
  * What each command module exports: `register(program)`, or one function
@@ -69,19 +67,17 @@ function registerBench(program: Command): void {
     .command('mining')
     .description('mining benchmark: kernels against baselines, pool scaling, cancellation latency (see bench/)')
     .option('--json', 'print one JSON object instead of a table')
-    .option('--seconds <n>', 'measuring time per case, seconds', positiveInt)
-    .action(async (opts: { json?: boolean; seconds?: number }) => {
-      let mod: { runMiningBench?: (o: { json: boolean; seconds?: number }) => Promise<unknown> };
+    .option('--seconds <n>', 'approximate total duration, seconds (at least 5)', positiveInt)
+    .option('--workers <n>', 'largest pool measured (default: one per core)', positiveInt)
+    .action(async (opts: { json?: boolean; seconds?: number; workers?: number }) => {
+      // Loaded only when the benchmark runs; it prints its own table or JSON on stdout.
+      const { runMiningBench, MiningBenchOptionError } = await import('../mining/bench.js');
       try {
-        mod = (await import(MINING_BENCH_MODULE)) as typeof mod;
+        await runMiningBench({ json: opts.json === true, seconds: opts.seconds, maxWorkers: opts.workers });
       } catch (err) {
-        if (isMissingModule(err, MINING_BENCH_MODULE)) throw Object.assign(new Error('the mining benchmark is not built in this version'), { exitCode: EXIT.failure });
+        if (err instanceof MiningBenchOptionError) throw Object.assign(new Error(err.message), { exitCode: EXIT.usage });
         throw err;
       }
-      if (typeof mod.runMiningBench !== 'function') throw new Error(`${MINING_BENCH_MODULE} does not export runMiningBench`);
-      const options: { json: boolean; seconds?: number } = { json: opts.json === true };
-      if (opts.seconds !== undefined) options.seconds = opts.seconds;
-      await mod.runMiningBench(options);
     });
 }
 
