@@ -125,7 +125,7 @@ const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/
  *   refused with `unsupported-compression`.
  */
 export class FrameDecoder {
-  readonly maxFrameBytes: number;
+  private max: number;
   private buf: Buffer = Buffer.alloc(0);
   private len = 0;
   private failure: FrameError | undefined;
@@ -133,9 +133,21 @@ export class FrameDecoder {
 
   /** @throws RangeError when `maxFrameBytes` is not a positive integer. */
   constructor(init: FrameDecoderInit = {}) {
-    const max = init.maxFrameBytes ?? MAX_FRAME_BYTES;
-    if (!Number.isInteger(max) || max < 1) throw new RangeError('options.maxFrameBytes must be a positive integer');
-    this.maxFrameBytes = max;
+    this.max = checkMax(init.maxFrameBytes ?? MAX_FRAME_BYTES);
+  }
+
+  /** Largest frame accepted, bytes. */
+  get maxFrameBytes(): number {
+    return this.max;
+  }
+
+  /**
+   * Changes the limit (the connection raises it once the handshake is done).
+   * A limit below the bytes already buffered applies from the next byte on.
+   * @throws RangeError when `n` is not a positive integer.
+   */
+  set maxFrameBytes(n: number) {
+    this.max = checkMax(n);
   }
 
   /** Bytes of the incomplete frame held right now (never more than `maxFrameBytes`). */
@@ -161,7 +173,7 @@ export class FrameDecoder {
   push(chunk: Uint8Array): FrameResult[] {
     const out: FrameResult[] = [];
     if (this.failure) return out;
-    const max = this.maxFrameBytes;
+    const max = this.max;
     let pos = 0;
     while (pos < chunk.length) {
       const eot = chunk.indexOf(EOT_BYTE, pos);
@@ -215,7 +227,7 @@ export class FrameDecoder {
     if (need > this.buf.length) {
       let cap = Math.max(INITIAL_CAPACITY, this.buf.length);
       while (cap < need) cap *= 2;
-      cap = Math.min(cap, this.maxFrameBytes);
+      cap = Math.max(need, Math.min(cap, this.max));
       const next = Buffer.allocUnsafe(cap);
       this.buf.copy(next, 0, 0, this.len);
       this.buf = next;
@@ -252,14 +264,19 @@ export class FrameDecoder {
     if (endsWith(raw, SUFFIX_LZMA)) return new FrameError('unsupported-compression', 'lzma frames are not supported (no built-in decoder)');
     if (!endsWith(raw, SUFFIX_ZLIB)) return new FrameError('unknown-compression', 'compressed frame names no known compression (zlib, bzip2, lzma)');
     try {
-      return inflateSync(raw.subarray(0, raw.length - SUFFIX_ZLIB.length), { maxOutputLength: this.maxFrameBytes });
+      return inflateSync(raw.subarray(0, raw.length - SUFFIX_ZLIB.length), { maxOutputLength: this.max });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-        return new FrameError('decompressed-too-large', `decompressed frame exceeds ${this.maxFrameBytes} bytes`, { cause: err });
+        return new FrameError('decompressed-too-large', `decompressed frame exceeds ${this.max} bytes`, { cause: err });
       }
       return new FrameError('decompression-failed', `zlib: ${(err as Error).message}`, { cause: err });
     }
   }
+}
+
+function checkMax(n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError('options.maxFrameBytes must be a positive integer');
+  return n;
 }
 
 function endsWith(bytes: Uint8Array, suffix: Uint8Array): boolean {

@@ -33,6 +33,13 @@ export const COMPRESSED_MARKER_BYTE = 0x02;
  */
 export const MAX_FRAME_BYTES = 4_000_000;
 
+/**
+ * Largest frame accepted before the HELLO/HEY exchange completes, bytes. A
+ * HELLO is about 400 bytes; a stranger that has not identified itself cannot
+ * make us buffer megabytes.
+ */
+export const MAX_HANDSHAKE_FRAME_BYTES = 16_384;
+
 // ---------------------------------------------------------------------------
 // Id exchange (python-p2p-network 1.2, source document 002)
 
