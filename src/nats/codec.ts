@@ -19,6 +19,7 @@ import {
   type FarmJob,
   type FarmReport,
   type FarmSolution,
+  type FarmWorkMsg,
   type ReplyError,
   type RequestBodies,
   type RequestKind,
@@ -290,39 +291,44 @@ export const MAX_JOB_SLICES = 256;
 
 /** Validates a received job; undefined when anything is off (a miner drops it). */
 export function parseFarmJob(v: unknown): FarmJob | undefined {
-  if (!isObject(v)) return undefined;
+  if (!isObject(v) || v['type'] !== 'farm/job') return undefined;
   const { jobId, slice, slices, header, target, solutionSubject, hops } = v;
   if (typeof jobId !== 'string' || !ID_RE.test(jobId)) return undefined;
   if (!natural(slice, MAX_JOB_SLICES - 1) || !natural(slices, MAX_JOB_SLICES) || !natural(hops, 1000)) return undefined;
   if (typeof header !== 'string' || !HEADER_HEX_RE.test(header)) return undefined;
   if (targetFromHex(target) === undefined) return undefined;
   if (typeof solutionSubject !== 'string' || !SUBJECT_RE.test(solutionSubject)) return undefined;
-  return { v: SCHEMA_VERSION, jobId, slice, slices, header, target: target as string, solutionSubject, hops };
+  return { type: 'farm/job', v: SCHEMA_VERSION, jobId, slice, slices, header, target: target as string, solutionSubject, hops };
 }
 
 /** Validates a received cancel. */
 export function parseFarmCancel(v: unknown): FarmCancel | undefined {
-  if (!isObject(v) || typeof v['jobId'] !== 'string' || !ID_RE.test(v['jobId'])) return undefined;
-  return { v: SCHEMA_VERSION, jobId: v['jobId'] };
+  if (!isObject(v) || v['type'] !== 'farm/cancel' || typeof v['jobId'] !== 'string' || !ID_RE.test(v['jobId'])) return undefined;
+  return { type: 'farm/cancel', v: SCHEMA_VERSION, jobId: v['jobId'] };
 }
 
 /** Validates a received solution (shape only; the peer checks the proof of work). */
 export function parseFarmSolution(v: unknown): FarmSolution | undefined {
-  if (!isObject(v)) return undefined;
+  if (!isObject(v) || v['type'] !== 'farm/solution') return undefined;
   const { jobId, slice, minerId, header, hashes } = v;
   if (typeof jobId !== 'string' || !ID_RE.test(jobId) || !natural(slice, MAX_JOB_SLICES - 1)) return undefined;
   if (typeof minerId !== 'string' || !ID_RE.test(minerId)) return undefined;
   if (typeof header !== 'string' || !HEADER_HEX_RE.test(header) || !natural(hashes)) return undefined;
-  return { v: SCHEMA_VERSION, jobId, slice, minerId, header, hashes };
+  return { type: 'farm/solution', v: SCHEMA_VERSION, jobId, slice, minerId, header, hashes };
+}
+
+/** Validates what a remote miner receives on the work or cancel subject. */
+export function parseFarmWork(v: unknown): FarmWorkMsg | undefined {
+  return parseFarmJob(v) ?? parseFarmCancel(v);
 }
 
 /** Validates a received miner report. */
 export function parseFarmReport(v: unknown): FarmReport | undefined {
-  if (!isObject(v)) return undefined;
+  if (!isObject(v) || v['type'] !== 'farm/report') return undefined;
   const { minerId, hashRate, workers, jobId, slice } = v;
   if (typeof minerId !== 'string' || !ID_RE.test(minerId)) return undefined;
   if (typeof hashRate !== 'number' || !Number.isFinite(hashRate) || hashRate < 0 || !natural(workers, 1_000_000)) return undefined;
   if (jobId !== null && (typeof jobId !== 'string' || !ID_RE.test(jobId))) return undefined;
   if (slice !== null && !natural(slice, MAX_JOB_SLICES - 1)) return undefined;
-  return { v: SCHEMA_VERSION, minerId, hashRate, workers, jobId: jobId as string | null, slice: slice as number | null };
+  return { type: 'farm/report', v: SCHEMA_VERSION, minerId, hashRate, workers, jobId: jobId as string | null, slice: slice as number | null };
 }

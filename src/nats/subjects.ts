@@ -294,6 +294,7 @@ export type RequestReply<K extends RequestKind = RequestKind> = { ok: true; resu
  * miners search disjoint spaces.
  */
 export interface FarmJob {
+  type: 'farm/job';
   v: number;
   /** `<farmId>-<counter>`; unique per issuing peer. */
   jobId: string;
@@ -312,12 +313,14 @@ export interface FarmJob {
 
 /** On `cheesechain.<network>.farm.cancel` (every miner): stop the job; solutions for it are ignored. */
 export interface FarmCancel {
+  type: 'farm/cancel';
   v: number;
   jobId: string;
 }
 
 /** On the job's `solutionSubject`: a solved header. */
 export interface FarmSolution {
+  type: 'farm/solution';
   v: number;
   jobId: string;
   slice: number;
@@ -330,6 +333,7 @@ export interface FarmSolution {
 
 /** On `cheesechain.<network>.farm.report`, by each miner every {@link FARM_REPORT_INTERVAL_MS}. */
 export interface FarmReport {
+  type: 'farm/report';
   v: number;
   minerId: string;
   /** Hashes per second. */
@@ -339,6 +343,9 @@ export interface FarmReport {
   jobId: string | null;
   slice: number | null;
 }
+
+/** What a remote miner receives: a job slice (queue group) or a cancel (every miner). */
+export type FarmWorkMsg = FarmJob | FarmCancel;
 
 /** Interval of miner reports, ms. */
 export const FARM_REPORT_INTERVAL_MS = 1_000;
