@@ -6,6 +6,9 @@ import { hashToHex } from '../core/hash.js';
 import { assertNever } from '../core/reject.js';
 import { NETWORKS, type NetworkName } from '../core/params.js';
 import { workFromBits } from '../core/pow.js';
+import { FrameDecoder, type FrameResult } from '../transport/frame-decoder.js';
+import { MAX_ADDR_ADDRESSES, MAX_ID_LINE_BYTES, MAX_PORT, NODE_ID_PATTERN, PROTOCOL_VERSION } from '../transport/limits.js';
+import { decodeMessage, encodeMessage, message, type AddrEntry, type HelloPayload, type Message } from '../transport/messages.js';
 import {
   classifyPartial,
   DEFAULT_TRACKER_PORT,
@@ -74,16 +77,8 @@ export const MAX_PENDING_REPLY_BYTES = 4 * 1024 * 1024;
 export const MAX_CONCURRENT_PROBES = 32;
 /** Largest peer-protocol frame the tracker accepts or a probe reads, bytes: it only handles HELLO, HEY, GETADDR and PING, all small. */
 export const MAX_TRACKER_FRAME_BYTES = 64 * 1024;
-/** Longest id line `<id>:<port>` a dialer may send (document 002; 128-character ids of python-p2p-network + `:` + 5 digits). */
-export const MAX_ID_LINE_BYTES = 134;
-/** Node ids on the peer protocol (document 002; never `:`). */
-export const PEER_NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
-/** Protocol version of the tracker's HELLO. */
-export const TRACKER_PROTOCOL_VERSION = 1;
 /** Agent string of the tracker's HELLO. */
 export const TRACKER_AGENT = 'cheesechain-tracker/0.1';
-/** Frame terminator of the peer protocol (python-p2p-network `EOT_CHAR`, document 002). */
-export const EOT_BYTE = 0x04;
 /** Peer ids drawn before giving up on a unique one (a collision of 128 random bits never happens; this bounds a broken RNG). */
 export const MAX_PID_DRAWS = 8;
 /** After `end()`, how long a closing socket may take to flush before it is destroyed, ms. */
@@ -127,6 +122,8 @@ export interface TrackerMember extends TrackerPeer {
   joinedAt: number;
   /** Last liveness HELLO it answered, ms since the epoch; undefined before its first check. */
   lastAliveAt: number | undefined;
+  /** Node id it gave in the peer protocol's id exchange at its last liveness check; undefined before. */
+  nodeId: string | undefined;
 }
 
 /** Why a liveness probe failed. */
@@ -188,94 +185,62 @@ export class TrackerOptionError extends Error {
 }
 
 // ---------------------------------------------------------------------------
-// Peer-protocol pieces the tracker uses (document 002 framing, 004 messages)
+// Peer-protocol pieces the tracker uses (document 002 framing, 004 messages,
+// through the transport's codecs)
 
-/** The tracker's HELLO/HEY payload: it has no chain, so it reports the genesis block as its tip. */
-function trackerHandshakePayload(network: NetworkName, trackerId: string, now: number): Record<string, unknown> {
+/** The tracker's HELLO/HEY payload: it has no chain, so it reports the genesis block as its tip, role `tracker`, port 0 (it takes no peer connections from the exchange). */
+function trackerHello(network: NetworkName, trackerId: string, now: number): HelloPayload {
   const params = NETWORKS[network];
-  const genesis = genesisBlock(params);
+  const genesisHash = hashToHex(networkId(params));
   return {
-    version: TRACKER_PROTOCOL_VERSION,
-    agent: TRACKER_AGENT,
-    networkId: hashToHex(networkId(params)),
+    version: PROTOCOL_VERSION,
+    network: genesisHash,
     height: 0,
-    tip: hashToHex(networkId(params)),
-    chainWork: workFromBits(genesis.header.bits).toString(16),
+    tip: genesisHash,
+    chainWork: workFromBits(genesisBlock(params).header.bits),
     time: Math.floor(now / 1000),
     nodeId: trackerId,
-    listenPort: 0,
+    port: 0,
+    agent: TRACKER_AGENT,
+    role: 'tracker',
   };
 }
 
-/** `{METHOD: payload}` as a frame: UTF-8 JSON + 0x04 (document 002). */
-function frame(method: string, payload: unknown): Buffer {
-  const json = Buffer.from(JSON.stringify({ [method]: payload }), 'utf8');
-  return Buffer.concat([json, Buffer.of(EOT_BYTE)]);
-}
-
-/** A decoded one-key message, or why the frame is not one. */
-type DecodedFrame = { ok: true; method: string; payload: unknown } | { ok: false; reason: string };
-
-function decodeFrame(bytes: Buffer): DecodedFrame {
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return { ok: false, reason: 'not JSON' };
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { ok: false, reason: 'not a dictionary' };
-  const keys = Object.keys(value);
-  if (keys.length !== 1) return { ok: false, reason: `expected one key, got ${keys.length}` };
-  return { ok: true, method: keys[0]!, payload: (value as Record<string, unknown>)[keys[0]!] };
-}
-
-/** Splits 0x04-terminated frames, refusing one over `max` bytes before buffering it. */
-class FrameSplitter {
-  private partial: Buffer = Buffer.alloc(0);
-  constructor(private readonly max: number) {}
-  /** @returns the complete frames, or 'overflow' when one exceeds the limit. */
-  push(chunk: Buffer): Buffer[] | 'overflow' {
-    const frames: Buffer[] = [];
-    let start = 0;
-    for (;;) {
-      const end = chunk.indexOf(EOT_BYTE, start);
-      if (end < 0) break;
-      if (this.partial.length + end - start > this.max) return 'overflow';
-      frames.push(Buffer.concat([this.partial, chunk.subarray(start, end)]));
-      this.partial = Buffer.alloc(0);
-      start = end + 1;
-    }
-    if (this.partial.length + chunk.length - start > this.max) return 'overflow';
-    if (start < chunk.length) this.partial = Buffer.concat([this.partial, chunk.subarray(start)]);
-    return frames;
-  }
+/** Short description of a refused message for logs and probe results. */
+function messageProblem(result: FrameResult): string {
+  if (result.type === 'error') return `${result.error.code}: ${result.error.message}`;
+  const decoded = decodeMessage(result.text);
+  return decoded.ok ? decoded.message.method : `${decoded.error.code}: ${decoded.error.message}`;
 }
 
 /**
- * One liveness probe (document 004's tracker HELLO): dials `host:port`, sends
- * the id line `<trackerId>:0` (port 0: the tracker takes no peer connections
- * from this exchange), reads the member's bare id, sends HELLO, and waits for
- * the first frame; a HEY or HELLO means alive. Then sends HEY to complete the
- * three-way exchange and closes. Never throws; everything ends within
- * `timeoutMs`.
+ * One liveness probe (document 004: "The tracker will send periodical HELLO
+ * requests to all active members"): dials `host:port`, sends the id line
+ * `<trackerId>:0` (document 002; port 0 because the tracker takes no peer
+ * connections from this exchange), reads the member's bare id, sends HELLO
+ * (role `tracker`), and waits for the first frame: a HEY or HELLO of the same
+ * network means alive. It then sends HEY, completing the three-way exchange,
+ * and closes. Never throws; it settles within `timeoutMs`.
  */
 export function probePeer(
   target: { host: string; port: number },
   options: { trackerId: string; network: NetworkName; timeoutMs: number; now?: () => number; sockets?: Set<Socket> },
 ): Promise<ProbeResult> {
   const now = options.now ?? Date.now;
+  const expectedNetwork = hashToHex(networkId(NETWORKS[options.network]));
   return new Promise((resolve) => {
     let state: 'connecting' | 'id' | 'reply' | 'done' = 'connecting';
     let nodeId = '';
     const socket = connect({ host: target.host, port: target.port });
     options.sockets?.add(socket);
-    const splitter = new FrameSplitter(MAX_TRACKER_FRAME_BYTES);
+    const decoder = new FrameDecoder({ maxFrameBytes: MAX_TRACKER_FRAME_BYTES });
+    const hello = (): HelloPayload => trackerHello(options.network, options.trackerId, now());
     const finish = (result: ProbeResult): void => {
       if (state === 'done') return;
       state = 'done';
       clearTimeout(timer);
       if (result.alive) {
-        socket.end(frame('HEY', trackerHandshakePayload(options.network, options.trackerId, now())));
+        socket.end(encodeMessage(message('HEY', hello())));
         setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
       } else {
         socket.destroy();
@@ -292,32 +257,28 @@ export function probePeer(
       if (state === 'id') {
         // The acceptor sends its bare id and nothing after it until it gets a message (document 002).
         const id = chunk.toString('utf8');
-        if (!PEER_NODE_ID_PATTERN.test(id)) {
+        if (!NODE_ID_PATTERN.test(id)) {
           finish({ alive: false, reason: 'bad-id', detail: `expected a node id, got ${JSON.stringify(id.slice(0, 64))}` });
           return;
         }
         state = 'reply';
         nodeId = id;
-        socket.write(frame('HELLO', trackerHandshakePayload(options.network, options.trackerId, now())));
+        socket.write(encodeMessage(message('HELLO', hello())));
         return;
       }
       if (state !== 'reply') return;
-      const frames = splitter.push(chunk);
-      if (frames === 'overflow') {
-        finish({ alive: false, reason: 'bad-reply', detail: `frame over ${MAX_TRACKER_FRAME_BYTES} bytes` });
-        return;
-      }
-      const first = frames[0];
+      const first = decoder.push(chunk)[0];
       if (first === undefined) return;
-      const decoded = decodeFrame(first);
-      if (decoded.ok && (decoded.method === 'HEY' || decoded.method === 'HELLO')) {
-        finish({ alive: true, nodeId, reply: decoded.method });
+      const decoded = first.type === 'frame' ? decodeMessage(first.text) : undefined;
+      if (decoded?.ok && (decoded.message.method === 'HEY' || decoded.message.method === 'HELLO')) {
+        if (decoded.message.payload.network === expectedNetwork) finish({ alive: true, nodeId, reply: decoded.message.method });
+        else finish({ alive: false, reason: 'bad-reply', detail: `member is on network ${decoded.message.payload.network}` });
       } else {
-        finish({ alive: false, reason: 'bad-reply', detail: decoded.ok ? `expected HEY or HELLO, got ${decoded.method.slice(0, 32)}` : decoded.reason });
+        finish({ alive: false, reason: 'bad-reply', detail: `expected HEY or HELLO, got ${messageProblem(first)}` });
       }
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      finish(state === 'connecting' ? { alive: false, reason: 'connect-failed', detail: err.code ?? err.message } : { alive: false, reason: 'closed', detail: err.code ?? err.message });
+      finish({ alive: false, reason: state === 'connecting' ? 'connect-failed' : 'closed', detail: err.code ?? err.message });
     });
     socket.on('close', () => {
       options.sockets?.delete(socket);
@@ -374,7 +335,7 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
   const randomBytes = init.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n)));
   const now = init.now ?? Date.now;
   const trackerId = init.trackerId ?? `tracker-${Buffer.from(randomBytes(8)).toString('hex')}`;
-  if (!PEER_NODE_ID_PATTERN.test(trackerId)) throw new TrackerOptionError(`options.trackerId must be 1–128 characters of A-Z a-z 0-9 _ -, got ${JSON.stringify(trackerId)}`);
+  if (!NODE_ID_PATTERN.test(trackerId)) throw new TrackerOptionError(`options.trackerId must be 1–128 characters of A-Z a-z 0-9 _ -, got ${JSON.stringify(trackerId)}`);
   const log = init.logger.child({ component: 'tracker' });
 
   /** Members by peer id, in join order. */
@@ -419,7 +380,7 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
     if (members.size >= maxMembers) return { ok: false, code: 'TRACKER_FULL', message: `the tracker holds ${maxMembers} members` };
     const peerId = newPeerId();
     if (peerId === undefined) return { ok: false, code: 'TRACKER_FULL', message: 'no unique peer id could be drawn' };
-    const member: TrackerMember = { peerId, host: joinHost, port: joinPort, joinedAt: now(), lastAliveAt: undefined };
+    const member: TrackerMember = { peerId, host: joinHost, port: joinPort, joinedAt: now(), lastAliveAt: undefined, nodeId: undefined };
     members.set(peerId, member);
     byAddress.set(addressKey(joinHost, joinPort), peerId);
     log.info({ peerId, host: joinHost, port: joinPort, members: members.size }, 'peer joined');
@@ -435,20 +396,23 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
     emit({ type: 'removed', member: { ...member }, reason, detail });
   };
 
-  /** Up to {@link MAX_PEERS_PER_REPLY} members other than `except`, a uniform sample when there are more. */
-  const listFor = (except: string | undefined): TrackerPeer[] => {
-    const all: TrackerPeer[] = [];
-    for (const m of members.values()) if (m.peerId !== except) all.push({ peerId: m.peerId, host: m.host, port: m.port });
-    if (all.length <= MAX_PEERS_PER_REPLY) return all;
-    // Partial Fisher–Yates with the injected randomness.
-    const r = randomBytes(4 * MAX_PEERS_PER_REPLY);
+  /** Up to `max` members other than `except`, a uniform sample (injected randomness) when there are more. */
+  const sampleMembers = (except: string | undefined, max: number): TrackerMember[] => {
+    const all: TrackerMember[] = [];
+    for (const m of members.values()) if (m.peerId !== except) all.push(m);
+    if (all.length <= max) return all;
+    // Partial Fisher–Yates.
+    const r = randomBytes(4 * max);
     const view = new DataView(r.buffer, r.byteOffset, r.byteLength);
-    for (let i = 0; i < MAX_PEERS_PER_REPLY; i++) {
+    for (let i = 0; i < max; i++) {
       const j = i + (view.getUint32(4 * i) % (all.length - i));
       [all[i], all[j]] = [all[j]!, all[i]!];
     }
-    return all.slice(0, MAX_PEERS_PER_REPLY);
+    return all.slice(0, max);
   };
+  const toPeer = (m: TrackerMember): TrackerPeer => ({ peerId: m.peerId, host: m.host, port: m.port });
+  const toAddr = (m: TrackerMember): AddrEntry => (m.nodeId !== undefined ? { host: m.host, port: m.port, nodeId: m.nodeId } : { host: m.host, port: m.port });
+  const expectedNetwork = hashToHex(networkId(NETWORKS[network]));
 
   // ----- text protocol (document 001) -----
 
@@ -462,7 +426,7 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
       }
       case 'get-peers': {
         if (!members.has(request.peerId)) return { type: 'error', code: 'UNKNOWN_PEER', message: 'unknown peer id; send JOIN_CHAIN:HOST:PORT' };
-        return { type: 'peers', peers: listFor(request.peerId) };
+        return { type: 'peers', peers: sampleMembers(request.peerId, MAX_PEERS_PER_REPLY).map(toPeer) };
       }
     }
   };
@@ -547,60 +511,68 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
 
   const servePeer = (socket: Socket): void => {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    const splitter = new FrameSplitter(MAX_TRACKER_FRAME_BYTES);
-    let state: 'id' | 'messages' = 'id';
-    let helloSeen = false;
+    const decoder = new FrameDecoder({ maxFrameBytes: MAX_TRACKER_FRAME_BYTES });
+    let state: 'id' | 'hello' | 'ready' = 'id';
+    let dialerId = '';
     const drop = (why: string): void => {
-      log.debug({ remote, why }, 'tracker peer connection closed');
+      log.debug({ remote, why }, 'tracker closes peer connection');
       socket.destroy();
     };
-    const send = (method: string, payload: unknown): void => {
-      if (!socket.destroyed && socket.writable) socket.write(frame(method, payload));
+    const send = (msg: Message): void => {
+      if (!socket.destroyed && socket.writable) socket.write(encodeMessage(msg));
     };
-    const expectedNetwork = hashToHex(networkId(NETWORKS[network]));
+    const handle = (msg: Message): boolean => {
+      switch (msg.method) {
+        case 'HELLO':
+          if (msg.payload.network !== expectedNetwork) return false;
+          if (msg.payload.nodeId !== dialerId) return false;
+          state = 'ready';
+          send(message('HEY', trackerHello(network, trackerId, now())));
+          send(message('HELLO', trackerHello(network, trackerId, now())));
+          return true;
+        case 'HEY':
+          return state === 'ready';
+        case 'GETADDR':
+          if (state !== 'ready') return false;
+          send(message('ADDR', { addresses: sampleMembers(undefined, MAX_ADDR_ADDRESSES).map(toAddr) }));
+          return true;
+        case 'PING':
+          send(message('PONG', { nonce: msg.payload.nonce }));
+          return true;
+        case 'ADDR':
+        case 'BROADCASTBLOCK':
+        case 'GETBLOCK':
+        case 'GETLISTOFBLOCKS':
+        case 'LISTOFBLOCKS':
+        case 'BLOCK':
+        case 'PUSHTRANSACTION':
+        case 'BROADCASTTRANSACTION':
+        case 'GETTRANSACTIONS':
+        case 'PONG':
+        case 'REJECT':
+          // A tracker has no chain and relays nothing: these are ignored, not punished (its HELLO says role `tracker`).
+          return state === 'ready';
+        default:
+          return assertNever(msg);
+      }
+    };
     socket.setNoDelay(true);
     socket.setTimeout(CONNECTION_IDLE_TIMEOUT_MS, () => socket.destroy());
     socket.on('data', (chunk: Buffer) => {
       if (state === 'id') {
-        // The dialer's id line comes alone and it waits for our bare id (document 002).
-        const line = chunk.toString('utf8');
-        const m = /^([^:]+):([0-9]{1,5})$/.exec(line);
-        if (chunk.length > MAX_ID_LINE_BYTES || !m || !PEER_NODE_ID_PATTERN.test(m[1]!) || Number(m[2]) > 65_535) {
-          drop('bad id line');
-          return;
-        }
-        state = 'messages';
+        // The dialer's id line comes alone, and it waits for our bare id before sending anything else (document 002).
+        const m = /^([^:]+):([0-9]{1,5})$/.exec(chunk.toString('utf8'));
+        if (chunk.length > MAX_ID_LINE_BYTES || !m || !NODE_ID_PATTERN.test(m[1]!) || Number(m[2]) > MAX_PORT) return drop('bad id line');
+        dialerId = m[1]!;
+        state = 'hello';
         socket.write(trackerId);
         return;
       }
-      const frames = splitter.push(chunk);
-      if (frames === 'overflow') return drop(`frame over ${MAX_TRACKER_FRAME_BYTES} bytes`);
-      for (const f of frames) {
-        const decoded = decodeFrame(f);
-        if (!decoded.ok) return drop(decoded.reason);
-        switch (decoded.method) {
-          case 'HELLO': {
-            const p = decoded.payload as { networkId?: unknown } | null;
-            if (p === null || typeof p !== 'object' || p.networkId !== expectedNetwork) return drop('HELLO from another network');
-            helloSeen = true;
-            const payload = trackerHandshakePayload(network, trackerId, now());
-            send('HEY', payload);
-            send('HELLO', payload);
-            break;
-          }
-          case 'HEY':
-            break;
-          case 'GETADDR':
-            if (!helloSeen) return drop('GETADDR before HELLO');
-            send('ADDR', { addresses: listFor(undefined).map((m) => ({ host: m.host, port: m.port })) });
-            break;
-          case 'PING':
-            send('PONG', decoded.payload);
-            break;
-          default:
-            // A tracker relays no blocks or transactions; other methods are ignored, not punished.
-            log.debug({ remote, method: decoded.method.slice(0, 32) }, 'tracker ignores peer message');
-        }
+      for (const result of decoder.push(chunk)) {
+        if (result.type === 'error') return drop(`frame refused: ${result.error.code}`);
+        const decoded = decodeMessage(result.text);
+        if (!decoded.ok) return drop(`message refused: ${decoded.error.code}`);
+        if (!handle(decoded.message)) return drop(`${decoded.message.method} not accepted ${state === 'ready' ? 'here' : 'before a valid HELLO'}`);
       }
     });
     socket.on('error', (err: NodeJS.ErrnoException) => log.debug({ remote, err: err.code ?? err.message }, 'tracker peer connection error'));
@@ -646,6 +618,7 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
         if (result.alive) {
           alive++;
           member.lastAliveAt = now();
+          member.nodeId = result.nodeId;
         } else if (members.get(member.peerId) === member) {
           removed.push(member.peerId);
           remove(member, result.reason, result.detail);
