@@ -14,6 +14,7 @@ import { workFromBits } from '../core/pow.js';
 import { txFromJson, txToJson, type TransferTx } from '../core/transaction.js';
 import type { NodeConfig } from '../config/schema.js';
 import { MiningPool } from '../mining/pool.js';
+import { natsBridgeForNode, natsFarmForNode } from '../nats/node-wiring.js';
 import type { Miner } from '../mining/types.js';
 import type { BlockIndexEntry, BlockStore, ChainTip } from '../store/block-store.js';
 import { LmdbBlockStore } from '../store/lmdb-store.js';
@@ -126,10 +127,14 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     });
 
     let minerRef: ActorRef<MinerMsg> | undefined;
-    if (config.mining.enabled || deps.miner) {
+    // NATS farm (src/nats): remote hash power when NATS is configured and the local miner is off.
+    const farm = deps.miner ? undefined : natsFarmForNode(config, nodeId, log);
+    if (farm) cleanup.push(() => farm.close());
+    const external = deps.miner ?? farm;
+    if (config.mining.enabled || external) {
       let power: Miner;
-      if (deps.miner) {
-        power = deps.miner;
+      if (external) {
+        power = external;
       } else {
         const pool = new MiningPool({ workers: config.mining.workers, chunkMs: config.mining.chunkMs });
         cleanup.push(() => pool.close());
@@ -154,6 +159,10 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
 
     const peers = (): PeerView[] => [];
     const api = createNodeApi({ config, nodeId, netId, store, chain, mempool, miner: minerRef, miningAddress, peers, blocksWon: () => blocksWon });
+
+    // NATS bridge (src/nats): the last child, so that it is stopped first.
+    const bridge = natsBridgeForNode(config, { nodeId, bus, api, logger: log });
+    if (bridge) await root.startChild(bridge);
 
     bus.publish({ type: 'status', state: 'started' });
     const tip = store.getTip();
