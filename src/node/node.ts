@@ -18,10 +18,17 @@ import { natsBridgeForNode, natsFarmForNode } from '../nats/node-wiring.js';
 import type { Miner } from '../mining/types.js';
 import type { BlockIndexEntry, BlockStore, ChainTip } from '../store/block-store.js';
 import { LmdbBlockStore } from '../store/lmdb-store.js';
+import { GossipActor, type GossipMsg, type PeerManagerHooks } from '../actors/gossip.js';
+import { PeerManagerActor, type PeerManagerMsg } from '../actors/peer-manager.js';
+import { TrackerClientActor, type TrackerClientMsg } from '../actors/tracker-client.js';
+import { parseHostPort } from '../config/schema.js';
+import type { ChainStatus } from '../transport/connection.js';
 import { DATA_FILES, loadNodeId, loadOrCreateMinerKey, lockDataDir } from './data-dir.js';
 import { EventBus } from './events.js';
 import type { AccountView, BlockView, NodeApi, NodeInfo, PeerView, SubmitResult, TransactionView } from './node-api.js';
 
+/** Mailbox of the gossip actor: every message of every peer passes through it, messages. */
+export const GOSSIP_MAILBOX = 100_000;
 /** Timeout of requests the API makes to the actors, ms. */
 export const API_ASK_TIMEOUT_MS = 10_000;
 
@@ -32,6 +39,8 @@ export interface RunningNode {
   bus: EventBus;
   /** Mining address (hex public key). */
   miningAddress: string;
+  /** TCP port of the peer protocol (resolved when the config says 0). */
+  listenPort: number;
   /** Stops every actor in reverse start order, finishes the write in progress and closes the store. Idempotent. */
   stop(): Promise<void>;
   /** Resolves when the node has stopped, rejects with the escalation when its supervisor gave up. */
@@ -157,7 +166,56 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
       cleanup.push(() => clearInterval(statsTimer));
     }
 
-    const peers = (): PeerView[] => [];
+    // The network: gossip, then the peer manager (listener, dialer, connections), then the tracker client.
+    const statusOf = (t: ChainTip): ChainStatus => ({ height: t.height, tip: t.hash, chainWork: t.chainWork });
+    let tipStatus = statusOf(store.getTip());
+    bus.on('tip-changed', (e) => (tipStatus = statusOf(e.tip)));
+    let peerManagerRef: ActorRef<PeerManagerMsg> | undefined;
+    let peerManager: PeerManagerActor | undefined;
+    const hooks: PeerManagerHooks = {
+      punish: (id, reason) => peerManagerRef?.offer({ type: 'pm/punish', nodeId: id, reason }),
+      addresses: () => peerManager?.addresses() ?? [],
+      learn: (addresses, from) => peerManagerRef?.offer({ type: 'pm/learn', addresses, from }),
+    };
+    const gossip = await root.startChild<GossipMsg>({
+      id: 'gossip',
+      mailbox: GOSSIP_MAILBOX,
+      start: () => new GossipActor({ chain, mempool, bus, hooks }),
+    });
+    const staticPeers = config.peers.map(parseHostPort);
+    peerManagerRef = await root.startChild<PeerManagerMsg>({
+      id: 'peer-manager',
+      start: () =>
+        (peerManager = new PeerManagerActor({
+          nodeId,
+          network: hashToHex(netId),
+          listenHost: config.listen.host,
+          listenPort: config.listen.port,
+          staticPeers,
+          maxInbound: config.connections.maxInbound,
+          maxOutbound: config.connections.maxOutbound,
+          banSeconds: config.connections.banSeconds,
+          handshakeTimeoutMs: config.connections.handshakeTimeoutMs,
+          gossip,
+          bus,
+          status: () => tipStatus,
+        })),
+    });
+    const pmRef = peerManagerRef;
+    const listenPort = await pmRef.ask<number>((reply) => ({ type: 'pm/listen-port', reply }));
+    if (config.tracker) {
+      const tracker = config.tracker;
+      await root.startChild<TrackerClientMsg>({
+        id: 'tracker-client',
+        start: () =>
+          new TrackerClientActor({ host: tracker.host, port: tracker.port, listenHost: config.listen.host, listenPort, peerManager: pmRef, log }),
+      });
+    }
+    bus.on('peer-connected', (e) => log.info({ peer: e.nodeId, host: e.host, port: e.port, direction: e.direction }, 'peer connected'));
+    bus.on('peer-disconnected', (e) => log.info({ peer: e.nodeId, reason: e.reason, direction: e.direction }, 'peer disconnected'));
+    bus.on('peer-banned', (e) => log.warn({ peer: e.nodeId, host: e.host, reason: e.reason }, 'peer banned'));
+
+    const peers = (): Promise<PeerView[]> => pmRef.ask<PeerView[]>((reply) => ({ type: 'pm/peers', reply }), API_ASK_TIMEOUT_MS);
     const api = createNodeApi({ config, nodeId, netId, store, chain, mempool, miner: minerRef, miningAddress, peers, blocksWon: () => blocksWon });
 
     // NATS bridge (src/nats): the last child, so that it is stopped first.
@@ -166,7 +224,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
 
     bus.publish({ type: 'status', state: 'started' });
     const tip = store.getTip();
-    log.info({ nodeId, network: params.name, height: tip.height, tip: tip.hash, mining: Boolean(minerRef), miningAddress }, 'node started');
+    log.info({ nodeId, network: params.name, height: tip.height, tip: tip.hash, listenPort, mining: Boolean(minerRef), miningAddress }, 'node started');
 
     let stopping: Promise<void> | undefined;
     const stop = (): Promise<void> => {
@@ -178,7 +236,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
       })();
       return stopping;
     };
-    return { api, nodeId, bus, miningAddress, stop, done };
+    return { api, nodeId, bus, miningAddress, listenPort, stop, done };
   } catch (err) {
     await runCleanup();
     throw err;
@@ -212,7 +270,7 @@ interface ApiParts {
   mempool: ActorRef<MempoolMsg>;
   miner: ActorRef<MinerMsg> | undefined;
   miningAddress: string;
-  peers: () => PeerView[];
+  peers: () => Promise<PeerView[]>;
   blocksWon: () => number;
 }
 
@@ -238,7 +296,7 @@ export function createNodeApi(p: ApiParts): NodeApi {
         height: tip.height,
         tip: tip.hash,
         chainWork: tip.chainWork.toString(16),
-        peers: p.peers().length,
+        peers: (await p.peers()).length,
         mempool: pool.size,
         hashRate: stats?.hashRate ?? 0,
         mining: stats?.mining ?? false,
