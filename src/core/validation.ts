@@ -98,9 +98,12 @@ export function checkHeaderContext(header: BlockHeader, ctx: ChainContext, param
 
 /**
  * Applies a block's transactions to `overlay` in order (Bitcoin's
- * `ConnectBlock` for the account model): the coinbase must carry the block's
- * height and pay at most reward + fees. On rejection the overlay must be
- * discarded.
+ * `ConnectBlock` for the account model): the coinbase must be first and only
+ * there, carry the block's height and pay at most reward + fees; transfers
+ * apply in block order, the coinbase last (so it cannot be spent in its own
+ * block). The coinbase position is checked here too, not only by
+ * {@link checkBlock}, so that no caller can mint a second coinbase's amount.
+ * On rejection the overlay must be discarded.
  */
 export function connectTransactions(block: Block, height: number, overlay: AccountOverlay, params: NetworkParams): Verdict {
   const coinbase = block.txs[0];
@@ -109,9 +112,10 @@ export function connectTransactions(block: Block, height: number, overlay: Accou
   let fees = 0n;
   for (let i = 1; i < block.txs.length; i++) {
     const tx = block.txs[i]!;
+    if (tx.type !== 'transfer') return reject('bad-coinbase-position', `transaction ${i} is a second coinbase`);
     const v = overlay.apply(tx);
     if (!v.ok) return { ...v, reason: `transaction ${i}: ${v.reason}` };
-    if (tx.type === 'transfer') fees += tx.fee;
+    fees += tx.fee;
   }
   const allowed = blockReward(params, height) + fees;
   if (coinbase.amount > allowed) return reject('bad-coinbase-amount', `coinbase pays ${coinbase.amount}, at most ${allowed} allowed`);
