@@ -132,6 +132,7 @@ export class FakeMember {
   readonly received: Message[] = [];
   readonly idLines: string[] = [];
   private readonly sockets = new Set<Socket>();
+  private waiters: Array<{ count: number; resolve: () => void }> = [];
   private constructor(
     readonly server: Server,
     readonly nodeId: string,
@@ -169,6 +170,7 @@ export class FakeMember {
         const d = decodeMessage(f.text);
         if (!d.ok) continue;
         this.received.push(d.message);
+        this.waiters = this.waiters.filter((w) => (this.received.length >= w.count ? (w.resolve(), false) : true));
         if (d.message.method === 'HELLO') {
           if (d.message.payload.network !== hashToHex(networkId(NETWORKS[this.network]))) {
             socket.destroy(); // another network: hang up, as a peer does
@@ -179,6 +181,12 @@ export class FakeMember {
         }
       }
     });
+  }
+
+  /** Resolves once `count` messages have been received in all. */
+  receivedCount(count: number): Promise<void> {
+    if (this.received.length >= count) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ count, resolve }));
   }
 
   /** Stops listening and drops every connection. */
