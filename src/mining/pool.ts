@@ -36,6 +36,8 @@ export const MIN_CHUNK_NONCES = 4_096;
 export const RATE_SMOOTHING = 0.3;
 /** Window of {@link MiningPool.hashRate}, ms. */
 export const HASH_RATE_WINDOW_MS = 5_000;
+/** Longest `close` waits for workers to notice the cancellation before terminating them, ms. */
+export const CLOSE_DRAIN_MS = 2_000;
 /** Largest header time; rolling past it is an error (the field is 32 bits). */
 export const MAX_HEADER_TIME = 0xffffffff;
 
@@ -115,7 +117,7 @@ interface Session {
  * `mine` hands each worker nonce ranges sized to about `chunkMs` of work at
  * the measured rate; the first solution, an abort of `signal`, a new `mine`
  * call or `close` bumps the shared generation counter, and every worker
- * stops within {@link POLL_NONCES} nonces (about a millisecond). When all
+ * stops within `POLL_NONCES` (8,192) nonces, about a millisecond. When all
  * `nonceSpace` nonces of a header are handed out, the header time (offset
  * 68) is rolled forward by one second and the search continues.
  */
@@ -151,8 +153,11 @@ export class MiningPool implements Miner {
       filename: new URL('./worker.js', import.meta.url).href,
       minThreads: this.workers,
       maxThreads: this.workers,
-      idleTimeout: Number.MAX_SAFE_INTEGER,
       workerData,
+    });
+    // Piscina reports worker-level failures as 'error' events; they fail the current work.
+    this.piscina.on('error', (error: unknown) => {
+      this.session?.finish(error instanceof Error ? error : new Error(String(error)));
     });
   }
 
@@ -313,12 +318,19 @@ export class MiningPool implements Miner {
     return this.ratePerMs * 1000;
   }
 
-  /** Stops any work (the pending `mine` resolves null) and terminates the worker threads. */
+  /**
+   * Stops any work (the pending `mine` resolves null), waits up to
+   * {@link CLOSE_DRAIN_MS} for the workers to answer their last ranges (so
+   * no answer arrives for a terminated thread), then terminates them.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.session?.finish(null);
     Atomics.add(this.control, CONTROL.GENERATION, 1);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.whenIdle(), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_DRAIN_MS)))]);
+    clearTimeout(timer);
     await this.piscina.destroy();
   }
 }
