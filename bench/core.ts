@@ -1,0 +1,323 @@
+/**
+ * Core benchmarks (issue 2 item 10), printed in one run by `npm run bench`
+ * (`node dist/bench/core.js`):
+ *
+ * 1. ed25519 signature verifications per second on tweetnacl
+ *    (`verifySignatureTweetnacl`) and on the path the node uses
+ *    (`verifySignature`: pre-checks + OpenSSL through node:crypto), and
+ *    their ratio;
+ * 2. block connect throughput, blocks and transactions per second, for
+ *    blocks of 1, 100 and 1,000 transactions (coinbase included), doing what
+ *    the chain actor does per block: `checkBlock` (proof of work, merkle root,
+ *    every signature) + `connectTransactions` on an `AccountOverlay` over the
+ *    store + `store.connectBlock` (one LMDB write transaction), into a fresh
+ *    LMDB store in a temporary folder and, as a baseline, the in-memory store.
+ *
+ * Blocks are built and mined (regtest) before any timing starts; timings
+ * cover only the per-block work above. The whole run takes well under a
+ * minute on a 2-core machine.
+ */
+import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, type KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { computeMerkleRoot, type Block } from '../src/core/block.js';
+import { keyPairFromSeed, verifySignature, verifySignatureTweetnacl } from '../src/core/ed25519.js';
+import { toHex } from '../src/core/encoding.js';
+import { genesisBlock, networkId } from '../src/core/genesis.js';
+import { hashFromHex } from '../src/core/hash.js';
+import { headerHashHex, type BlockHeader } from '../src/core/header.js';
+import { BLOCK_VERSION, NETWORKS, blockReward } from '../src/core/params.js';
+import { workFromBits } from '../src/core/pow.js';
+import { AccountOverlay, type Account, type AccountReader } from '../src/core/state.js';
+import { signingBytes, type CoinbaseTx, type Transaction, type TransferTx } from '../src/core/transaction.js';
+import { checkBlock, checkProofOfWork, connectTransactions } from '../src/core/validation.js';
+import type { BlockIndexEntry, BlockStore, StoreIdentity } from '../src/store/block-store.js';
+import { LmdbBlockStore } from '../src/store/lmdb-store.js';
+import { MemoryBlockStore } from '../src/store/memory-store.js';
+
+/** Wall-clock time spent measuring each verification path, ms. */
+const SIGNATURE_BUDGET_MS = 3_000;
+/** Distinct keys (and messages) the verification loop cycles through. */
+const SIGNATURE_KEYS = 64;
+/** Block sizes measured (transactions per block, coinbase included) and blocks connected of each. */
+const CONNECT_RUNS = [
+  { txsPerBlock: 1, blocks: 400 },
+  { txsPerBlock: 100, blocks: 40 },
+  { txsPerBlock: 1_000, blocks: 8 },
+] as const;
+/** Funded accounts that send the transfers (each sends at most a few per block, as in a real mempool). */
+const SENDERS = 500;
+/** What the funding block gives each sender, base units. */
+const SENDER_FUNDS = 1_000_000n;
+/** Amount and fee of every benchmark transfer, base units. */
+const TRANSFER_AMOUNT = 1_000n;
+const TRANSFER_FEE = 10n;
+
+const params = NETWORKS.regtest;
+const id = networkId(params);
+
+// ---------------------------------------------------------------------------
+// Keys and signing (OpenSSL signs: RFC 8032 signatures are deterministic, so
+// they are the bytes tweetnacl would make, only faster to produce)
+// ---------------------------------------------------------------------------
+
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+interface BenchKey {
+  publicKey: Uint8Array;
+  private: KeyObject;
+}
+
+function benchSeed(n: number): Uint8Array {
+  const seed = new Uint8Array(32);
+  new DataView(seed.buffer).setUint32(0, n, true);
+  seed[31] = 0xbe;
+  return seed;
+}
+
+/** A deterministic key from a small number; the public key via OpenSSL (tweetnacl takes milliseconds per key). */
+function benchKey(n: number): BenchKey {
+  const seed = benchSeed(n);
+  const priv = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  const spki = createPublicKey(priv).export({ format: 'der', type: 'spki' });
+  return { publicKey: Uint8Array.from(spki.subarray(spki.length - 32)), private: priv };
+}
+
+/** A fresh recipient account: any 32 bytes name an account, no key is needed to receive. */
+function freshRecipient(n: number): Uint8Array {
+  return Uint8Array.from(createHash('sha256').update(`cheesechain-bench-recipient-${n}`).digest());
+}
+
+function signedTransfer(from: BenchKey, to: Uint8Array, nonce: number, amount = TRANSFER_AMOUNT): TransferTx {
+  const body = { sender: from.publicKey, recipient: to, amount, fee: TRANSFER_FEE, nonce };
+  return { type: 'transfer', ...body, signature: new Uint8Array(nodeSign(null, signingBytes(id, body), from.private)) };
+}
+
+// ---------------------------------------------------------------------------
+// 1. Signature verification
+// ---------------------------------------------------------------------------
+
+interface Rate {
+  count: number;
+  ms: number;
+  perSecond: number;
+}
+
+/** Calls `fn(i)` for i = 0, 1, … until `budgetMs` have passed; checks every result is true. */
+function measure(budgetMs: number, fn: (i: number) => boolean): Rate {
+  for (let i = 0; i < 20; i++) if (!fn(i)) throw new Error('benchmark: a valid signature was rejected');
+  let count = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < budgetMs) {
+    for (let k = 0; k < 10; k++) if (!fn(count++)) throw new Error('benchmark: a valid signature was rejected');
+    now = performance.now();
+  }
+  return { count, ms: now - start, perSecond: (count * 1000) / (now - start) };
+}
+
+function benchSignatures(): { tweetnacl: Rate; node: Rate } {
+  // The fast keys are the keys tweetnacl makes from the same seeds.
+  for (const n of [1, 2, 3]) {
+    if (toHex(benchKey(n).publicKey) !== toHex(keyPairFromSeed(benchSeed(n)).publicKey)) throw new Error('benchmark: OpenSSL and tweetnacl derive different keys');
+  }
+  const cases = Array.from({ length: SIGNATURE_KEYS }, (_, i) => {
+    const key = benchKey(1_000_000 + i);
+    const tx = signedTransfer(key, freshRecipient(1_000_000 + i), i);
+    return { message: signingBytes(id, tx), signature: tx.signature, publicKey: tx.sender };
+  });
+  const tweetnacl = measure(SIGNATURE_BUDGET_MS, (i) => {
+    const c = cases[i % SIGNATURE_KEYS]!;
+    return verifySignatureTweetnacl(c.message, c.signature, c.publicKey);
+  });
+  const node = measure(SIGNATURE_BUDGET_MS, (i) => {
+    const c = cases[i % SIGNATURE_KEYS]!;
+    return verifySignature(c.message, c.signature, c.publicKey);
+  });
+  return { tweetnacl, node };
+}
+
+// ---------------------------------------------------------------------------
+// 2. Block connect
+// ---------------------------------------------------------------------------
+
+/** One prepared block and its index entry. */
+interface Prepared {
+  block: Block;
+  entry: BlockIndexEntry;
+}
+
+/** Accounts as a plain map, to track nonces and balances while building. */
+class AccountMap implements AccountReader {
+  readonly map = new Map<string, Account>();
+  getAccount(key: string): Account | undefined {
+    return this.map.get(key);
+  }
+}
+
+/**
+ * Builds a valid regtest chain: block 1 pays the miner, block 2 funds the
+ * senders, then the blocks of `CONNECT_RUNS` in order. Each block is mined (about two
+ * hashes on regtest) and applied to a shadow state so that nonces and
+ * balances stay right.
+ */
+function buildChain(): { setup: Prepared[]; runs: Prepared[][] } {
+  const genesis = genesisBlock(params);
+  let parent: BlockIndexEntry = { hash: headerHashHex(genesis.header), header: genesis.header, height: 0, chainWork: workFromBits(genesis.header.bits) };
+  const state = new AccountMap();
+  const nonces = new Map<string, number>();
+  const senders = Array.from({ length: SENDERS }, (_, i) => benchKey(100 + i));
+  const miner = benchKey(2);
+  let recipientSeq = 0;
+
+  const next = (transfers: TransferTx[]): Prepared => {
+    const height = parent.height + 1;
+    const fees = transfers.reduce((s, tx) => s + tx.fee, 0n);
+    const coinbase: CoinbaseTx = { type: 'coinbase', recipient: miner.publicKey, amount: blockReward(params, height) + fees, height };
+    const txs: Transaction[] = [coinbase, ...transfers];
+    const header: BlockHeader = {
+      version: BLOCK_VERSION,
+      prevHash: hashFromHex(parent.hash),
+      merkleRoot: computeMerkleRoot(txs),
+      time: parent.header.time + params.blockTimeSeconds,
+      bits: params.genesisBits,
+      nonce: 0,
+    };
+    while (!checkProofOfWork(header, params).ok) header.nonce++;
+    const block = { header, txs };
+    const overlay = new AccountOverlay(state);
+    const v = connectTransactions(block, height, overlay, params);
+    if (!v.ok) throw new Error(`benchmark chain: block ${height} invalid: ${v.code}: ${v.reason}`);
+    for (const [k, a] of overlay.changed) state.map.set(k, a);
+    const entry: BlockIndexEntry = { hash: headerHashHex(header), header, height, chainWork: parent.chainWork + workFromBits(header.bits) };
+    parent = entry;
+    return { block, entry };
+  };
+  const send = (from: BenchKey, to: Uint8Array, amount = TRANSFER_AMOUNT): TransferTx => {
+    const key = toHex(from.publicKey);
+    const nonce = nonces.get(key) ?? 0;
+    nonces.set(key, nonce + 1);
+    return signedTransfer(from, to, nonce, amount);
+  };
+
+  // Setup: block 1 pays the miner one reward (its coinbase applies last, so
+  // it is spendable from block 2), block 2 moves part of it to every sender.
+  const setup: Prepared[] = [next([])];
+  if ((SENDER_FUNDS + TRANSFER_FEE) * BigInt(SENDERS) > blockReward(params, 1)) throw new Error('benchmark: the senders need more than one block reward');
+  setup.push(next(senders.map((s) => send(miner, s.publicKey, SENDER_FUNDS))));
+
+  const runs: Prepared[][] = [];
+  let turn = 0;
+  for (const run of CONNECT_RUNS) {
+    const blocks: Prepared[] = [];
+    for (let b = 0; b < run.blocks; b++) {
+      const transfers: TransferTx[] = [];
+      for (let i = 1; i < run.txsPerBlock; i++) {
+        const from = senders[turn++ % SENDERS]!;
+        // Half the transfers go to other senders, half to fresh accounts: a mix of updates and inserts.
+        const to = i % 2 === 0 ? senders[(turn * 7) % SENDERS]!.publicKey : freshRecipient(recipientSeq++);
+        transfers.push(send(from, to));
+      }
+      blocks.push(next(transfers));
+    }
+    runs.push(blocks);
+  }
+  return { setup, runs };
+}
+
+/** What the chain actor does to connect one block on top of the tip. */
+async function connectOne(store: BlockStore, p: Prepared): Promise<void> {
+  const structural = checkBlock(p.block, params, id);
+  if (!structural.ok) throw new Error(`benchmark: checkBlock ${structural.code}: ${structural.reason}`);
+  const overlay = new AccountOverlay(store);
+  const v = connectTransactions(p.block, p.entry.height, overlay, params);
+  if (!v.ok) throw new Error(`benchmark: connectTransactions ${v.code}: ${v.reason}`);
+  await store.connectBlock(p.entry, p.block, overlay.changed, overlay.previous);
+}
+
+interface ConnectResult {
+  store: string;
+  txsPerBlock: number;
+  blocks: number;
+  ms: number;
+}
+
+async function benchConnect(name: string, store: BlockStore, chain: { setup: Prepared[]; runs: Prepared[][] }): Promise<ConnectResult[]> {
+  const genesis = genesisBlock(params);
+  const genesisEntry: BlockIndexEntry = { hash: headerHashHex(genesis.header), header: genesis.header, height: 0, chainWork: workFromBits(genesis.header.bits) };
+  const identity: StoreIdentity = { network: params.name, networkId: genesisEntry.hash, genesis, genesisEntry };
+  await store.open(identity);
+  try {
+    for (const p of chain.setup) await connectOne(store, p);
+    const results: ConnectResult[] = [];
+    for (let r = 0; r < CONNECT_RUNS.length; r++) {
+      const blocks = chain.runs[r]!;
+      const start = performance.now();
+      for (const p of blocks) await connectOne(store, p);
+      results.push({ store: name, txsPerBlock: CONNECT_RUNS[r]!.txsPerBlock, blocks: blocks.length, ms: performance.now() - start });
+    }
+    const tip = store.getTip();
+    const last = chain.runs[chain.runs.length - 1]!;
+    if (tip.hash !== last[last.length - 1]!.entry.hash) throw new Error(`benchmark: ${name} tip is not the last block`);
+    return results;
+  } finally {
+    await store.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+function table(headers: string[], rows: string[][], alignLeft = 1): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => '  ' + cells.map((c, i) => (i < alignLeft ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('   ');
+  return [line(headers), '  ' + widths.map((w) => '-'.repeat(w)).join('   '), ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  console.log(`cheesechain core benchmark — node ${process.versions.node}, OpenSSL ${process.versions.openssl}, ${availableParallelism()} CPUs, ${process.platform}/${process.arch}, load average ${loadavg()[0]!.toFixed(2)} at start`);
+  console.log('');
+
+  const sig = benchSignatures();
+  console.log(`ed25519 verification (${SIGNATURE_KEYS} keys, ${signingBytes(id, { sender: new Uint8Array(32), recipient: new Uint8Array(32), amount: 0n, fee: 0n, nonce: 0 }).length}-byte transfer signing bytes, ${SIGNATURE_BUDGET_MS / 1000} s each)`);
+  console.log(
+    table(
+      ['path', 'verifications', 'verifications/s', 'µs each'],
+      [
+        ['tweetnacl (verifySignatureTweetnacl)', fmt(sig.tweetnacl.count), fmt(sig.tweetnacl.perSecond), fmt(1e6 / sig.tweetnacl.perSecond, 1)],
+        ['node: pre-checks + OpenSSL (verifySignature)', fmt(sig.node.count), fmt(sig.node.perSecond), fmt(1e6 / sig.node.perSecond, 1)],
+      ],
+    ),
+  );
+  console.log(`  ratio node / tweetnacl: ${fmt(sig.node.perSecond / sig.tweetnacl.perSecond, 1)}×`);
+  console.log('');
+
+  const buildStart = performance.now();
+  const chain = buildChain();
+  const prepared = chain.runs.reduce((n, r) => n + r.length, 0);
+  console.log(`block connect: checkBlock (signatures included) + connectTransactions on an AccountOverlay + store.connectBlock`);
+  console.log(`  (${prepared} regtest blocks built and mined beforehand in ${fmt((performance.now() - buildStart) / 1000, 1)} s; ${SENDERS} funded senders; txs/block includes the coinbase)`);
+  const dir = mkdtempSync(join(tmpdir(), 'cheesechain-bench-'));
+  let results: ConnectResult[];
+  try {
+    results = [...(await benchConnect('LMDB', new LmdbBlockStore({ path: join(dir, 'store') }), chain)), ...(await benchConnect('memory', new MemoryBlockStore(), chain))];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(
+    table(
+      ['store', 'txs/block', 'blocks', 'seconds', 'blocks/s', 'txs/s', 'ms/block'],
+      results.map((r) => [r.store, fmt(r.txsPerBlock), fmt(r.blocks), fmt(r.ms / 1000, 2), fmt((r.blocks * 1000) / r.ms, 1), fmt((r.blocks * r.txsPerBlock * 1000) / r.ms), fmt(r.ms / r.blocks, 2)]),
+    ),
+  );
+  console.log('');
+  console.log(`total ${fmt((performance.now() - started) / 1000, 1)} s`);
+}
+
+await main();
