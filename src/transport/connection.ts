@@ -388,7 +388,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private resolveReady!: (h: HelloPayload) => void;
   private rejectReady!: (e: Error) => void;
   private resolveClosed!: (i: DisconnectInfo) => void;
-  private stats = { bytesReceived: 0, bytesSent: 0, messagesReceived: 0, messagesSent: 0 };
+  private stats = { bytesReceived: 0, bytesSent: 0, messagesReceived: 0, messagesSent: 0, receiveBufferPeakBytes: 0 };
 
   /** @throws RangeError when `nodeId` or `listenPort` is invalid (exact message names the option). */
   constructor(init: PeerConnectionInit) {
@@ -463,8 +463,11 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     return this.latency;
   }
 
-  /** Counters: bytes and messages in both directions (id exchange bytes included). */
-  get counters(): Readonly<{ bytesReceived: number; bytesSent: number; messagesReceived: number; messagesSent: number }> {
+  /**
+   * Counters: bytes and messages in both directions (id exchange bytes
+   * included), and the most bytes of an incomplete frame ever held.
+   */
+  get counters(): Readonly<{ bytesReceived: number; bytesSent: number; messagesReceived: number; messagesSent: number; receiveBufferPeakBytes: number }> {
     return { ...this.stats };
   }
 
@@ -591,7 +594,9 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       if (rest === undefined || rest.length === 0) return;
       chunk = rest;
     }
-    this.onFrames(this.decoder.push(chunk));
+    const results = this.decoder.push(chunk);
+    if (this.decoder.bufferedBytes > this.stats.receiveBufferPeakBytes) this.stats.receiveBufferPeakBytes = this.decoder.bufferedBytes;
+    this.onFrames(results);
   }
 
   /** Handles bytes of the id exchange; returns the bytes that follow it, or undefined while it is incomplete or failed. */
