@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { availableParallelism, cpus, platform, arch } from 'node:os';
+import { availableParallelism, arch, cpus, loadavg, platform } from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -47,20 +47,27 @@ export interface MiningBenchOptions {
 export interface KernelMeasurement {
   /** `noble` (sha256(sha256(header)) with @noble/hashes), `node-crypto` (createHash twice), or a kernel variant (`ts`, `wasm-simd`). */
   name: string;
-  /** Header hashes per second on one thread. */
+  /** Header hashes per second on one thread (wall clock). */
   hashesPerSecond: number;
+  /** Header hashes per second of CPU time the process got: the rate on an otherwise idle core. */
+  hashesPerCpuSecond: number;
 }
 
 /** The pool with `workers` threads. */
 export interface PoolMeasurement {
   workers: number;
-  /** Header hashes per second of the whole pool. */
+  /** Header hashes per second of the whole pool (wall clock). */
   hashesPerSecond: number;
+  /** Average number of cores the process actually got while measuring (≤ workers on a busy machine). */
+  coresUsed: number;
+  /** Header hashes per second of CPU time received: what each worker does on a core of its own. */
+  hashesPerCpuSecond: number;
 }
 
 /** What {@link runMiningBench} measured (also the `--json` output). */
 export interface MiningBenchResult {
-  machine: { cpu: string; cores: number; node: string; platform: string; arch: string };
+  /** `loadAverage`: the 1-minute load average when the run started (other work competing for the cores). */
+  machine: { cpu: string; cores: number; node: string; platform: string; arch: string; loadAverage: number };
   /** Kernel variant the pool uses by default here. */
   defaultVariant: KernelVariant;
   kernels: KernelMeasurement[];
@@ -121,11 +128,12 @@ class Progress {
  * counting only after the warm-up share; yields to the event loop every
  * {@link SLICE_MS} so the progress display moves.
  */
-async function measureLoop(ms: number, progress: Progress, step: () => number): Promise<number> {
+async function measureLoop(ms: number, progress: Progress, step: () => number): Promise<{ wall: number; cpu: number }> {
   const warmupEnd = performance.now() + ms * WARMUP_SHARE;
   const end = performance.now() + ms;
   let hashes = 0;
   let countingFrom = 0;
+  let cpuFrom = process.cpuUsage();
   let last = performance.now();
   for (;;) {
     const sliceEnd = Math.min(performance.now() + SLICE_MS, end);
@@ -134,14 +142,20 @@ async function measureLoop(ms: number, progress: Progress, step: () => number): 
       const n = step();
       now = performance.now();
       if (countingFrom > 0) hashes += n;
-      else if (now >= warmupEnd) countingFrom = now;
+      else if (now >= warmupEnd) {
+        countingFrom = now;
+        cpuFrom = process.cpuUsage();
+      }
     }
     progress.advance(now - last);
     last = now;
     if (now >= end) break;
     await yieldToLoop();
   }
-  return countingFrom > 0 ? (hashes * 1000) / (performance.now() - countingFrom) : 0;
+  const cpu = process.cpuUsage(cpuFrom);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  if (countingFrom === 0) return { wall: 0, cpu: 0 };
+  return { wall: (hashes * 1000) / (performance.now() - countingFrom), cpu: cpuMs > 0 ? (hashes * 1000) / cpuMs : 0 };
 }
 
 function nobleStep(header: Uint8Array): () => number {
@@ -222,7 +236,7 @@ function hashesWithin(chunks: ChunkReport[], from: number, to: number): number {
 }
 
 /** Pool throughput with `workers` threads over `ms` (after thread start and a warm-up). */
-async function measurePool(workers: number, ms: number, progress: Progress): Promise<number> {
+async function measurePool(workers: number, ms: number, progress: Progress): Promise<PoolMeasurement> {
   const chunks: ChunkReport[] = [];
   const pool = new MiningPool({ workers, onChunk: (c) => chunks.push(c) });
   try {
@@ -232,16 +246,25 @@ async function measurePool(workers: number, ms: number, progress: Progress): Pro
     await sleep(ms * WARMUP_SHARE);
     progress.advance(ms * WARMUP_SHARE);
     const from = performance.now();
+    const cpuFrom = process.cpuUsage();
     const steps = Math.max(1, Math.round((ms * (1 - WARMUP_SHARE)) / 250));
     for (let i = 0; i < steps; i++) {
       await sleep((ms * (1 - WARMUP_SHARE)) / steps);
       progress.advance((ms * (1 - WARMUP_SHARE)) / steps);
     }
     const to = performance.now();
+    const cpu = process.cpuUsage(cpuFrom);
     abort.abort();
     await mining;
     await pool.whenIdle();
-    return (hashesWithin(chunks, from, to) * 1000) / (to - from);
+    const hashes = hashesWithin(chunks, from, to);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    return {
+      workers,
+      hashesPerSecond: (hashes * 1000) / (to - from),
+      coresUsed: cpuMs / (to - from),
+      hashesPerCpuSecond: cpuMs > 0 ? (hashes * 1000) / cpuMs : 0,
+    };
   } finally {
     await pool.close();
   }
@@ -290,8 +313,9 @@ function formatTable(r: MiningBenchResult): string {
   const lines: string[] = [];
   lines.push('cheesechain mining benchmark: SHA-256d of 80-byte headers');
   lines.push(`CPU ${r.machine.cpu}, ${r.machine.cores} cores available, Node ${r.machine.node} (${r.machine.platform}-${r.machine.arch}); pool kernel: ${r.defaultVariant}`);
+  lines.push(`load average at start ${r.machine.loadAverage.toFixed(2)} (other work on the machine lowers the wall-clock rates; "MH/s per CPU s" is the rate per second of CPU actually received)`);
   lines.push('');
-  lines.push(`${'method (one thread)'.padEnd(34)}${'MH/s'.padStart(8)}${'× noble'.padStart(10)}`);
+  lines.push(`${'method (one thread)'.padEnd(34)}${'MH/s'.padStart(8)}${'× noble'.padStart(10)}${'MH/s per CPU s'.padStart(17)}`);
   const label: Record<string, string> = {
     noble: '@noble/hashes sha256(sha256(h))',
     'node-crypto': 'node:crypto createHash ×2',
@@ -299,7 +323,10 @@ function formatTable(r: MiningBenchResult): string {
     'wasm-simd': 'kernel wasm-simd (4 lanes)',
   };
   for (const k of r.kernels) {
-    lines.push(`${(label[k.name] ?? k.name).padEnd(34)}${mhs(k.hashesPerSecond).padStart(8)}${(k.hashesPerSecond / noble).toFixed(1).padStart(10)}`);
+    lines.push(
+      `${(label[k.name] ?? k.name).padEnd(34)}${mhs(k.hashesPerSecond).padStart(8)}${(k.hashesPerSecond / noble).toFixed(1).padStart(10)}` +
+        `${mhs(k.hashesPerCpuSecond).padStart(17)}`,
+    );
   }
   if (r.nativeLimit) {
     lines.push(
@@ -313,11 +340,12 @@ function formatTable(r: MiningBenchResult): string {
     lines.push(`best kernel reaches ${(r.ratios.bestKernelOverNative * 100).toFixed(0)} % of the native SHA-256 limit`);
   }
   lines.push('');
-  lines.push(`${'pool'.padEnd(34)}${'MH/s'.padStart(8)}${'per worker'.padStart(12)}${'scaling'.padStart(10)}`);
+  lines.push(`${'pool'.padEnd(34)}${'MH/s'.padStart(8)}${'per worker'.padStart(12)}${'scaling'.padStart(10)}${'cores used'.padStart(12)}${'MH/s per CPU s'.padStart(17)}`);
   for (const p of r.pool) {
     lines.push(
       `${`${p.workers} worker${p.workers > 1 ? 's' : ''}`.padEnd(34)}${mhs(p.hashesPerSecond).padStart(8)}` +
-        `${mhs(p.hashesPerSecond / p.workers).padStart(12)}${`${r.ratios.poolScaling[String(p.workers)]!.toFixed(2)}×`.padStart(10)}`,
+        `${mhs(p.hashesPerSecond / p.workers).padStart(12)}${`${r.ratios.poolScaling[String(p.workers)]!.toFixed(2)}×`.padStart(10)}` +
+        `${p.coresUsed.toFixed(2).padStart(12)}${mhs(p.hashesPerCpuSecond).padStart(17)}`,
     );
   }
   lines.push('');
@@ -345,6 +373,7 @@ export async function runMiningBench(options: MiningBenchOptions = {}): Promise<
   if (!Number.isInteger(maxWorkers) || maxWorkers < 1) throw new MiningBenchOptionError('options.maxWorkers must be a positive integer');
 
   const started = performance.now();
+  const loadAverage = loadavg()[0]!;
   const variants = availableVariants();
   // Budget: weights of each phase in the total duration.
   const opensslMs = 2_500;
@@ -357,12 +386,16 @@ export async function runMiningBench(options: MiningBenchOptions = {}): Promise<
   try {
     const kernels: KernelMeasurement[] = [];
     progress.phase('@noble/hashes loop');
-    kernels.push({ name: 'noble', hashesPerSecond: await measureLoop(unit * weights.baseline, progress, nobleStep(benchHeader(1))) });
+    const measured = async (name: string, ms: number, step: () => number): Promise<void> => {
+      const { wall, cpu } = await measureLoop(ms, progress, step);
+      kernels.push({ name, hashesPerSecond: wall, hashesPerCpuSecond: cpu });
+    };
+    await measured('noble', unit * weights.baseline, nobleStep(benchHeader(1)));
     progress.phase('node:crypto loop');
-    kernels.push({ name: 'node-crypto', hashesPerSecond: await measureLoop(unit * weights.baseline, progress, nodeCryptoStep(benchHeader(2))) });
+    await measured('node-crypto', unit * weights.baseline, nodeCryptoStep(benchHeader(2)));
     for (const variant of [...variants].reverse()) {
       progress.phase(`kernel ${variant}`);
-      kernels.push({ name: variant, hashesPerSecond: await measureLoop(unit * weights.kernel, progress, kernelStep(benchHeader(3), variant)) });
+      await measured(variant, unit * weights.kernel, kernelStep(benchHeader(3), variant));
     }
 
     progress.phase('openssl speed sha256');
@@ -372,7 +405,7 @@ export async function runMiningBench(options: MiningBenchOptions = {}): Promise<
     const pool: PoolMeasurement[] = [];
     for (let workers = 1; workers <= maxWorkers; workers++) {
       progress.phase(`pool, ${workers} worker${workers > 1 ? 's' : ''}`);
-      pool.push({ workers, hashesPerSecond: await measurePool(workers, unit * weights.pool, progress) });
+      pool.push(await measurePool(workers, unit * weights.pool, progress));
     }
 
     progress.phase('cancellation latency');
@@ -382,7 +415,7 @@ export async function runMiningBench(options: MiningBenchOptions = {}): Promise<
     const best = Math.max(...kernels.filter((k) => (variants as string[]).includes(k.name)).map((k) => k.hashesPerSecond));
     const cpuList = cpus();
     const result: MiningBenchResult = {
-      machine: { cpu: cpuList[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version, platform: platform(), arch: arch() },
+      machine: { cpu: cpuList[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version, platform: platform(), arch: arch(), loadAverage },
       defaultVariant: bestVariant(),
       kernels,
       nativeLimit,
