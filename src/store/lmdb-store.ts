@@ -45,14 +45,22 @@ export interface LmdbBlockStoreInit {
 }
 
 /**
- * Flags of every write transaction: abortable (a throw inside rolls it back),
- * committed before `transactionSync` returns, flushed to disk in the
- * background (lmdb-js `overlappingSync`). A process killed at any moment
- * therefore finds the last committed transaction; after an OS crash LMDB falls
- * back to the last flushed one, which is also consistent. `close()` waits for
- * the flush.
+ * lmdb-js `overlappingSync`: commits become visible at once and are flushed to
+ * disk outside the write lock; after an OS crash LMDB falls back to the last
+ * flushed transaction, which is consistent. lmdb-js enables it by default
+ * except on Windows, where its flushes are slow.
  */
-const WRITE_TXN_FLAGS = TransactionFlags.ABORTABLE | TransactionFlags.SYNCHRONOUS_COMMIT | TransactionFlags.NO_SYNC_FLUSH;
+const OVERLAPPING_SYNC = process.platform !== 'win32';
+
+/**
+ * Flags of every write transaction: abortable (a throw inside rolls it back)
+ * and committed before `transactionSync` returns. With overlapping sync it
+ * returns before the flush (`NO_SYNC_FLUSH`, as lmdb-js does itself); without
+ * it that flag would mean no flush at all, so the commit waits for it.
+ * A process killed at any moment finds the last committed transaction.
+ * `close()` waits for the last flush.
+ */
+const WRITE_TXN_FLAGS = TransactionFlags.ABORTABLE | TransactionFlags.SYNCHRONOUS_COMMIT | (OVERLAPPING_SYNC ? TransactionFlags.NO_SYNC_FLUSH : 0);
 
 /** The open named databases (see `keys.ts`). */
 interface Dbs {
@@ -69,7 +77,7 @@ interface Dbs {
 type FolderState =
   | { kind: 'fresh' }
   | { kind: 'store'; marker: StoreMarker; hasData: boolean }
-  | { kind: 'foreign'; files: string[] };
+  | { kind: 'foreign'; why: string };
 
 /** The largest height the `heights` database can key (lmdb-js `uint32` keys). */
 const MAX_HEIGHT = 0xffffffff;
@@ -109,10 +117,7 @@ export class LmdbBlockStore implements BlockStore {
         await this.initialise(identity);
         return;
       case 'foreign':
-        throw new StoreError(
-          'corrupt',
-          `${this.path} holds files but no cheesechain store (${folder.files.slice(0, 5).join(', ')}${folder.files.length > 5 ? ', …' : ''}); refusing to initialise a store into it`,
-        );
+        throw new StoreError('corrupt', `${this.path} ${folder.why}; refusing to initialise a store into it`);
       case 'store':
         this.checkMarker(folder.marker, identity);
         if (!folder.hasData) {
@@ -260,7 +265,7 @@ export class LmdbBlockStore implements BlockStore {
   private inspectFolder(): FolderState {
     let files: string[];
     try {
-      if (!statSync(this.path).isDirectory()) return { kind: 'foreign', files: [this.path] };
+      if (!statSync(this.path).isDirectory()) return { kind: 'foreign', why: 'is a file, not a store folder' };
       files = readdirSync(this.path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'fresh' };
@@ -269,14 +274,19 @@ export class LmdbBlockStore implements BlockStore {
     // A marker whose rename never happened is a leftover of an interrupted initialisation.
     const meaningful = files.filter((f) => f !== IDENTITY_TMP_FILE);
     if (meaningful.length === 0) return { kind: 'fresh' };
-    if (!meaningful.includes(IDENTITY_FILE)) return { kind: 'foreign', files: meaningful };
+    if (!meaningful.includes(IDENTITY_FILE)) {
+      const listed = meaningful.slice(0, 5).join(', ') + (meaningful.length > 5 ? ', …' : '');
+      return { kind: 'foreign', why: `holds files but no cheesechain store (${listed}; no ${IDENTITY_FILE})` };
+    }
     let marker: StoreMarker;
     try {
       marker = decodeMarker(readFileSync(join(this.path, IDENTITY_FILE), 'utf8'));
     } catch (err) {
       throw new StoreError('corrupt', `${join(this.path, IDENTITY_FILE)} is unreadable: ${(err as Error).message}`, { cause: err });
     }
-    return { kind: 'store', marker, hasData: files.includes(LMDB_DATA_FILE) };
+    // An empty data.mdb is what a crash inside LMDB's own creation of the environment leaves.
+    const hasData = files.includes(LMDB_DATA_FILE) && statSync(join(this.path, LMDB_DATA_FILE)).size > 0;
+    return { kind: 'store', marker, hasData };
   }
 
   private checkMarker(marker: StoreMarker, identity: StoreIdentity): void {
@@ -333,7 +343,7 @@ export class LmdbBlockStore implements BlockStore {
   private async openEnv(create: boolean): Promise<{ env: RootDatabase; dbs: Dbs | undefined }> {
     let env: RootDatabase;
     try {
-      env = open({ path: this.path, maxDbs: MAX_DBS, noSubdir: false });
+      env = open({ path: this.path, maxDbs: MAX_DBS, noSubdir: false, overlappingSync: OVERLAPPING_SYNC });
     } catch (err) {
       throw new StoreError('corrupt', `cannot open the LMDB environment in ${this.path}: ${(err as Error).message}`, { cause: err });
     }

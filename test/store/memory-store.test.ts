@@ -2,7 +2,9 @@ import t from 'tap';
 import { checkBlock, checkHeaderContext } from '../../src/core/validation.js';
 import { NETWORKS } from '../../src/core/params.js';
 import { MemoryBlockStore } from '../../src/store/memory-store.js';
-import { buildChain, regtest, regtestId, storeIdentity } from '../helpers/chain-builder.js';
+import { encodeTx, signTransfer } from '../../src/core/transaction.js';
+import { toHex } from '../../src/core/encoding.js';
+import { buildChain, keyFromSeed, newKey, regtest, regtestId, storeIdentity, transfer } from '../helpers/chain-builder.js';
 import { blockStoreSuite } from './block-store.suite.js';
 
 blockStoreSuite(t, 'MemoryBlockStore', () => new MemoryBlockStore());
@@ -29,4 +31,14 @@ t.test('chain builder: its blocks pass checkBlock, checkHeaderContext and connec
   // connectTransactions is applied by the builder itself (it throws on a rejection).
   t.equal(blocks[11]!.block.txs.length, 3);
   t.equal(builder.tip.height, 12);
+});
+
+t.test('chain builder: its fast signer gives the same transfers as signTransfer (tweetnacl)', async (t) => {
+  for (let i = 0; i < 20; i++) {
+    const from = i % 2 ? newKey() : keyFromSeed(i);
+    const to = newKey();
+    const fast = transfer(regtest, from, to, BigInt(1 + i * 1_000_003), i * 7, BigInt(i));
+    const nacl = signTransfer(regtestId, { recipient: to.publicKey, amount: BigInt(1 + i * 1_000_003), fee: BigInt(i), nonce: i * 7 }, from.secretKey);
+    t.equal(toHex(encodeTx(fast)), toHex(encodeTx(nacl)), `transfer ${i}`);
+  }
 });
