@@ -1,14 +1,15 @@
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
-import { connect, createServer, isIPv6, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, isIPv6, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { genesisBlock, networkId } from '../core/genesis.js';
 import { hashToHex } from '../core/hash.js';
 import { assertNever } from '../core/reject.js';
 import { NETWORKS, type NetworkName } from '../core/params.js';
 import { workFromBits } from '../core/pow.js';
-import { FrameDecoder, type FrameResult } from '../transport/frame-decoder.js';
-import { MAX_ADDR_ADDRESSES, MAX_ID_LINE_BYTES, MAX_PORT, NODE_ID_PATTERN, PROTOCOL_VERSION } from '../transport/limits.js';
-import { decodeMessage, encodeMessage, message, type AddrEntry, type HelloPayload, type Message } from '../transport/messages.js';
+import type { ChainStatus, DisconnectReason, PeerConnection } from '../transport/connection.js';
+import { MAX_ADDR_ADDRESSES, NODE_ID_PATTERN } from '../transport/limits.js';
+import { message, type AddrEntry, type Message } from '../transport/messages.js';
+import { dial, listen, type PeerListener } from '../transport/tcp.js';
 import {
   classifyPartial,
   DEFAULT_TRACKER_PORT,
@@ -75,8 +76,10 @@ export const PARTIAL_REQUEST_TIMEOUT_MS = 5_000;
 export const MAX_PENDING_REPLY_BYTES = 4 * 1024 * 1024;
 /** Most liveness probes in flight at once. */
 export const MAX_CONCURRENT_PROBES = 32;
-/** Largest peer-protocol frame the tracker accepts or a probe reads, bytes: it only handles HELLO, HEY, GETADDR and PING, all small. */
+/** Largest peer-protocol frame the tracker accepts, bytes: it only handles HELLO, HEY, GETADDR and PING, all small. */
 export const MAX_TRACKER_FRAME_BYTES = 64 * 1024;
+/** Silence after which the tracker PINGs a peer-protocol connection, ms (it holds them only for GETADDR). */
+export const TRACKER_PING_INTERVAL_MS = 30_000;
 /** Agent string of the tracker's HELLO. */
 export const TRACKER_AGENT = 'cheesechain-tracker/0.1';
 /** Peer ids drawn before giving up on a unique one (a collision of 128 random bits never happens; this bounds a broken RNG). */
@@ -126,21 +129,17 @@ export interface TrackerMember extends TrackerPeer {
   nodeId: string | undefined;
 }
 
-/** Why a liveness probe failed. */
-export type ProbeFailureReason =
-  /** The TCP connect was refused or failed. */
-  | 'connect-failed'
-  /** No id, or no HEY/HELLO, within the timeout. */
-  | 'timeout'
-  /** The member closed the connection before answering (a wrong network does this). */
-  | 'closed'
-  /** The id line answer was not a node id. */
-  | 'bad-id'
-  /** The first frame was not a HEY or HELLO message, or too large. */
-  | 'bad-reply';
+/**
+ * Why a liveness probe failed: `connect-failed` (the TCP connect was refused,
+ * unreachable or timed out), or how the peer-protocol connection ended before
+ * its HELLO/HEY exchange completed (`handshake-timeout`, `remote-closed` — a
+ * member on another network hangs up —, `wrong-network`, `bad-id-line`,
+ * `unexpected-message`, … see the transport's DisconnectReason).
+ */
+export type ProbeFailureReason = 'connect-failed' | DisconnectReason;
 
 /** Outcome of one liveness probe. */
-export type ProbeResult = { alive: true; nodeId: string; reply: 'HEY' | 'HELLO' } | { alive: false; reason: ProbeFailureReason; detail: string };
+export type ProbeResult = { alive: true; nodeId: string } | { alive: false; reason: ProbeFailureReason; detail: string };
 
 /** Summary of one liveness round. */
 export interface LivenessRound {
@@ -188,103 +187,66 @@ export class TrackerOptionError extends Error {
 // Peer-protocol pieces the tracker uses (document 002 framing, 004 messages,
 // through the transport's codecs)
 
-/** The tracker's HELLO/HEY payload: it has no chain, so it reports the genesis block as its tip, role `tracker`, port 0 (it takes no peer connections from the exchange). */
-function trackerHello(network: NetworkName, trackerId: string, now: number): HelloPayload {
+/** What the tracker's HELLO/HEY report as its chain: it has none, so the genesis block of its network. */
+function genesisStatus(network: NetworkName): ChainStatus {
   const params = NETWORKS[network];
-  const genesisHash = hashToHex(networkId(params));
-  return {
-    version: PROTOCOL_VERSION,
-    network: genesisHash,
-    height: 0,
-    tip: genesisHash,
-    chainWork: workFromBits(genesisBlock(params).header.bits),
-    time: Math.floor(now / 1000),
-    nodeId: trackerId,
-    port: 0,
-    agent: TRACKER_AGENT,
-    role: 'tracker',
-  };
+  return { height: 0, tip: hashToHex(networkId(params)), chainWork: workFromBits(genesisBlock(params).header.bits) };
 }
 
-/** Short description of a refused message for logs and probe results. */
-function messageProblem(result: FrameResult): string {
-  if (result.type === 'error') return `${result.error.code}: ${result.error.message}`;
-  const decoded = decodeMessage(result.text);
-  return decoded.ok ? decoded.message.method : `${decoded.error.code}: ${decoded.error.message}`;
+/** Options of {@link probePeer}. */
+export interface ProbeOptions {
+  /** The tracker's node id in the id line and HELLO. */
+  trackerId: string;
+  /** Network whose id the HELLO carries. */
+  network: NetworkName;
+  /** Budget of the whole probe (connect and HELLO/HEY exchange), ms. */
+  timeoutMs: number;
+  now?: () => number;
+  /** Open probe connections are added here while they last (so the tracker can end them when it closes). */
+  connections?: Set<PeerConnection>;
 }
 
 /**
  * One liveness probe (document 004: "The tracker will send periodical HELLO
- * requests to all active members"): dials `host:port`, sends the id line
- * `<trackerId>:0` (document 002; port 0 because the tracker takes no peer
- * connections from this exchange), reads the member's bare id, sends HELLO
- * (role `tracker`), and waits for the first frame: a HEY or HELLO of the same
- * network means alive. It then sends HEY, completing the three-way exchange,
- * and closes. Never throws; it settles within `timeoutMs`.
+ * requests to all active members"): dials `host:port` with the transport,
+ * which sends the id line `<trackerId>:0` (document 002; port 0 because the
+ * tracker takes no peer connections from this exchange) and HELLO with role
+ * `tracker`; the member is alive when the three-way HELLO/HEY exchange
+ * completes within `timeoutMs`. The connection is then closed. Never throws.
  */
-export function probePeer(
-  target: { host: string; port: number },
-  options: { trackerId: string; network: NetworkName; timeoutMs: number; now?: () => number; sockets?: Set<Socket> },
-): Promise<ProbeResult> {
+export async function probePeer(target: { host: string; port: number }, options: ProbeOptions): Promise<ProbeResult> {
   const now = options.now ?? Date.now;
-  const expectedNetwork = hashToHex(networkId(NETWORKS[options.network]));
-  return new Promise((resolve) => {
-    let state: 'connecting' | 'id' | 'reply' | 'done' = 'connecting';
-    let nodeId = '';
-    const socket = connect({ host: target.host, port: target.port });
-    options.sockets?.add(socket);
-    const decoder = new FrameDecoder({ maxFrameBytes: MAX_TRACKER_FRAME_BYTES });
-    const hello = (): HelloPayload => trackerHello(options.network, options.trackerId, now());
-    const finish = (result: ProbeResult): void => {
-      if (state === 'done') return;
-      state = 'done';
-      clearTimeout(timer);
-      if (result.alive) {
-        socket.end(encodeMessage(message('HEY', hello())));
-        setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
-      } else {
-        socket.destroy();
-      }
-      resolve(result);
-    };
-    const timer = setTimeout(() => finish({ alive: false, reason: 'timeout', detail: `no answer within ${options.timeoutMs} ms (while ${state})` }), options.timeoutMs);
-    socket.setNoDelay(true);
-    socket.on('connect', () => {
-      state = 'id';
-      socket.write(`${options.trackerId}:0`);
+  const deadline = now() + options.timeoutMs;
+  let conn: PeerConnection;
+  try {
+    conn = await dial({
+      host: target.host,
+      port: target.port,
+      connectTimeoutMs: options.timeoutMs,
+      nodeId: options.trackerId,
+      listenPort: 0,
+      network: hashToHex(networkId(NETWORKS[options.network])),
+      status: () => genesisStatus(options.network),
+      role: 'tracker',
+      agent: TRACKER_AGENT,
+      handshakeTimeoutMs: Math.max(1, deadline - now()),
+      maxFrameBytes: MAX_TRACKER_FRAME_BYTES,
+      now,
     });
-    socket.on('data', (chunk: Buffer) => {
-      if (state === 'id') {
-        // The acceptor sends its bare id and nothing after it until it gets a message (document 002).
-        const id = chunk.toString('utf8');
-        if (!NODE_ID_PATTERN.test(id)) {
-          finish({ alive: false, reason: 'bad-id', detail: `expected a node id, got ${JSON.stringify(id.slice(0, 64))}` });
-          return;
-        }
-        state = 'reply';
-        nodeId = id;
-        socket.write(encodeMessage(message('HELLO', hello())));
-        return;
-      }
-      if (state !== 'reply') return;
-      const first = decoder.push(chunk)[0];
-      if (first === undefined) return;
-      const decoded = first.type === 'frame' ? decodeMessage(first.text) : undefined;
-      if (decoded?.ok && (decoded.message.method === 'HEY' || decoded.message.method === 'HELLO')) {
-        if (decoded.message.payload.network === expectedNetwork) finish({ alive: true, nodeId, reply: decoded.message.method });
-        else finish({ alive: false, reason: 'bad-reply', detail: `member is on network ${decoded.message.payload.network}` });
-      } else {
-        finish({ alive: false, reason: 'bad-reply', detail: `expected HEY or HELLO, got ${messageProblem(first)}` });
-      }
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      finish({ alive: false, reason: state === 'connecting' ? 'connect-failed' : 'closed', detail: err.code ?? err.message });
-    });
-    socket.on('close', () => {
-      options.sockets?.delete(socket);
-      finish({ alive: false, reason: 'closed', detail: `closed by the member while ${state === 'id' ? 'waiting for its id' : 'waiting for HEY'}` });
-    });
-  });
+  } catch (err) {
+    return { alive: false, reason: 'connect-failed', detail: (err as Error).message };
+  }
+  options.connections?.add(conn);
+  const outcome = await Promise.race([
+    conn.ready.then(
+      (): ProbeResult => ({ alive: true, nodeId: conn.remoteNodeId ?? '' }),
+      () => undefined,
+    ),
+    conn.closed.then((info): ProbeResult => ({ alive: false, reason: info.reason, detail: info.message })),
+  ]);
+  const info = await conn.close('local-close', 'tracker liveness check done');
+  options.connections?.delete(conn);
+  return outcome ?? { alive: false, reason: info.reason, detail: info.message };
 }
 
 // ---------------------------------------------------------------------------
@@ -304,7 +266,7 @@ function plainAddress(address: string | undefined): string | undefined {
 /** Hosts that mean "every interface": a member joining with one is recorded at the address its connection came from. */
 const UNSPECIFIED_HOSTS = new Set(['0.0.0.0', '::']);
 
-function listen(server: Server, host: string, port: number): Promise<number> {
+function listenText(server: Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     server.once('error', onError);
@@ -344,8 +306,7 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
   const byAddress = new Map<string, string>();
   const listeners = new Set<(event: TrackerEvent) => void>();
   const textSockets = new Set<Socket>();
-  const peerSockets = new Set<Socket>();
-  const probeSockets = new Set<Socket>();
+  const probes = new Set<PeerConnection>();
   let closed = false;
 
   const emit = (event: TrackerEvent): void => {
@@ -507,100 +468,73 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
     send({ type: 'greeting' });
   };
 
-  // ----- peer protocol (document 002 framing, document 004 GETADDR) -----
+  // ----- peer protocol (document 002 framing, document 004 GETADDR), through the transport -----
 
-  const servePeer = (socket: Socket): void => {
-    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    const decoder = new FrameDecoder({ maxFrameBytes: MAX_TRACKER_FRAME_BYTES });
-    let state: 'id' | 'hello' | 'ready' = 'id';
-    let dialerId = '';
-    const drop = (why: string): void => {
-      log.debug({ remote, why }, 'tracker closes peer connection');
-      socket.destroy();
-    };
-    const send = (msg: Message): void => {
-      if (!socket.destroyed && socket.writable) socket.write(encodeMessage(msg));
-    };
-    const handle = (msg: Message): boolean => {
-      switch (msg.method) {
-        case 'HELLO':
-          if (msg.payload.network !== expectedNetwork) return false;
-          if (msg.payload.nodeId !== dialerId) return false;
-          state = 'ready';
-          send(message('HEY', trackerHello(network, trackerId, now())));
-          send(message('HELLO', trackerHello(network, trackerId, now())));
-          return true;
-        case 'HEY':
-          return state === 'ready';
-        case 'GETADDR':
-          if (state !== 'ready') return false;
-          send(message('ADDR', { addresses: sampleMembers(undefined, MAX_ADDR_ADDRESSES).map(toAddr) }));
-          return true;
-        case 'PING':
-          send(message('PONG', { nonce: msg.payload.nonce }));
-          return true;
-        case 'ADDR':
-        case 'BROADCASTBLOCK':
-        case 'GETBLOCK':
-        case 'GETLISTOFBLOCKS':
-        case 'LISTOFBLOCKS':
-        case 'BLOCK':
-        case 'PUSHTRANSACTION':
-        case 'BROADCASTTRANSACTION':
-        case 'GETTRANSACTIONS':
-        case 'PONG':
-        case 'REJECT':
-          // A tracker has no chain and relays nothing: these are ignored, not punished (its HELLO says role `tracker`).
-          return state === 'ready';
-        default:
-          return assertNever(msg);
-      }
-    };
-    socket.setNoDelay(true);
-    socket.setTimeout(CONNECTION_IDLE_TIMEOUT_MS, () => socket.destroy());
-    socket.on('data', (chunk: Buffer) => {
-      if (state === 'id') {
-        // The dialer's id line comes alone, and it waits for our bare id before sending anything else (document 002).
-        const m = /^([^:]+):([0-9]{1,5})$/.exec(chunk.toString('utf8'));
-        if (chunk.length > MAX_ID_LINE_BYTES || !m || !NODE_ID_PATTERN.test(m[1]!) || Number(m[2]) > MAX_PORT) return drop('bad id line');
-        dialerId = m[1]!;
-        state = 'hello';
-        socket.write(trackerId);
+  const onPeerMessage = (conn: PeerConnection, msg: Message): void => {
+    switch (msg.method) {
+      case 'GETADDR':
+        conn.send(message('ADDR', { addresses: sampleMembers(undefined, MAX_ADDR_ADDRESSES).map(toAddr) }));
         return;
-      }
-      for (const result of decoder.push(chunk)) {
-        if (result.type === 'error') return drop(`frame refused: ${result.error.code}`);
-        const decoded = decodeMessage(result.text);
-        if (!decoded.ok) return drop(`message refused: ${decoded.error.code}`);
-        if (!handle(decoded.message)) return drop(`${decoded.message.method} not accepted ${state === 'ready' ? 'here' : 'before a valid HELLO'}`);
-      }
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => log.debug({ remote, err: err.code ?? err.message }, 'tracker peer connection error'));
-    socket.on('close', () => peerSockets.delete(socket));
+      case 'HELLO':
+      case 'HEY':
+      case 'PING':
+      case 'PONG':
+        return; // answered by the connection itself
+      case 'ADDR':
+      case 'BROADCASTBLOCK':
+      case 'GETBLOCK':
+      case 'GETLISTOFBLOCKS':
+      case 'LISTOFBLOCKS':
+      case 'BLOCK':
+      case 'PUSHTRANSACTION':
+      case 'BROADCASTTRANSACTION':
+      case 'GETTRANSACTIONS':
+      case 'REJECT':
+        // A tracker has no chain and relays nothing (its HELLO says role `tracker`): ignored, not punished.
+        log.debug({ peer: conn.toString(), method: msg.method }, 'tracker ignores peer message');
+        return;
+      default:
+        assertNever(msg);
+    }
   };
 
   // ----- listeners -----
 
-  const accept = (sockets: Set<Socket>, serve: (s: Socket) => void) => (socket: Socket) => {
-    if (closed || sockets.size >= maxConnections) {
+  const textServer = createServer((socket: Socket) => {
+    if (closed || textSockets.size >= maxConnections) {
       socket.destroy();
       return;
     }
-    sockets.add(socket);
-    serve(socket);
-  };
-  const textServer = createServer(accept(textSockets, serveText));
-  const peerServer = createServer(accept(peerSockets, servePeer));
+    textSockets.add(socket);
+    serveText(socket);
+  });
   let boundPort: number;
-  let boundPeerPort: number;
+  let peerListener: PeerListener | undefined;
   try {
-    boundPort = await listen(textServer, host, port);
-    boundPeerPort = await listen(peerServer, host, requestedPeerPort);
+    boundPort = await listenText(textServer, host, port);
+    peerListener = await listen({
+      host,
+      port: requestedPeerPort,
+      nodeId: trackerId,
+      network: expectedNetwork,
+      status: () => genesisStatus(network),
+      role: 'tracker',
+      agent: TRACKER_AGENT,
+      maxFrameBytes: MAX_TRACKER_FRAME_BYTES,
+      pingIntervalMs: TRACKER_PING_INTERVAL_MS,
+      now,
+      accept: () => !closed && (peerListener?.connections.size ?? 0) < maxConnections,
+      onConnection: (conn) => {
+        conn.on('node_message', onPeerMessage);
+        conn.on('inbound_node_disconnected', (c, info) => log.debug({ peer: c.toString(), reason: info.reason, detail: info.message }, 'tracker peer connection ended'));
+      },
+    });
   } catch (err) {
     textServer.close();
-    peerServer.close();
     throw err;
   }
+  const listener = peerListener;
+  listener.on('error', (err) => log.warn({ err }, 'tracker peer listener error'));
 
   // ----- liveness -----
 
@@ -613,7 +547,7 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
     const worker = async (): Promise<void> => {
       while (!closed && next < snapshot.length) {
         const member = snapshot[next++]!;
-        const result = await probePeer(member, { trackerId, network, timeoutMs: helloTimeoutMs, now, sockets: probeSockets });
+        const result = await probePeer(member, { trackerId, network, timeoutMs: helloTimeoutMs, now, connections: probes });
         if (closed) return;
         if (result.alive) {
           alive++;
@@ -651,13 +585,13 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
   };
   scheduleRound();
 
-  log.info({ host, port: boundPort, peerPort: boundPeerPort, trackerId, network, helloIntervalMs, helloTimeoutMs }, 'tracker listening');
+  log.info({ host, port: boundPort, peerPort: listener.port, trackerId, network, helloIntervalMs, helloTimeoutMs }, 'tracker listening');
 
   let closing: Promise<void> | undefined;
   return {
     host,
     port: boundPort,
-    peerPort: boundPeerPort,
+    peerPort: listener.port,
     trackerId,
     peers: () => [...members.values()].map((m) => ({ ...m })),
     checkNow,
@@ -669,11 +603,9 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
       closing ??= (async () => {
         closed = true;
         clearTimeout(loopTimer);
-        const stopped = Promise.all([
-          new Promise<void>((resolve) => textServer.close(() => resolve())),
-          new Promise<void>((resolve) => peerServer.close(() => resolve())),
-        ]);
-        for (const s of [...textSockets, ...peerSockets, ...probeSockets]) s.destroy();
+        const stopped = Promise.all([new Promise<void>((resolve) => textServer.close(() => resolve())), listener.close()]);
+        for (const s of textSockets) s.destroy();
+        await Promise.all([...probes].map((c) => c.close('shutdown', 'the tracker is stopping')));
         await stopped;
         await chain;
         listeners.clear();

@@ -5,6 +5,8 @@ import { NETWORKS } from '../../src/core/params.js';
 import { joinTracker } from '../../src/tracker/client.js';
 import { probePeer, type TrackerEvent } from '../../src/tracker/server.js';
 import { message } from '../../src/transport/messages.js';
+import { listen } from '../../src/transport/tcp.js';
+import type { PeerConnection } from '../../src/transport/connection.js';
 import { closedPort, FakeMember, helloOf, nextEvent, RawDialer, trackerFor } from './helpers.js';
 
 /*
@@ -53,6 +55,30 @@ t.test('a live member stays, one that stops listening is removed at the next che
   );
 });
 
+t.test('a peer built on the transport answers the tracker\'s HELLO and stays; it sees a tracker-role connection', async (t) => {
+  const tracker = await trackerFor(t, { trackerId: 'tracker-transport' });
+  const seen: PeerConnection[] = [];
+  const peer = await listen({
+    port: 0,
+    nodeId: 'transport-peer',
+    network: devnetId,
+    status: () => ({ height: 0, tip: devnetId, chainWork: 1n }),
+    onConnection: (conn) => seen.push(conn),
+  });
+  t.teardown(() => peer.close());
+  const { peerId } = await joinTracker({ host: '127.0.0.1', port: tracker.port, listenHost: '127.0.0.1', listenPort: peer.port });
+  const round = await tracker.checkNow();
+  t.same(round.removed, []);
+  t.equal(round.alive, 1);
+  t.equal(tracker.peers()[0]?.peerId, peerId);
+  t.equal(tracker.peers()[0]?.nodeId, 'transport-peer');
+  const hello = await seen[0]!.ready;
+  t.equal(hello.role, 'tracker', 'the peer can tell the tracker from a peer');
+  t.equal(hello.port, 0, 'the tracker does not offer itself as a peer');
+  const ended = await seen[0]!.closed;
+  t.equal(ended.penalty, 'none', 'the tracker hanging up after the check is not misbehaviour');
+});
+
 t.test('the periodic loop runs by itself every helloIntervalMs', async (t) => {
   const tracker = await trackerFor(t, { helloIntervalMs: 100, helloTimeoutMs: 1_000 });
   const dead = await closedPort();
@@ -86,8 +112,8 @@ t.test('a member on another network, or one that never answers, is removed', asy
   });
   const round = await tracker.checkNow();
   t.equal(round.removed.length, 2);
-  t.equal(reasons.get(wrongNet.port), 'closed', 'the other network hangs up');
-  t.equal(reasons.get(mute.port), 'timeout', 'silence times out');
+  t.match(reasons.get(wrongNet.port), /^(remote-closed|socket-error)$/, 'the other network hangs up');
+  t.equal(reasons.get(mute.port), 'handshake-timeout', 'silence times out');
   t.same(tracker.peers(), []);
 });
 
@@ -100,7 +126,7 @@ t.test('probePeer reports a bad id and a non-HEY reply', async (t) => {
     t.teardown(() => s.destroy());
   });
   const r1 = await probePeer({ host: '127.0.0.1', port: garbled.port }, { trackerId: 'tr', network: 'devnet', timeoutMs: 1_000 });
-  t.same({ alive: r1.alive, reason: r1.alive ? '' : r1.reason }, { alive: false, reason: 'bad-id' });
+  t.same({ alive: r1.alive, reason: r1.alive ? '' : r1.reason }, { alive: false, reason: 'bad-id-line' });
 
   const chatty = await FakeMember.start(t, 'y');
   chatty.server.removeAllListeners('connection');
@@ -111,7 +137,7 @@ t.test('probePeer reports a bad id and a non-HEY reply', async (t) => {
     t.teardown(() => s.destroy());
   });
   const r2 = await probePeer({ host: '127.0.0.1', port: chatty.port }, { trackerId: 'tr', network: 'devnet', timeoutMs: 1_000 });
-  t.same({ alive: r2.alive, reason: r2.alive ? '' : r2.reason }, { alive: false, reason: 'bad-reply' });
+  t.same({ alive: r2.alive, reason: r2.alive ? '' : r2.reason }, { alive: false, reason: 'unexpected-message' });
 });
 
 t.test('GETADDR over the peer protocol is answered with ADDR listing the members', async (t) => {
