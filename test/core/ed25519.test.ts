@@ -88,9 +88,6 @@ function affine(p: Point): { x: bigint; y: bigint } {
 function isIdentity(p: Point): boolean {
   return mod(p.X) === 0n && mod(p.Y - p.Z) === 0n;
 }
-function pointEquals(p: Point, q: Point): boolean {
-  return mod(p.X * q.Z - q.X * p.Z) === 0n && mod(p.Y * q.Z - q.Y * p.Z) === 0n;
-}
 /** x for y with the given sign (low bit of x), or undefined when y is not on the curve. */
 function recoverX(y: bigint, sign: number): bigint | undefined {
   const u = mod(y * y - 1n);
@@ -121,11 +118,6 @@ function leToBigInt(bytes: Uint8Array): bigint {
   let v = 0n;
   for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]!);
   return v;
-}
-/** Decodes a public key the way both libraries do (y taken mod p, no canonicality check). */
-function decodeLoose(bytes: Uint8Array): Point | undefined {
-  const v = leToBigInt(bytes);
-  return pointFromY(mod(v & ((1n << 255n) - 1n)), Number(v >> 255n));
 }
 const BASE = pointFromY(mod(4n * inv(5n)), 0)!;
 
@@ -365,6 +357,9 @@ t.test('the hard-coded small-order y values are exactly the torsion subgroup', a
   // And a point of large order is not in the list: [8]B is not the identity.
   t.notOk(isIdentity(mul(BASE, 8n)));
   t.ok(isIdentity(mul(BASE, ED25519_L)), 'the base point has order L');
+  // The local arithmetic agrees with tweetnacl: RFC 8032 TEST 1's public key is [a]B.
+  const v = RFC8032_VECTORS[0];
+  t.equal(Buffer.from(encodePoint(mul(BASE, secretScalar(hex(v.secretKey))))).toString('hex'), v.publicKey, 'local [a]B encodes to the RFC public key');
 });
 
 t.test('small-order public keys (all 8, both sign bits, non-canonical encodings) are rejected by both paths', async (t) => {
