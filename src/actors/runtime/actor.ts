@@ -77,7 +77,13 @@ export type CrashListener = (err: unknown) => void;
 
 /**
  * Runs one actor: a bounded FIFO mailbox and a loop that hands messages to
- * the current instance. The cell outlives restarts, so refs stay valid.
+ * the current instance, one at a time (an async `receive` is awaited before
+ * the next message). The cell outlives restarts, so refs stay valid: messages
+ * queued behind a crash wait for the next instance.
+ *
+ * Requests are recognised by a `reply` field holding a {@link Reply}: when a
+ * request crashes its handler, or is still queued at the final stop, that
+ * reply is rejected (with `ActorCrashedError` or `ActorStoppedError`).
  */
 export class ActorCell<M> implements ActorRef<M> {
   private queue: M[] = [];
@@ -85,10 +91,17 @@ export class ActorCell<M> implements ActorRef<M> {
   private running = false;
   private suspended = true;
   private stopped = false;
+  private stopping: Promise<void> | undefined;
+  private activating: Promise<void> | undefined;
   private instance: Actor<M> | undefined;
   private idleWaiters: Array<() => void> = [];
   readonly context: ActorContext<M>;
 
+  /**
+   * @param capacity mailbox capacity, messages (the message being handled does not count).
+   * @param onCrash called once per crash, after the mailbox was suspended.
+   * @throws RangeError when `capacity` is not a positive integer.
+   */
   constructor(
     readonly name: string,
     readonly capacity: number,
@@ -98,10 +111,12 @@ export class ActorCell<M> implements ActorRef<M> {
     this.context = { self: this, name };
   }
 
+  /** Messages waiting in the mailbox. */
   get size(): number {
     return this.queue.length - this.head;
   }
 
+  /** True from the moment {@link stop} is called. */
   get isStopped(): boolean {
     return this.stopped;
   }
@@ -141,15 +156,40 @@ export class ActorCell<M> implements ActorRef<M> {
     });
   }
 
-  /** Installs a new instance (first start or restart) and resumes the mailbox. */
-  async activate(instance: Actor<M>): Promise<void> {
+  /**
+   * Installs a new instance (first start or restart), awaits its `start` and
+   * resumes the mailbox. `onStarted` runs after a successful start and
+   * before any message is handed out (so a supervisor reports the start
+   * before a crash of the first message).
+   * @throws what `start` throws; ActorStoppedError when the cell is stopped
+   *   before or while the instance starts (the final stop then stops it).
+   */
+  async activate(instance: Actor<M>, onStarted?: () => void): Promise<void> {
+    if (this.stopped) throw new ActorStoppedError(this.name);
     this.instance = instance;
-    await instance.start?.(this.context);
+    let starting: Promise<void>;
+    try {
+      starting = Promise.resolve(instance.start?.(this.context));
+    } catch (err) {
+      starting = Promise.reject(err);
+    }
+    this.activating = starting;
+    try {
+      await starting;
+    } finally {
+      if (this.activating === starting) this.activating = undefined;
+    }
+    if (this.stopped) throw new ActorStoppedError(this.name);
+    onStarted?.();
     this.suspended = false;
     this.schedule();
   }
 
-  /** Stops handing out messages and stops the current instance (before a restart or on shutdown). */
+  /**
+   * Stops handing out messages, waits for the message in progress, then
+   * stops the current instance (before a restart or on shutdown). Queued
+   * messages stay for the next instance.
+   */
   async deactivate(): Promise<void> {
     this.suspended = true;
     await this.whenIdle();
@@ -158,14 +198,27 @@ export class ActorCell<M> implements ActorRef<M> {
     await inst?.stop?.();
   }
 
-  /** Final stop: refuses new messages, rejects pending requests, stops the instance. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /**
+   * Final stop: refuses new messages at once, rejects the requests still
+   * queued, waits for the message in progress (and for an instance still
+   * starting), then stops the instance. Idempotent: every call returns the
+   * same promise.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
     this.stopped = true;
-    await this.deactivate();
-    for (let i = this.head; i < this.queue.length; i++) rejectReply(this.queue[i], new ActorStoppedError(this.name));
+    this.suspended = true;
+    // They will never be handled; rejecting now does not depend on the instance stopping in time.
+    const queued = this.queue.slice(this.head);
     this.queue = [];
     this.head = 0;
+    for (const msg of queued) rejectReply(msg, new ActorStoppedError(this.name));
+    await this.activating?.catch(() => undefined);
+    await this.deactivate();
   }
 
   private whenIdle(): Promise<void> {
@@ -184,7 +237,10 @@ export class ActorCell<M> implements ActorRef<M> {
       const msg = this.queue[this.head]!;
       this.queue[this.head] = undefined as M;
       this.head++;
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      if (this.head === this.queue.length) {
+        this.queue = [];
+        this.head = 0;
+      } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
       }

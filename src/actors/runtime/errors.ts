@@ -33,11 +33,21 @@ export class ActorCrashedError extends Error {
   }
 }
 
-/** A supervisor spent its restart budget and gave up; carries the last failure. */
+/**
+ * A supervisor spent its restart budget and gave up; `cause` is the last
+ * failure, of child `child`; `crashes` counts the crashes within `periodMs`
+ * (ms) that used up the budget, this one included.
+ */
 export class EscalationError extends Error {
   override readonly name = 'EscalationError';
   readonly code = 'ERR_ESCALATION';
-  constructor(supervisor: string, child: string, restarts: number, periodMs: number, cause: unknown) {
-    super(`supervisor ${supervisor}: child ${child} failed ${restarts} times within ${periodMs} ms; giving up`, { cause });
+  constructor(
+    readonly supervisor: string,
+    readonly child: string,
+    readonly crashes: number,
+    readonly periodMs: number,
+    cause: unknown,
+  ) {
+    super(`supervisor ${supervisor}: ${crashes} crashes within ${periodMs} ms, the last in child ${child}; giving up`, { cause });
   }
 }
