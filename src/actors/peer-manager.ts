@@ -4,7 +4,7 @@ import type { EventBus } from '../node/events.js';
 import type { PeerView } from '../node/node-api.js';
 import { PeerConnection, type ChainStatus, type DisconnectInfo, type DisconnectReason } from '../transport/connection.js';
 import { CONNECT_TIMEOUT_MS, MAX_ADDR_ADDRESSES } from '../transport/limits.js';
-import { message, type AddrEntry } from '../transport/messages.js';
+import { message, type AddrEntry, type Message } from '../transport/messages.js';
 import type { GossipMsg, PeerLink } from './gossip.js';
 import type { Actor, ActorContext, ActorRef, Reply } from './runtime/actor.js';
 
@@ -32,9 +32,10 @@ export type PeerManagerMsg =
   | { type: 'pm/inbound'; socket: Socket }
   | { type: 'pm/handshake-done'; conn: PeerConnection }
   | { type: 'pm/disconnected'; conn: PeerConnection; info: DisconnectInfo }
+  | { type: 'pm/early-message'; conn: PeerConnection; message: Message }
   | { type: 'pm/dial-failed'; key: string }
   | { type: 'pm/punish'; nodeId: string; reason: string }
-  | { type: 'pm/learn'; addresses: AddrEntry[]; from: string }
+  | { type: 'pm/learn'; addresses: AddrEntry[]; from: string; static?: boolean }
   | { type: 'pm/dial-tick' }
   | { type: 'pm/addr-tick' }
   | { type: 'pm/peers'; reply: Reply<PeerView[]> }
@@ -132,6 +133,11 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
       case 'pm/disconnected':
         this.onDisconnected(msg.conn, msg.info);
         return;
+      case 'pm/early-message': {
+        const id = msg.conn.remoteNodeId;
+        if (id && this.open.get(id) === msg.conn) this.forward(msg.conn, msg.message);
+        return;
+      }
       case 'pm/dial-failed':
         this.dialing.delete(msg.key);
         this.backoff(msg.key);
@@ -143,7 +149,8 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
         return;
       }
       case 'pm/learn':
-        for (const a of msg.addresses.slice(0, MAX_ADDR_ADDRESSES)) this.addAddress(a, false);
+        for (const a of msg.addresses.slice(0, MAX_ADDR_ADDRESSES)) this.addAddress(a, msg.static ?? false);
+        if (msg.static) this.dialMore();
         return;
       case 'pm/dial-tick':
         this.dialMore();
@@ -259,10 +266,16 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     conn.on('outbound_node_disconnected', down);
     conn.on('node_message', (c, m) => {
       const id = c.remoteNodeId;
-      if (id && this.open.get(id) === c && !this.deps.gossip.offer({ type: 'gossip/message', nodeId: id, message: m })) {
-        void c.close('stalled', 'this node cannot keep up with the messages of this peer');
-      }
+      // Until this actor has registered the connection, its messages queue behind the handshake here, in order.
+      if (id && this.open.get(id) === c) this.forward(c, m);
+      else if (!this.self.offer({ type: 'pm/early-message', conn: c, message: m })) void c.close('stalled', 'peer manager mailbox is full');
     });
+  }
+
+  private forward(conn: PeerConnection, m: Message): void {
+    if (!this.deps.gossip.offer({ type: 'gossip/message', nodeId: conn.remoteNodeId!, message: m })) {
+      void conn.close('stalled', 'this node cannot keep up with the messages of this peer');
+    }
   }
 
   private onInbound(socket: Socket): void {

@@ -1,3 +1,4 @@
+import type { SubmitBlockResult as ChainSubmitResult } from '../actors/chain.js';
 import type { BlockJson } from '../core/block.js';
 import type { RejectCode } from '../core/reject.js';
 import type { TransactionJson } from '../core/transaction.js';
@@ -21,7 +22,12 @@ export interface NodeApi {
   /** Validates and admits a transaction in its JSON form into the mempool (and relays it). */
   submitTransaction(tx: unknown): Promise<SubmitResult>;
   peers(): Promise<PeerView[]>;
+  /** Validates and connects a block in its JSON form (Bitcoin's `submitblock`), as if a peer had sent it; relayed when it connects. */
+  submitBlock(block: unknown): Promise<SubmitBlockResult>;
 }
+
+/** Outcome of {@link NodeApi.submitBlock}: the chain's verdict, or `malformed` when the JSON is not a block. */
+export type SubmitBlockResult = ChainSubmitResult | { status: 'malformed'; reason: string };
 
 export interface NodeInfo {
   network: string;

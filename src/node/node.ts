@@ -6,7 +6,7 @@ import { MinerActor, MINING_STATS_INTERVAL_MS, type MinerMsg, type MinerStats } 
 import type { ActorRef } from '../actors/runtime/actor.js';
 import { Supervisor, type SupervisorEvent } from '../actors/runtime/supervisor.js';
 import type { EscalationError } from '../actors/runtime/errors.js';
-import { blockSize, blockToJson, type Block } from '../core/block.js';
+import { blockFromJson, blockSize, blockToJson, type Block } from '../core/block.js';
 import { DecodeError, fromHex, toHex } from '../core/encoding.js';
 import { genesisBlock, networkId as computeNetworkId, networkParams } from '../core/genesis.js';
 import { hashToHex } from '../core/hash.js';
@@ -25,7 +25,7 @@ import { parseHostPort } from '../config/schema.js';
 import type { ChainStatus } from '../transport/connection.js';
 import { DATA_FILES, loadNodeId, loadOrCreateMinerKey, lockDataDir } from './data-dir.js';
 import { EventBus } from './events.js';
-import type { AccountView, BlockView, NodeApi, NodeInfo, PeerView, SubmitResult, TransactionView } from './node-api.js';
+import type { AccountView, BlockView, NodeApi, NodeInfo, PeerView, SubmitBlockResult as ApiSubmitBlockResult, SubmitResult, TransactionView } from './node-api.js';
 
 /** Mailbox of the gossip actor: every message of every peer passes through it, messages. */
 export const GOSSIP_MAILBOX = 100_000;
@@ -41,6 +41,8 @@ export interface RunningNode {
   miningAddress: string;
   /** TCP port of the peer protocol (resolved when the config says 0). */
   listenPort: number;
+  /** Adds a static peer to dial (kept and redialled with backoff like the config's `peers`). */
+  connect(host: string, port: number): void;
   /** Stops every actor in reverse start order, finishes the write in progress and closes the store. Idempotent. */
   stop(): Promise<void>;
   /** Resolves when the node has stopped, rejects with the escalation when its supervisor gave up. */
@@ -236,7 +238,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
       })();
       return stopping;
     };
-    return { api, nodeId, bus, miningAddress, listenPort, stop, done };
+    const connectTo = (host: string, port: number): void => void pmRef.offer({ type: 'pm/learn', addresses: [{ host, port }], from: 'local', static: true });
+    return { api, nodeId, bus, miningAddress, listenPort, connect: connectTo, stop, done };
   } catch (err) {
     await runCleanup();
     throw err;
@@ -344,6 +347,16 @@ export function createNodeApi(p: ApiParts): NodeApi {
     },
     async peers() {
       return p.peers();
+    },
+    async submitBlock(json): Promise<ApiSubmitBlockResult> {
+      let block: Block;
+      try {
+        block = blockFromJson(json);
+      } catch (err) {
+        if (err instanceof DecodeError) return { status: 'malformed', reason: err.message };
+        throw err;
+      }
+      return ask<SubmitBlockResult, ChainMsg>(p.chain, (reply) => ({ type: 'chain/submit-block', block, source: 'api', reply }));
     },
   };
 }

@@ -26,6 +26,8 @@ const netId = networkId(params);
 const genesis = genesisBlock(params);
 const genesisHash = hashToHex(blockHash(genesis));
 
+type SubmitBlockResult = Awaited<ReturnType<NodeApi['submitBlock']>>;
+
 class ChainlessApi implements NodeApi {
   readonly pending = new Map<string, TransferTx>();
   readonly nonces = new Map<string, number>();
@@ -90,6 +92,9 @@ class ChainlessApi implements NodeApi {
   }
   async peers() {
     return [{ nodeId: 'other', host: '127.0.0.1', port: 28330, direction: 'outbound' as const, height: 0 }];
+  }
+  async submitBlock(): Promise<SubmitBlockResult> {
+    return { status: 'malformed', reason: 'this test serves no blocks' };
   }
 }
 

@@ -141,6 +141,7 @@ t.test('send signs for the network of /info with the pendingNonce of /accounts a
       return { accepted: true, txid: txid(tx) };
     },
     peers: async () => [],
+    submitBlock: async () => ({ status: 'malformed', reason: 'this test serves no blocks' }),
   };
   const server = await startHttpApi(api, { port: 0, logger: pino({ level: 'silent' }) });
   t.teardown(() => server.close());

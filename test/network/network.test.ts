@@ -1,0 +1,90 @@
+import t from 'tap';
+import { connect } from 'node:net';
+import { blockToJson } from '../../src/core/block.js';
+import { txid, txToJson } from '../../src/core/transaction.js';
+import { EOT_BYTE } from '../../src/transport/limits.js';
+import { ChainBuilder, newKey, regtest } from '../helpers/chain-builder.js';
+import { startPeer, until, untilInMempool, untilPeers, untilTip } from './helpers.js';
+
+t.test('five peers: a block and a transaction reach every peer; a late joiner syncs 200 blocks', async (t) => {
+  const p0 = await startPeer(t, { nodeId: 'p0' });
+  const peers = [p0];
+  // A line p4 → p3 → p2 → p1 → p0: relaying must cross hops.
+  for (let i = 1; i < 5; i++) peers.push(await startPeer(t, { nodeId: `p${i}`, peers: [peers[i - 1]!.listenPort] }));
+  await Promise.all(peers.map((p, i) => untilPeers(p, i === 0 || i === 4 ? 1 : 2)));
+
+  const b = new ChainBuilder(regtest);
+  const first = b.next();
+  t.match(await p0.api.submitBlock(blockToJson(first.block)), { status: 'connected' });
+  await Promise.all(peers.map((p) => untilTip(p, first.entry.hash)));
+  t.pass('the block reached every peer');
+
+  const alice = newKey();
+  const pay = b.pay(b.miner, alice, 1_000n, 10n);
+  t.match(await peers[2]!.api.submitTransaction(txToJson(pay)), { accepted: true });
+  await Promise.all(peers.map((p) => untilInMempool(p, txid(pay))));
+  t.pass('the transaction reached every mempool');
+
+  const more = b.extend(199, (h) => (h === 2 ? [pay] : []));
+  for (const built of more) await p0.api.submitBlock(blockToJson(built.block));
+  await Promise.all(peers.map((p) => untilTip(p, b.tip.hash)));
+  t.equal((await peers[4]!.api.info()).mempool, 0, 'the confirmed transaction left the mempools');
+
+  const late = await startPeer(t, { nodeId: 'late', peers: [peers[4]!.listenPort, peers[2]!.listenPort] });
+  await untilTip(late, b.tip.hash);
+  const info = await late.api.info();
+  t.equal(info.height, 200, 'the late joiner synced 200 blocks');
+  t.equal((await late.api.account(Buffer.from(alice.publicKey).toString('hex'))).balance, '1000', 'and the state they carry');
+});
+
+t.test('a partition into two and three peers that both extend the chain converges on the most work when healed', async (t) => {
+  const a = await startPeer(t, { nodeId: 'a' });
+  const bNode = await startPeer(t, { nodeId: 'b', peers: [a.listenPort] });
+  const c = await startPeer(t, { nodeId: 'c' });
+  const d = await startPeer(t, { nodeId: 'd', peers: [c.listenPort] });
+  const e = await startPeer(t, { nodeId: 'e', peers: [c.listenPort, d.listenPort] });
+  await Promise.all([untilPeers(bNode, 1), untilPeers(d, 2), untilPeers(e, 2)]);
+
+  const base = new ChainBuilder(regtest);
+  base.extend(2);
+  for (const built of base.built) {
+    await a.api.submitBlock(blockToJson(built.block));
+    await c.api.submitBlock(blockToJson(built.block));
+  }
+  const alice = newKey();
+  const small = base.fork(2, { miner: base.miner });
+  const pay = small.pay(small.miner, alice, 777n, 3n);
+  small.next([pay]);
+  small.extend(2);
+  const big = base.fork(2);
+  big.extend(5);
+  for (const built of small.built.slice(2)) await a.api.submitBlock(blockToJson(built.block));
+  for (const built of big.built.slice(2)) await c.api.submitBlock(blockToJson(built.block));
+  await Promise.all([untilTip(bNode, small.tip.hash), untilTip(d, big.tip.hash), untilTip(e, big.tip.hash)]);
+  t.pass('each side of the partition follows its own branch');
+
+  const reorged = until(bNode, 'block-disconnected', () => true);
+  a.connect('127.0.0.1', c.listenPort);
+  await Promise.all([a, bNode, c, d, e].map((p) => untilTip(p, big.tip.hash)));
+  await reorged;
+  t.pass('all five peers are on the heavier branch');
+  for (const p of [a, bNode]) {
+    t.equal((await p.api.transaction(txid(pay)))?.status, 'mempool', `${p.nodeId}: the transfer of the abandoned branch is back in the mempool`);
+  }
+});
+
+t.test('a peer of another network is disconnected and banned', async (t) => {
+  const p = await startPeer(t, { nodeId: 'host' });
+  const banned = until(p, 'peer-banned', () => true);
+  const sock = connect({ host: '127.0.0.1', port: p.listenPort });
+  await new Promise((r) => sock.once('connect', r));
+  sock.write('intruder:1234');
+  await new Promise((r) => sock.once('data', r));
+  const hello = { HELLO: { version: 1, network: 'ff'.repeat(32), height: 0, tip: '00'.repeat(32), chainWork: '1', time: Math.floor(Date.now() / 1000), nodeId: 'intruder', port: 1234 } };
+  sock.write(Buffer.concat([Buffer.from(JSON.stringify(hello)), Buffer.from([EOT_BYTE])]));
+  const closed = new Promise((r) => sock.once('close', r));
+  const ban = await banned;
+  t.match(ban.reason, /wrong-network/);
+  await closed;
+  t.pass('the connection was closed');
+});
