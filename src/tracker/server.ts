@@ -41,9 +41,10 @@ import {
  *
  * Liveness (document 004: "The tracker will send periodical HELLO requests to
  * all active members"): every `helloIntervalMs` the tracker dials each
- * member's HOST:PORT over the peer protocol, sends HELLO, and counts any
- * HEY or HELLO that comes back within `helloTimeoutMs` as alive. A member
- * that does not answer is removed at once.
+ * member's HOST:PORT over the peer protocol (the transport's `dial`), sends
+ * HELLO, and counts the member alive when the HELLO/HEY exchange completes
+ * within `helloTimeoutMs`. A member that does not answer is removed at once;
+ * its peer joins again (TrackerClient does this by itself).
  */
 
 // ---------------------------------------------------------------------------
