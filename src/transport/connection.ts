@@ -333,7 +333,7 @@ export function parseIdReply(buf: Buffer): { status: 'ok'; nodeId: string; rest:
 
 // ---------------------------------------------------------------------------
 
-/** A closed connection never rejects its promises; this marks why it ended. */
+/** Rejection of {@link PeerConnection.ready} when the connection ends before its handshake completes; carries how it ended. */
 export class ConnectionClosedError extends Error {
   override readonly name = 'ConnectionClosedError';
   readonly code = 'ERR_CONNECTION_CLOSED';
@@ -375,6 +375,8 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private gotHello = false;
   private gotHey = false;
   private connectedEmitted = false;
+  /** True while `node_disconnect_with_outbound_node` listeners run: they may still send. */
+  private lastWordsAllowed = false;
   private ending: Omit<DisconnectInfo, 'handshakeCompleted' | 'penalty'> | undefined;
   private remoteReject: DisconnectInfo['remoteReject'];
   private handshakeTimer: NodeJS.Timeout | undefined;
@@ -544,8 +546,6 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   // -------------------------------------------------------------------------
   // Internals
 
-  private lastWordsAllowed = false;
-
   private sendMessage(msg: Message): boolean {
     const frame = encodeMessage(msg);
     this.stats.messagesSent++;
@@ -580,9 +580,19 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     return hello;
   }
 
-  private sendHello(method: 'HELLO' | 'HEY'): void {
+  /** Sends our HELLO or HEY; false when it could not be built (the connection is then closing). */
+  private sendHello(method: 'HELLO' | 'HEY'): boolean {
+    let payload: HelloPayload;
+    try {
+      payload = this.myHello();
+    } catch (err) {
+      // The owner's status() failed: not the remote's fault.
+      this.beginClose('internal-error', `status() threw: ${(err as Error)?.message}`, 'local', false, err);
+      return false;
+    }
     this.stats.messagesSent++;
-    this.writeRaw(encodeMessage({ method, payload: this.myHello() }));
+    this.writeRaw(encodeMessage({ method, payload }));
+    return true;
   }
 
   private onData(chunk: Buffer): void {
@@ -638,8 +648,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       return undefined;
     }
     this.phaseValue = 'handshake';
-    this.sendHello('HELLO');
-    return r.rest;
+    return this.sendHello('HELLO') ? r.rest : undefined;
   }
 
   private onFrames(results: FrameResult[]): void {
@@ -689,11 +698,9 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
         if (!this.acceptHello('HELLO', msg.payload)) return;
         this.gotHello = true;
         if (this.direction === 'inbound') {
-          this.sendHello('HEY');
-          this.sendHello('HELLO');
-        } else {
-          this.sendHello('HEY');
-          if (this.gotHey) this.completeHandshake();
+          if (this.sendHello('HEY')) this.sendHello('HELLO');
+        } else if (this.sendHello('HEY') && this.gotHey) {
+          this.completeHandshake();
         }
         return;
       case 'HEY':
@@ -737,8 +744,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
         return;
       case 'HELLO':
         // A status refresh (the tracker's liveness check, document 004): answered with HEY.
-        if (!this.acceptHello('HELLO', msg.payload)) return;
-        this.sendHello('HEY');
+        if (!this.acceptHello('HELLO', msg.payload) || !this.sendHello('HEY')) return;
         break;
       case 'HEY':
         if (!this.acceptHello('HEY', msg.payload)) return;
@@ -789,7 +795,6 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       (this.emit as (e: K, ...a: PeerConnectionEvents[K]) => boolean)(event, ...args);
     } catch (err) {
       // A bug in a listener is not the remote's fault: end the connection without penalty and keep the cause.
-      if (event.endsWith('_node_disconnected')) throw err;
       this.beginClose('internal-error', `a ${event} listener threw: ${(err as Error)?.message}`, 'local', false, err);
     }
   }

@@ -17,7 +17,7 @@ import {
 import { MAX_FRAME_BYTES, MAX_HANDSHAKE_FRAME_BYTES } from '../../src/transport/limits.js';
 import { message, type Message } from '../../src/transport/messages.js';
 import { dial, DialError } from '../../src/transport/tcp.js';
-import { H, NET, OTHER_NET, RawPeer, Recorder, STATUS, dialRecorded, frame, helloPayload, rawFrame, startListener } from './helpers.js';
+import { H, NET, OTHER_NET, RawPeer, STATUS, dialRecorded, frame, helloPayload, rawFrame, startListener } from './helpers.js';
 
 t.test('parseIdLine: python-p2p-network id lines', async (t) => {
   const ok = parseIdLine(Buffer.from('abc_12-X:8001'));
@@ -465,4 +465,16 @@ t.test('a listener that throws is not the peer\'s fault', async (t) => {
   t.match(await inbound.ended(), { reason: 'internal-error', penalty: 'none', message: /owner bug/ });
 });
 
-void Recorder;
+t.test('a status() that throws ends the connection as internal-error, not misbehaviour', async (t) => {
+  const { listener, nextConnection } = await startListener(t, {
+    status: () => {
+      throw new Error('chain actor unavailable');
+    },
+  });
+  const py = await RawPeer.connect(t, listener.port);
+  await py.sendId('innocent', 9000);
+  await py.readId();
+  await py.send(message('HELLO', helloPayload('innocent')));
+  await py.closed;
+  t.match(await (await nextConnection()).ended(), { reason: 'internal-error', penalty: 'none', message: /chain actor unavailable/ });
+});
