@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { blockToJson } from '../../src/core/block.js';
 import { txid, txToJson } from '../../src/core/transaction.js';
 import { EOT_BYTE } from '../../src/transport/limits.js';
-import { ChainBuilder, newKey, regtest } from '../helpers/chain-builder.js';
+import { ChainBuilder, newKey, regtest, transfer } from '../helpers/chain-builder.js';
 import { startPeer, until, untilInMempool, untilPeers, untilTip } from './helpers.js';
 
 t.test('five peers: a block and a transaction reach every peer; a late joiner syncs 200 blocks', async (t) => {
@@ -87,4 +87,51 @@ t.test('a peer of another network is disconnected and banned', async (t) => {
   t.match(ban.reason, /wrong-network/);
   await closed;
   t.pass('the connection was closed');
+});
+
+t.test('an invalid block bans its sender; a transaction refused only by policy does not', async (t) => {
+  const { PeerConnection } = await import('../../src/transport/connection.js');
+  const { message } = await import('../../src/transport/messages.js');
+  const { hashToHex } = await import('../../src/core/hash.js');
+  const { networkId } = await import('../../src/core/genesis.js');
+  const p = await startPeer(t, { nodeId: 'judge' });
+  const b = new ChainBuilder(regtest);
+  const first = b.next();
+  await p.api.submitBlock(blockToJson(first.block));
+
+  const dialClient = async (nodeId: string) => {
+    const socket = connect({ host: '127.0.0.1', port: p.listenPort });
+    await new Promise((r) => socket.once('connect', r));
+    const conn = new PeerConnection({
+      socket,
+      direction: 'outbound',
+      nodeId,
+      listenPort: 0,
+      network: hashToHex(networkId(regtest)),
+      status: () => ({ height: 0, tip: hashToHex(networkId(regtest)), chainWork: 1n }),
+    });
+    t.teardown(() => conn.close('local-close'));
+    await conn.ready;
+    return conn;
+  };
+
+  // Policy: a transfer with a nonce gap is refused, the sender stays connected.
+  const polite = await dialClient('polite');
+  const refused = until(p, 'tx-accepted', () => true);
+  const gap = transfer(regtest, b.miner, newKey(), 5n, 7, 1n);
+  polite.send(message('PUSHTRANSACTION', { transactions: [gap] }));
+  const ok = b.pay(b.miner, newKey(), 5n, 1n);
+  polite.send(message('PUSHTRANSACTION', { transactions: [ok] }));
+  t.equal((await refused).txid, txid(ok), 'the valid transfer after the refused one was accepted on the same connection');
+  t.ok(polite.isOpen, 'a policy refusal does not disconnect');
+
+  // Consensus: a block with a wrong merkle root bans.
+  const rude = await dialClient('rude');
+  const banned = until(p, 'peer-banned', (e) => e.nodeId === 'rude');
+  const bad = b.next().block;
+  bad.header = { ...bad.header, merkleRoot: new Uint8Array(32) };
+  rude.send(message('BLOCK', { block: bad }));
+  t.match((await banned).reason, /misbehaviour|invalid/);
+  await rude.closed;
+  t.ok(polite.isOpen, 'the polite peer is still connected');
 });
