@@ -11,12 +11,16 @@ import { AccountOverlay, type AccountReader } from './state.js';
 import { signingBytes, txHash, type TransferTx } from './transaction.js';
 
 /**
- * Context-free checks of a transfer: amount at least 1 base unit, fee and
- * amount + fee within MAX_MONEY, a valid ed25519 signature over
- * {@link signingBytes} for `networkId` (one consensus rule, see `ed25519.ts`).
+ * Context-free checks of a transfer: amount at least 1 base unit, fee not
+ * negative, fee and amount + fee within MAX_MONEY, a valid ed25519 signature
+ * over {@link signingBytes} for `networkId` (one consensus rule, see
+ * `ed25519.ts`). Decoders never produce a negative fee, but a transfer built
+ * in-process could carry one, and its u64 encoding would then name another
+ * fee than the one applied (2^64 + fee), so the rule is checked here.
  */
 export function checkTransfer(tx: TransferTx, networkId: Uint8Array): Verdict {
   if (tx.amount < 1n) return reject('bad-amount', 'amount must be at least 1 base unit');
+  if (tx.fee < 0n) return reject('bad-amount', 'fee must not be negative');
   if (tx.amount > MAX_MONEY || tx.fee > MAX_MONEY || tx.amount + tx.fee > MAX_MONEY) {
     return reject('bad-amount', 'amount + fee exceeds MAX_MONEY');
   }

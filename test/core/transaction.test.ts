@@ -177,7 +177,7 @@ t.test('txFromJson names the bad field', async (t) => {
   t.throws(() => txFromJson(null), { message: /transaction must be an object/ });
 });
 
-t.test('checkTransfer: amount at least 1 base unit, amount + fee within MAX_MONEY', async (t) => {
+t.test('checkTransfer: amount at least 1 base unit, fee not negative, amount + fee within MAX_MONEY', async (t) => {
   const sign = (amount: bigint, fee: bigint): TransferTx => signTransfer(regtestId, { recipient: bob.publicKey, amount, fee, nonce: 0 }, alice.secretKey);
   t.match(checkTransfer(sign(0n, 1n), regtestId), { ok: false, code: 'bad-amount' }, 'zero amount');
   t.same(checkTransfer(sign(1n, 0n), regtestId), { ok: true }, 'one base unit, no fee');
@@ -185,6 +185,11 @@ t.test('checkTransfer: amount at least 1 base unit, amount + fee within MAX_MONE
   t.match(checkTransfer(sign(MAX_MONEY - 5n, 6n), regtestId), { ok: false, code: 'bad-amount' }, 'amount + fee = MAX_MONEY + 1');
   t.match(checkTransfer(sign(MAX_MONEY + 1n, 0n), regtestId), { ok: false, code: 'bad-amount' }, 'amount above MAX_MONEY');
   t.match(checkTransfer(sign(1n, MAX_MONEY + 1n), regtestId), { ok: false, code: 'bad-amount' }, 'fee above MAX_MONEY');
+  // A negative fee cannot be decoded, but a transfer built in-process could carry one;
+  // its u64 encoding would name another fee (2^64 - 5), so the checker refuses it.
+  const negativeFee = sign(10n, -5n);
+  t.equal((decodeTx(encodeTx(negativeFee)) as TransferTx).fee, (1n << 64n) - 5n, 'the encoding wraps');
+  t.match(checkTransfer(negativeFee, regtestId), { ok: false, code: 'bad-amount', reason: /fee/ }, 'negative fee');
   // u64 fields can carry values no JSON amount can: the binary decoder accepts them, checkTransfer refuses them.
   const huge = decodeTx(encodeTx({ ...transfer, amount: (1n << 64n) - 1n })) as TransferTx;
   t.equal(huge.amount, (1n << 64n) - 1n);
