@@ -81,6 +81,8 @@ export const MAX_CONCURRENT_PROBES = 32;
 export const MAX_TRACKER_FRAME_BYTES = 64 * 1024;
 /** Silence after which the tracker PINGs a peer-protocol connection, ms (it holds them only for GETADDR). */
 export const TRACKER_PING_INTERVAL_MS = 30_000;
+/** After a liveness probe, how long its connection may take to close gracefully before it is destroyed, ms. */
+export const PROBE_CLOSE_LINGER_MS = 250;
 /** Agent string of the tracker's HELLO. */
 export const TRACKER_AGENT = 'cheesechain-tracker/0.1';
 /** Peer ids drawn before giving up on a unique one (a collision of 128 random bits never happens; this bounds a broken RNG). */
@@ -232,22 +234,32 @@ export async function probePeer(target: { host: string; port: number }, options:
       agent: TRACKER_AGENT,
       handshakeTimeoutMs: Math.max(1, deadline - now()),
       maxFrameBytes: MAX_TRACKER_FRAME_BYTES,
+      closeLingerMs: PROBE_CLOSE_LINGER_MS,
       now,
     });
   } catch (err) {
     return { alive: false, reason: 'connect-failed', detail: (err as Error).message };
   }
   options.connections?.add(conn);
+  // `ready` rejects when the connection has ended before the exchange completed (`closed` says why);
+  // the timer caps a member that neither answers nor hangs up, whose socket would otherwise linger.
+  let timer: NodeJS.Timeout | undefined;
   const outcome = await Promise.race([
     conn.ready.then(
       (): ProbeResult => ({ alive: true, nodeId: conn.remoteNodeId ?? '' }),
-      () => undefined,
+      () => conn.closed.then((info): ProbeResult => ({ alive: false, reason: info.reason, detail: info.message })),
     ),
-    conn.closed.then((info): ProbeResult => ({ alive: false, reason: info.reason, detail: info.message })),
+    new Promise<ProbeResult>((resolve) => {
+      timer = setTimeout(
+        () => resolve({ alive: false, reason: 'handshake-timeout', detail: `HELLO/HEY exchange not completed within ${options.timeoutMs} ms` }),
+        Math.max(1, deadline - now()),
+      );
+    }),
   ]);
-  const info = await conn.close('local-close', 'tracker liveness check done');
-  options.connections?.delete(conn);
-  return outcome ?? { alive: false, reason: info.reason, detail: info.message };
+  clearTimeout(timer);
+  // Not awaited: a graceful close may linger while the member reads; the round goes on.
+  void conn.close('local-close', 'tracker liveness check done').then(() => options.connections?.delete(conn));
+  return outcome;
 }
 
 // ---------------------------------------------------------------------------
