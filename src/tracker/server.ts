@@ -473,6 +473,12 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
       }
       if (decoder.partialBytes > 0) flushTimer = setTimeout(flush, idleFlushMs);
     });
+    socket.on('end', () => {
+      // The client closed its sending side: the end of the stream ends an unterminated request too. Answer it, then close.
+      clearTimers();
+      if (decoder.partialBytes > 0) handleLine(decoder.takePartial());
+      socket.end();
+    });
     socket.on('error', (err: NodeJS.ErrnoException) => log.debug({ remote, err: err.code ?? err.message }, 'tracker client connection error'));
     socket.on('close', () => {
       clearTimers();
@@ -513,7 +519,8 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
 
   // ----- listeners -----
 
-  const textServer = createServer((socket: Socket) => {
+  // Half-open allowed: a client may shut down its sending side and still read the answer to its last request.
+  const textServer = createServer({ allowHalfOpen: true }, (socket: Socket) => {
     if (closed || textSockets.size >= maxConnections) {
       socket.destroy();
       return;

@@ -116,6 +116,16 @@ t.test('a request without line end is answered after the idle delay; a later lin
   t.match(await c.line(), /^ERROR UNKNOWN_PEER/);
 });
 
+t.test('closing the sending side ends an unterminated request: it is answered, then the tracker closes', async (t) => {
+  const tracker = await trackerFor(t, { idleFlushMs: 60_000 }); // the idle flush cannot be what answers
+  const c = await greeted(t, tracker.port);
+  c.write('JOIN_CHAIN:127.0.0.1:9001');
+  c.socket.end();
+  t.match(await c.line(), PID_PATTERN);
+  await c.closedPromise;
+  t.equal(tracker.peers().length, 1);
+});
+
 t.test('an unterminated request that can never become valid is answered with an error after the idle delay', async (t) => {
   const tracker = await trackerFor(t);
   const c = await greeted(t, tracker.port);
