@@ -41,6 +41,8 @@ export interface MiningBenchOptions {
   seconds?: number;
   /** Largest pool measured. @default os.availableParallelism() */
   maxWorkers?: number;
+  /** Where the table or JSON goes. @default process.stdout */
+  output?: { write(text: string): unknown };
 }
 
 /** A hashing method measured on one thread. */
@@ -308,7 +310,8 @@ function median(values: number[]): number {
 
 const mhs = (h: number): string => (h / 1e6).toFixed(2);
 
-function formatTable(r: MiningBenchResult): string {
+/** The human-readable table of a result, as `runMiningBench` prints it without `json`. */
+export function formatMiningBench(r: MiningBenchResult): string {
   const noble = r.kernels.find((k) => k.name === 'noble')!.hashesPerSecond;
   const lines: string[] = [];
   lines.push('cheesechain mining benchmark: SHA-256d of 80-byte headers');
@@ -429,7 +432,7 @@ export async function runMiningBench(options: MiningBenchOptions = {}): Promise<
       durationMs: performance.now() - started,
     };
     progress.stop();
-    process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${formatTable(result)}\n`);
+    (options.output ?? process.stdout).write(options.json ? `${JSON.stringify(result)}\n` : `${formatMiningBench(result)}\n`);
     return result;
   } finally {
     progress.stop();
