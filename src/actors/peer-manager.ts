@@ -293,6 +293,8 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     if (!hello || !nodeId || !conn.isOpen) return;
     const refuse = (reason: DisconnectReason, why: string): void => void conn.close(reason, why);
     if (nodeId === this.deps.nodeId) return refuse('self-connection', 'connected to itself');
+    // The tracker's liveness probe (document 004: periodic HELLO) completes the handshake and leaves; it is no peer.
+    if (hello.role === 'tracker') return;
     const address = this.listenKey(conn);
     if (this.isBanned(`id:${nodeId}`) || (address && this.isBanned(`addr:${address}`))) return refuse('banned', `${nodeId} is banned`);
     if (this.open.has(nodeId)) return refuse('duplicate-connection', `already connected to ${nodeId}`);
