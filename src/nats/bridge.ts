@@ -8,10 +8,14 @@
  *
  * Buffering while NATS is down: the bridge itself keeps the newest
  * {@link DEFAULT_MAX_BUFFERED_EVENTS} encoded events (dropping the oldest) and
- * publishes them in order when the link is back; it does not hand them to
- * nats.js while disconnected, because nats.js discards its own outbound
- * buffer at every reconnect attempt. Events are therefore best effort: the
- * `seq` of each message reveals a gap.
+ * publishes them in order when the link is back, {@link REPLAY_DELAY_MS}
+ * after it reconnects (so that subscribers reconnecting at the same time have
+ * re-subscribed). It does not hand them to nats.js while disconnected,
+ * because nats.js discards its own outbound buffer at every reconnect
+ * attempt. Sent events stay "unconfirmed" until a flush round trip (PING/PONG)
+ * proves the server has them; when the link drops first they go back to the
+ * buffer. Within the bound, events thus survive an outage at least once (a
+ * subscriber may see a `seq` twice); beyond it, `seq` reveals the gap.
  */
 import type { Msg, Subscription } from 'nats';
 import type { Logger } from 'pino';
@@ -38,6 +42,10 @@ import {
 export const DEFAULT_MAX_BUFFERED_EVENTS = 1_000;
 /** Most requests answered at once; more get a `busy` reply. @default 64 */
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 64;
+/** Wait after a reconnect before the buffered events are published, ms. */
+export const REPLAY_DELAY_MS = 600;
+/** Sent events are confirmed by one flush round trip at most this often, ms. */
+export const CONFIRM_INTERVAL_MS = 20;
 /** Mailbox capacity of the bridge actor, messages. */
 export const BRIDGE_MAILBOX_CAPACITY = 10_000;
 /** Supervisor child id of the bridge. */
@@ -83,11 +91,15 @@ export type BridgeMsg =
   | { type: 'bridge/event'; event: NodeEvent }
   | { type: 'bridge/link'; status: LinkStatus }
   | { type: 'bridge/request'; kind: RequestKind | undefined; msg: Msg }
+  | { type: 'bridge/confirmed'; generation: number; upTo: number }
+  | { type: 'bridge/replay'; generation: number }
   | { type: 'bridge/stats'; reply: Reply<BridgeStats> };
 
 interface Buffered {
   subject: string;
   data: Uint8Array;
+  /** Position among every event handed to nats.js (set when sent). */
+  sent?: number;
 }
 
 /**
@@ -100,7 +112,19 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
   private offBus: (() => void) | undefined;
   private offLink: (() => void) | undefined;
   private sub: Subscription | undefined;
+  /** Events waiting for the link. */
   private readonly buffer: Buffered[] = [];
+  /** Events sent but not yet confirmed by a flush round trip. */
+  private unconfirmed: Buffered[] = [];
+  /** Bumped at every disconnect: late confirmations and replays of an older connection are ignored. */
+  private generation = 0;
+  private confirmTimer: NodeJS.Timeout | undefined;
+  private confirming = false;
+  /** Events handed to nats.js so far. */
+  private sentCount = 0;
+  /** Sending waits for the replay after a reconnect. */
+  private replaying = false;
+  private self: ActorRef<BridgeMsg> | undefined;
   private seq = 0;
   private inFlight = 0;
   private connectedOnce = false;
@@ -124,6 +148,7 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
 
   start(ctx: ActorContext<BridgeMsg>): void {
     const self = ctx.self;
+    this.self = self;
     this.offBus = this.init.bus.subscribe((event) => {
       if (!self.offer({ type: 'bridge/event', event })) this.stats.dropped++;
     });
@@ -139,6 +164,8 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.confirmTimer);
+    this.replaying = false;
     this.offBus?.();
     this.offLink?.();
     if (!this.stoppingPublished) this.publish('status', { state: 'stopping' });
@@ -161,8 +188,21 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
       case 'bridge/request':
         this.onRequest(msg.kind, msg.msg);
         return;
+      case 'bridge/confirmed':
+        if (msg.generation === this.generation) {
+          let i = 0;
+          while (i < this.unconfirmed.length && this.unconfirmed[i]!.sent! < msg.upTo) i++;
+          this.unconfirmed.splice(0, i);
+        }
+        return;
+      case 'bridge/replay':
+        if (msg.generation === this.generation) {
+          this.replaying = false;
+          this.flush();
+        }
+        return;
       case 'bridge/stats':
-        msg.reply.resolve({ ...this.stats, connected: this.link?.isUp ?? false, buffered: this.buffer.length });
+        msg.reply.resolve({ ...this.stats, connected: this.link?.isUp ?? false, buffered: this.buffer.length + this.unconfirmed.length });
         return;
       default:
         assertNever(msg);
@@ -178,8 +218,12 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
           this.connectedOnce = true;
           this.subscribeRequests(self);
         }
-        this.flush();
         const reconnect = status.type === 'reconnected';
+        if (reconnect && this.buffer.length > 0) {
+          this.replaying = true;
+          const generation = this.generation;
+          setTimeout(() => self.offer({ type: 'bridge/replay', generation }), REPLAY_DELAY_MS);
+        } else this.flush();
         void this.init.api
           .info()
           .then((info) => this.publish('status', { state: 'online', height: info.height, tip: info.tip, reconnect }))
@@ -189,6 +233,7 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
       case 'disconnected':
       case 'closed':
         this.stats.connected = false;
+        this.requeueUnconfirmed();
         return;
       case 'reconnecting':
       case 'unreachable':
@@ -229,14 +274,17 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
       this.log.warn({ err, event }, 'event not published');
       return;
     }
-    if (link.isUp && this.buffer.length === 0 && this.send(subject, bytes)) return;
+    if (link.isUp && !this.replaying && this.buffer.length === 0 && this.send(subject, bytes)) return;
     this.enqueue({ subject, data: bytes });
   }
 
+  /** Hands one event to nats.js; false when the connection refuses it (then it stays buffered). */
   private send(subject: string, data: Uint8Array): boolean {
     try {
       this.link!.nc!.publish(subject, data);
       this.stats.published++;
+      this.unconfirmed.push({ subject, data, sent: this.sentCount++ });
+      this.scheduleConfirm();
       return true;
     } catch (err) {
       if (err instanceof Error && 'code' in err && (err as { code: unknown }).code === 'MAX_PAYLOAD_EXCEEDED') {
@@ -248,12 +296,47 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
     }
   }
 
+  /** One flush round trip confirms every event sent before it (NATS keeps the order of one connection). */
+  private scheduleConfirm(): void {
+    if (this.confirming || this.confirmTimer) return;
+    this.confirmTimer = setTimeout(() => {
+      this.confirmTimer = undefined;
+      const nc = this.link?.nc;
+      if (!nc || !this.link?.isUp || this.unconfirmed.length === 0) return;
+      const generation = this.generation;
+      const upTo = this.sentCount;
+      this.confirming = true;
+      nc.flush().then(
+        () => {
+          this.confirming = false;
+          this.self?.offer({ type: 'bridge/confirmed', generation, upTo });
+          if (this.sentCount > upTo) this.scheduleConfirm();
+        },
+        () => {
+          this.confirming = false;
+        },
+      );
+    }, CONFIRM_INTERVAL_MS);
+  }
+
+  /** The link dropped: whatever the server may not have got goes back to the front of the buffer. */
+  private requeueUnconfirmed(): void {
+    this.generation++;
+    if (this.unconfirmed.length === 0) return;
+    this.buffer.unshift(...this.unconfirmed);
+    this.unconfirmed = [];
+    while (this.buffer.length > this.maxBuffered) {
+      this.buffer.shift();
+      this.stats.dropped++;
+    }
+  }
+
   private enqueue(item: Buffered): void {
     if (this.maxBuffered === 0) {
       this.stats.dropped++;
       return;
     }
-    if (this.buffer.length >= this.maxBuffered) {
+    while (this.buffer.length + this.unconfirmed.length >= this.maxBuffered && this.buffer.length > 0) {
       this.buffer.shift();
       this.stats.dropped++;
     }
@@ -261,7 +344,7 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
   }
 
   private flush(): void {
-    while (this.buffer.length > 0 && this.link?.isUp) {
+    while (this.buffer.length > 0 && this.link?.isUp && !this.replaying) {
       const item = this.buffer[0]!;
       if (!this.send(item.subject, item.data)) return;
       this.buffer.shift();

@@ -100,9 +100,15 @@ export interface LogRecord {
 }
 
 /** A pino logger that keeps every record in memory, with a way to await one. */
-export function memoryLogger(level = 'debug'): { logger: Logger; records: LogRecord[]; waitFor: (msg: string, timeoutMs?: number) => Promise<LogRecord> } {
+export function memoryLogger(level = 'debug'): {
+  logger: Logger;
+  records: LogRecord[];
+  waitFor: (msg: string, timeoutMs?: number) => Promise<LogRecord>;
+  waitUntil: (pred: (records: LogRecord[]) => boolean, what: string, timeoutMs?: number) => Promise<void>;
+} {
   const records: LogRecord[] = [];
   const waiters: Array<{ msg: string; resolve: (r: LogRecord) => void }> = [];
+  const checks: Array<{ pred: (records: LogRecord[]) => boolean; resolve: () => void }> = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
       for (const line of chunk.toString().split('\n')) {
@@ -115,6 +121,12 @@ export function memoryLogger(level = 'debug'): { logger: Logger; records: LogRec
             w.resolve(rec);
           }
         }
+        for (const c of [...checks]) {
+          if (c.pred(records)) {
+            checks.splice(checks.indexOf(c), 1);
+            c.resolve();
+          }
+        }
       }
       cb();
     },
@@ -125,7 +137,11 @@ export function memoryLogger(level = 'debug'): { logger: Logger; records: LogRec
     if (seen) return Promise.resolve(seen);
     return withTimeout(new Promise<LogRecord>((resolve) => waiters.push({ msg, resolve })), timeoutMs, `log "${msg}"`);
   };
-  return { logger, records, waitFor };
+  const waitUntil = (pred: (records: LogRecord[]) => boolean, what: string, timeoutMs = WAIT_MS) => {
+    if (pred(records)) return Promise.resolve();
+    return withTimeout(new Promise<void>((resolve) => checks.push({ pred, resolve })), timeoutMs, what);
+  };
+  return { logger, records, waitFor, waitUntil };
 }
 
 /** Rejects after `ms` with a message naming what was awaited. */
