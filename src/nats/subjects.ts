@@ -209,7 +209,7 @@ export interface EventMessage<E extends EventName = EventName> {
   nodeId: string;
   /** When the bridge published it, ms since the epoch. */
   time: number;
-  /** Per-bridge sequence number from 1; a gap means events were dropped (see the bridge's buffering). */
+  /** Per-bridge sequence number from 1; a gap means events were dropped, a repeat that one was re-sent after an outage (see the bridge's buffering). */
   seq: number;
   data: EventPayloads[E];
 }
