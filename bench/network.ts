@@ -1,0 +1,428 @@
+/**
+ * Network benchmarks (issue 3, "Benchmarks"), printed in one run by
+ * `npm run bench:network` (`node dist/bench/network.js`), each beside its
+ * target and a baseline measured in the same run:
+ *
+ * 1. Transaction intake: signed transfers accepted per second into one
+ *    peer's mempool through PUSHTRANSACTION over loopback (a raw client
+ *    pushes {@link INTAKE_TXS} transfers of {@link SENDERS} funded senders in
+ *    frames of {@link PUSH_BATCH}; counted by the peer's `tx-accepted`
+ *    events). Baselines: the mempool actor alone (`mempool/add-many` asks,
+ *    no network) and `verifySignature` alone, single-threaded.
+ *    Target: at least 5,000 per second.
+ * 2. Block propagation on a ten-peer loopback network where every peer has
+ *    three connections (a Möbius ladder: a ring plus the five diagonals,
+ *    diameter 3): time from a block of 1,000 transfers being submitted to one
+ *    peer until the last peer has connected it, p50 and p99 over
+ *    {@link PROPAGATION_BLOCKS} blocks, when the transfers are already in
+ *    every mempool (the usual case: they were relayed first) and when they
+ *    are not. Target: p99 under 200 ms.
+ * 3. Sync: blocks and transactions per second for a late joiner catching up
+ *    {@link SYNC_BLOCKS} blocks of {@link SYNC_TXS_PER_BLOCK} transfers from a
+ *    peer that has them.
+ *
+ * Every peer runs in its own worker thread (`bench/lib/peer-worker.ts`), as
+ * if it were its own process: ten peers share the machine's cores, not one
+ * event loop, nor any cache. Blocks and transfers are built, signed and mined
+ * (regtest) before any timing starts. The machine is shared: the load
+ * average and the CPU time this process used are printed beside each
+ * wall-clock rate.
+ *
+ * Arguments pick benchmarks: `node dist/bench/network.js [intake]
+ * [propagation] [sync]` (all three when none is given).
+ */
+import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { Supervisor } from '../src/actors/runtime/supervisor.js';
+import { MempoolActor, type AddTxResult, type MempoolMsg } from '../src/actors/mempool.js';
+import { blockToJson } from '../src/core/block.js';
+import { verifySignature } from '../src/core/ed25519.js';
+import type { Account, AccountReader } from '../src/core/state.js';
+import { signingBytes, type TransferTx } from '../src/core/transaction.js';
+import { EventBus } from '../src/node/events.js';
+import { DATA_FILES } from '../src/node/data-dir.js';
+import { LmdbBlockStore } from '../src/store/lmdb-store.js';
+import { MAX_PUSH_TRANSACTIONS } from '../src/transport/limits.js';
+import { encodeMessage, message } from '../src/transport/messages.js';
+import { ChainBuilder, regtest, regtestId, storeIdentity, type BuiltBlock, type KeyPair } from '../test/helpers/chain-builder.js';
+import { benchKey, checkKeyDerivation } from './lib/keys.js';
+import { RawClient, tempDir, withTimeout } from './lib/peers.js';
+import { clock, fmt, percentile, startSpan, table, type Span } from './lib/stats.js';
+import { WorkerPeer } from './lib/worker-peer.js';
+
+/** Funded accounts that sign the intake and propagation transfers. */
+const SENDERS = 1_000;
+/** Transfers per propagation block (plus the coinbase): one per sender. */
+const BLOCK_TRANSFERS = SENDERS;
+/** Blocks timed in each propagation case (issue 3: at least 20). */
+const PROPAGATION_BLOCKS = 20;
+/** Transfers pushed in the intake benchmark: those of the usual-case propagation blocks, 20 per sender. */
+const INTAKE_TXS = PROPAGATION_BLOCKS * BLOCK_TRANSFERS;
+/** Transfers per PUSHTRANSACTION frame of the intake benchmark. */
+const PUSH_BATCH = 500;
+/** What the funding block gives each sender, base units (two cases × 20 transfers of amount + fee fit). */
+const SENDER_FUNDS = 1_000_000n;
+/** Amount and fee of every benchmark transfer, base units. */
+const TRANSFER_AMOUNT = 1_000n;
+const TRANSFER_FEE = 10n;
+/** Peers of the propagation network, and each one's connections. */
+const NETWORK_PEERS = 10;
+/** Wait after the last mempool received a block's transfers, for the tail of their inventory traffic to end before the block is timed, ms. */
+const SETTLE_MS = 200;
+/** Blocks of the sync benchmark and transfers in each (after the first, which funds the sender). */
+const SYNC_BLOCKS = 2_000;
+const SYNC_TXS_PER_BLOCK = 10;
+/** Longest wait for any awaited event before the run fails, ms. */
+const STEP_TIMEOUT_MS = 120_000;
+
+/** Issue 3's targets. */
+const TARGET_INTAKE_PER_S = 5_000;
+const TARGET_PROPAGATION_P99_MS = 200;
+
+// ---------------------------------------------------------------------------
+// Chains
+// ---------------------------------------------------------------------------
+
+/** A fresh recipient account: any 32 bytes name an account, no key is needed to receive. */
+function freshRecipient(n: number): Uint8Array {
+  return Uint8Array.from(createHash('sha256').update(`cheesechain-bench-network-recipient-${n}`).digest());
+}
+
+/** The chain of the intake and propagation benchmarks. */
+interface PropagationChain {
+  /** Block 1 (pays the miner) and block 2 (funds every sender). */
+  setup: BuiltBlock[];
+  /** Blocks of one transfer per sender, whose transfers are relayed before the block (and are the intake transfers). */
+  usual: BuiltBlock[];
+  /** Blocks whose transfers no peer has seen. */
+  cold: BuiltBlock[];
+  /** Confirmed state after the setup blocks (the mempool baseline's state). */
+  stateAfterSetup: Map<string, Account>;
+}
+
+function buildPropagationChain(): PropagationChain {
+  const b = new ChainBuilder(regtest, { miner: benchKey(1) });
+  const senders: KeyPair[] = Array.from({ length: SENDERS }, (_, i) => benchKey(1_000 + i));
+  const setup = [b.next(), b.next(senders.map((s) => b.pay(b.miner, s, SENDER_FUNDS, TRANSFER_FEE)))];
+  const stateAfterSetup = b.accounts();
+  let recipient = 0;
+  const block = (): BuiltBlock =>
+    b.next(
+      senders.map((s, i) => {
+        // Half to other senders, half to new accounts: a mix of updates and inserts.
+        const to = i % 2 === 0 ? senders[(i * 7 + recipient) % SENDERS]!.publicKey : freshRecipient(recipient);
+        recipient++;
+        return b.pay(s, to, TRANSFER_AMOUNT, TRANSFER_FEE);
+      }),
+    );
+  const usual = Array.from({ length: PROPAGATION_BLOCKS }, block);
+  const cold = Array.from({ length: PROPAGATION_BLOCKS }, block);
+  return { setup, usual, cold, stateAfterSetup };
+}
+
+/** The sync chain: block 1 pays the miner, every later block carries its transfers to new accounts. */
+function buildSyncChain(): BuiltBlock[] {
+  const b = new ChainBuilder(regtest, { miner: benchKey(2) });
+  let n = 1_000_000;
+  return b.extend(SYNC_BLOCKS, (height) => (height === 1 ? [] : Array.from({ length: SYNC_TXS_PER_BLOCK }, () => b.pay(b.miner, freshRecipient(n++), TRANSFER_AMOUNT, TRANSFER_FEE))));
+}
+
+const transfersOf = (blocks: BuiltBlock[]): TransferTx[] => blocks.flatMap((x) => x.block.txs.filter((tx): tx is TransferTx => tx.type === 'transfer'));
+
+// ---------------------------------------------------------------------------
+// 1. Transaction intake
+// ---------------------------------------------------------------------------
+
+interface RateResult {
+  count: number;
+  span: Span;
+}
+
+const perSecond = (r: RateResult): number => (r.count * 1000) / r.span.wallMs;
+
+/** `verifySignature` over `txs` (signing bytes included), single-threaded. */
+function benchVerify(txs: TransferTx[]): RateResult {
+  const stop = startSpan();
+  for (const tx of txs) if (!verifySignature(signingBytes(regtestId, tx), tx.signature, tx.sender)) throw new Error('benchmark: a valid signature was rejected');
+  return { count: txs.length, span: stop() };
+}
+
+/** The mempool actor alone, under a supervisor as in a node: `mempool/add-many` asks of {@link PUSH_BATCH} transfers. */
+async function benchMempool(txs: TransferTx[], state: Map<string, Account>): Promise<RateResult> {
+  const reader: AccountReader = { getAccount: (key) => state.get(key) };
+  const root = new Supervisor({ name: 'bench' });
+  try {
+    const mempool = await root.startChild<MempoolMsg>({ id: 'mempool', start: () => new MempoolActor({ networkId: regtestId, state: reader, bus: new EventBus() }) });
+    const stop = startSpan();
+    let accepted = 0;
+    for (let i = 0; i < txs.length; i += PUSH_BATCH) {
+      const batch = txs.slice(i, i + PUSH_BATCH);
+      const results = await mempool.ask<AddTxResult[]>((reply) => ({ type: 'mempool/add-many', txs: batch, reply }), STEP_TIMEOUT_MS);
+      for (const r of results) {
+        if (!r.accepted) throw new Error(`benchmark: the mempool refused ${r.txid}: ${r.code}: ${r.reason}`);
+        accepted++;
+      }
+    }
+    return { count: accepted, span: stop() };
+  } finally {
+    await root.stop();
+  }
+}
+
+/** One peer; a raw client pushes every transfer in PUSHTRANSACTION frames, encoded beforehand. */
+async function benchIntake(chain: PropagationChain, txs: TransferTx[]): Promise<RateResult> {
+  const peer = await WorkerPeer.start({ name: 'intake' });
+  let client: RawClient | undefined;
+  try {
+    for (const x of chain.setup) await peer.submitBlock(blockToJson(x.block));
+    client = await RawClient.connect(peer.listenPort, 'bench-client');
+    if (PUSH_BATCH > MAX_PUSH_TRANSACTIONS) throw new Error('benchmark: PUSH_BATCH exceeds MAX_PUSH_TRANSACTIONS');
+    const frames: Buffer[] = [];
+    for (let i = 0; i < txs.length; i += PUSH_BATCH) frames.push(encodeMessage(message('PUSHTRANSACTION', { transactions: txs.slice(i, i + PUSH_BATCH) })));
+    const done = peer.untilAccepted(txs.length);
+    const stop = startSpan();
+    const t0 = clock();
+    for (const f of frames) await client.write(f);
+    const at = await withTimeout(done, STEP_TIMEOUT_MS, `intake of ${txs.length} transfers`);
+    const span = stop();
+    return { count: txs.length, span: { wallMs: at - t0, cpuMs: span.cpuMs } };
+  } finally {
+    await client?.close();
+    await peer.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 2. Block propagation
+// ---------------------------------------------------------------------------
+
+/** Peer `i`'s outbound connections in the Möbius ladder: the next peer on the ring, and for the first half the opposite peer. */
+function ladderDials(i: number, n: number): number[] {
+  const out = [(i + 1) % n];
+  if (i < n / 2) out.push(i + n / 2);
+  return out;
+}
+
+interface PropagationSample {
+  /** From the origin starting to handle the block until the last peer connected it, ms. */
+  lastMs: number;
+  /** The same for the median peer, ms. */
+  medianMs: number;
+  /** Until the origin itself had connected it (its own validation), ms. */
+  originMs: number;
+}
+
+interface PropagationResult {
+  usual: PropagationSample[];
+  cold: PropagationSample[];
+  /** Usual case: time for each block's 1,000 transfers, pushed to one peer, to reach every mempool, ms. */
+  txRelayMs: number[];
+  degrees: number[];
+  usualSpan: Span;
+  coldSpan: Span;
+}
+
+async function propagate(peers: WorkerPeer[], x: BuiltBlock): Promise<PropagationSample> {
+  const hash = x.entry.hash;
+  const arrivals = peers.map((p) => p.untilTip(hash));
+  const { value } = await peers[0]!.submitBlock(blockToJson(x.block));
+  if (value.result.status !== 'connected') throw new Error(`benchmark: origin refused block ${hash}: ${JSON.stringify(value.result)}`);
+  const times = (await withTimeout(Promise.all(arrivals), STEP_TIMEOUT_MS, `block ${hash} reaching every peer`)).map((at) => at - value.startedAt);
+  return { lastMs: Math.max(...times), medianMs: percentile(times, 50), originMs: times[0]! };
+}
+
+async function benchPropagation(chain: PropagationChain): Promise<PropagationResult> {
+  const peers: WorkerPeer[] = [];
+  let client: RawClient | undefined;
+  try {
+    for (let i = 0; i < NETWORK_PEERS; i++) peers.push(await WorkerPeer.start({ name: `p${i}`, maxOutbound: ladderDials(i, NETWORK_PEERS).length }));
+    for (let i = 0; i < NETWORK_PEERS; i++) for (const j of ladderDials(i, NETWORK_PEERS)) await peers[i]!.connect(peers[j]!.listenPort);
+    await withTimeout(Promise.all(peers.map((p) => p.untilPeers(3))), STEP_TIMEOUT_MS, 'the ten-peer network connecting');
+    const degrees = (await Promise.all(peers.map((p) => p.info()))).map((info) => info.peers);
+
+    for (const x of chain.setup) await propagate(peers, x);
+
+    client = await RawClient.connect(peers[0]!.listenPort, 'bench-client');
+    const usual: PropagationSample[] = [];
+    const txRelayMs: number[] = [];
+    const usualStop = startSpan();
+    for (let k = 0; k < chain.usual.length; k++) {
+      const x = chain.usual[k]!;
+      const frame = encodeMessage(message('PUSHTRANSACTION', { transactions: transfersOf([x]) }));
+      const filled = peers.map((p) => p.untilAccepted((k + 1) * BLOCK_TRANSFERS));
+      const t0 = clock();
+      await client.write(frame);
+      const at = await withTimeout(Promise.all(filled), STEP_TIMEOUT_MS, `the transfers of block ${k} reaching every mempool`);
+      txRelayMs.push(Math.max(...at) - t0);
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
+      usual.push(await propagate(peers, x));
+    }
+    const usualSpan = usualStop();
+
+    const cold: PropagationSample[] = [];
+    const coldStop = startSpan();
+    for (const x of chain.cold) cold.push(await propagate(peers, x));
+    const coldSpan = coldStop();
+    return { usual, cold, txRelayMs, degrees, usualSpan, coldSpan };
+  } finally {
+    await client?.close();
+    await Promise.all(peers.map((p) => p.stop()));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 3. Sync
+// ---------------------------------------------------------------------------
+
+interface SyncResult {
+  blocks: number;
+  txs: number;
+  span: Span;
+}
+
+/** Writes the chain into an LMDB store in a new data folder, as the seeding peer's own store. */
+async function seedDataDir(blocks: BuiltBlock[]): Promise<string> {
+  const dir = tempDir('seed');
+  const store = new LmdbBlockStore({ path: join(dir, DATA_FILES.chain) });
+  await store.open(storeIdentity(regtest));
+  try {
+    for (const x of blocks) await store.connectBlock(x.entry, x.block, x.changes, x.undo);
+  } finally {
+    await store.close();
+  }
+  return dir;
+}
+
+async function benchSync(blocks: BuiltBlock[]): Promise<SyncResult> {
+  const dir = await seedDataDir(blocks);
+  let seed: WorkerPeer | undefined;
+  let late: WorkerPeer | undefined;
+  try {
+    seed = await WorkerPeer.start({ name: 'seed', dir });
+    const tip = blocks[blocks.length - 1]!.entry.hash;
+    const stop = startSpan();
+    const t0 = clock();
+    late = await WorkerPeer.start({ name: 'late', peers: [seed.listenPort] });
+    const at = await withTimeout(late.untilTip(tip), STEP_TIMEOUT_MS, `the late joiner syncing ${blocks.length} blocks`);
+    const span = stop();
+    return { blocks: blocks.length, txs: blocks.reduce((n, x) => n + x.block.txs.length, 0), span: { wallMs: at - t0, cpuMs: span.cpuMs } };
+  } finally {
+    await late?.stop();
+    await seed?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------
+
+const load = (): string => loadavg()[0]!.toFixed(2);
+const seconds = (ms: number): string => fmt(ms / 1000, 2);
+/** CPU cores this process kept busy over a span (all its threads). */
+const cores = (s: Span): string => fmt(s.cpuMs / s.wallMs, 2);
+const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+
+const BENCHMARKS = ['intake', 'propagation', 'sync'] as const;
+type BenchmarkName = (typeof BENCHMARKS)[number];
+
+/** The benchmarks named on the command line, all when none is. @throws Error naming an unknown one. */
+function selected(argv: string[]): Set<BenchmarkName> {
+  for (const a of argv) if (!(BENCHMARKS as readonly string[]).includes(a)) throw new Error(`unknown benchmark ${JSON.stringify(a)}; expected some of ${BENCHMARKS.join(', ')}`);
+  return new Set(argv.length === 0 ? BENCHMARKS : (argv as BenchmarkName[]));
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const run = selected(process.argv.slice(2));
+  console.log(`cheesechain network benchmark — node ${process.versions.node}, ${availableParallelism()} CPUs, ${process.platform}/${process.arch}, load average ${load()} at start`);
+  checkKeyDerivation();
+
+  const buildStop = startSpan();
+  const chain = buildPropagationChain();
+  const syncChain = run.has('sync') ? buildSyncChain() : [];
+  const intakeTxs = transfersOf(chain.usual);
+  console.log(
+    `built beforehand in ${seconds(buildStop().wallMs)} s: ${SENDERS} funded senders, ${2 * PROPAGATION_BLOCKS} blocks of ${BLOCK_TRANSFERS} transfers${run.has('sync') ? `, a ${SYNC_BLOCKS}-block sync chain (${SYNC_TXS_PER_BLOCK} transfers per block)` : ''}`,
+  );
+  console.log('');
+
+  if (run.has('intake')) await reportIntake(chain, intakeTxs);
+  if (run.has('propagation')) await reportPropagation(chain);
+  if (run.has('sync')) await reportSync(syncChain);
+  console.log(`total ${seconds(performance.now() - started)} s`);
+}
+
+async function reportIntake(chain: PropagationChain, intakeTxs: TransferTx[]): Promise<void> {
+  const verify = benchVerify(intakeTxs.slice(0, 5_000));
+  const mempool = await benchMempool(intakeTxs, chain.stateAfterSetup);
+  const intake = await benchIntake(chain, intakeTxs);
+  const intakeRate = perSecond(intake);
+  console.log(`1. transaction intake: ${fmt(INTAKE_TXS)} signed transfers of ${SENDERS} senders into one peer's mempool (load average ${load()})`);
+  console.log(
+    table(
+      ['path', 'transfers', 'seconds', 'transfers/s', 'CPU cores busy', 'target'],
+      [
+        ['verifySignature alone (signing bytes + pre-checks + OpenSSL)', fmt(verify.count), seconds(verify.span.wallMs), fmt(perSecond(verify)), cores(verify.span), ''],
+        [`mempool actor alone (mempool/add-many asks of ${PUSH_BATCH})`, fmt(mempool.count), seconds(mempool.span.wallMs), fmt(perSecond(mempool)), cores(mempool.span), ''],
+        [
+          `PUSHTRANSACTION over loopback (frames of ${PUSH_BATCH}) → tx-accepted`,
+          fmt(intake.count),
+          seconds(intake.span.wallMs),
+          fmt(intakeRate),
+          cores(intake.span),
+          `≥ ${fmt(TARGET_INTAKE_PER_S)}/s: ${verdict(intakeRate >= TARGET_INTAKE_PER_S)}`,
+        ],
+      ],
+    ),
+  );
+  console.log(`  intake / mempool alone: ${fmt(intakeRate / perSecond(mempool), 2)}×; intake / verifySignature alone: ${fmt(intakeRate / perSecond(verify), 2)}×`);
+  console.log('');
+}
+
+async function reportPropagation(chain: PropagationChain): Promise<void> {
+  const prop = await benchPropagation(chain);
+  console.log(`2. block propagation: ${NETWORK_PEERS} peers on loopback, each with ${prop.degrees.join('/')} connections (Möbius ladder, diameter 3), blocks of ${BLOCK_TRANSFERS} transfers + coinbase (load average ${load()})`);
+  const row = (name: string, xs: PropagationSample[], span: Span): string[] => {
+    const last = xs.map((s) => s.lastMs);
+    const p99 = percentile(last, 99);
+    return [
+      name,
+      fmt(xs.length),
+      fmt(percentile(xs.map((s) => s.originMs), 50), 1),
+      fmt(percentile(xs.map((s) => s.medianMs), 50), 1),
+      fmt(percentile(last, 50), 1),
+      fmt(p99, 1),
+      fmt(Math.max(...last), 1),
+      cores(span),
+      `p99 < ${TARGET_PROPAGATION_P99_MS} ms: ${verdict(p99 < TARGET_PROPAGATION_P99_MS)}`,
+    ];
+  };
+  console.log(
+    table(
+      ['case', 'blocks', 'origin p50 ms', 'median peer p50 ms', 'every peer p50 ms', 'every peer p99 ms', 'max ms', 'CPU cores busy', 'target'],
+      [row('transfers already in every mempool (usual)', prop.usual, prop.usualSpan), row('transfers in no mempool', prop.cold, prop.coldSpan)],
+    ),
+  );
+  console.log(
+    `  (usual case: each block's ${BLOCK_TRANSFERS} transfers, pushed to one peer, reached all ${NETWORK_PEERS} mempools in p50 ${fmt(percentile(prop.txRelayMs, 50))} ms, p99 ${fmt(percentile(prop.txRelayMs, 99))} ms)`,
+  );
+  console.log('');
+}
+
+async function reportSync(syncChain: BuiltBlock[]): Promise<void> {
+  const sync = await benchSync(syncChain);
+  console.log(`3. sync: a late joiner catching up ${fmt(sync.blocks)} blocks (${fmt(sync.txs)} transactions, coinbases included) from one peer (load average ${load()})`);
+  console.log(
+    table(
+      ['blocks', 'transactions', 'seconds', 'blocks/s', 'transactions/s', 'CPU cores busy'],
+      [[fmt(sync.blocks), fmt(sync.txs), seconds(sync.span.wallMs), fmt((sync.blocks * 1000) / sync.span.wallMs, 1), fmt((sync.txs * 1000) / sync.span.wallMs), cores(sync.span)]],
+      0,
+    ),
+  );
+  console.log('');
+}
+
+await main();
