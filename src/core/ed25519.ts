@@ -1,4 +1,4 @@
-import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import nacl from 'tweetnacl';
 
 /**
@@ -79,11 +79,25 @@ const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 export function verifySignature(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean {
   if (precheckSignature(publicKey, signature) !== 'ok') return false;
   try {
-    const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
-    return nodeVerify(null, message, key, signature);
+    return nodeVerify(null, message, publicKeyObject(publicKey), signature);
   } catch {
     return false;
   }
+}
+
+/** Most parsed public keys kept (building a `KeyObject` costs about as much as the verification itself). */
+export const KEY_OBJECT_CACHE_SIZE = 4_096;
+const keyObjects = new Map<string, KeyObject>();
+
+function publicKeyObject(publicKey: Uint8Array): KeyObject {
+  const hex = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('hex');
+  let key = keyObjects.get(hex);
+  if (!key) {
+    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
+    if (keyObjects.size >= KEY_OBJECT_CACHE_SIZE) keyObjects.delete(keyObjects.keys().next().value as string);
+    keyObjects.set(hex, key);
+  }
+  return key;
 }
 
 /** A new key pair from tweetnacl: `publicKey` 32 bytes, `secretKey` 64 bytes (seed ‖ public key). */
