@@ -35,6 +35,8 @@ import { regtestConfig, solve, tempDir } from '../test/nats/fixtures.js';
 const JOB_MS = 50;
 /** Alternating rounds of the block connect measurement (without, then with NATS); the medians are compared. */
 const CONNECT_ROUNDS = 3;
+/** Alternating rounds of the farm measurements (local, then remote); the medians are compared. */
+const FARM_ROUNDS = 3;
 /** Default seconds per measured case. */
 const DEFAULT_SECONDS = 3;
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -51,7 +53,15 @@ class InstantMiner implements Miner {
   async close(): Promise<void> {}
 }
 
-async function blocksPerSecond(natsUrl: string | undefined, seconds: number): Promise<{ blocks: number; perSecond: number; received?: number }> {
+interface ConnectRun {
+  blocks: number;
+  perSecond: number;
+  /** CPU time of this process per block (user + system), µs. */
+  cpuPerBlockUs: number;
+  received?: number;
+}
+
+async function blocksPerSecond(natsUrl: string | undefined, seconds: number): Promise<ConnectRun> {
   const dir = tempDir('bench-nats');
   const nc = natsUrl ? await connect({ servers: natsUrl }) : undefined;
   let received = 0;
@@ -60,8 +70,10 @@ async function blocksPerSecond(natsUrl: string | undefined, seconds: number): Pr
   const node = await startNode(regtestConfig(dir.path, 'bench', natsUrl, { log: { level: 'silent' } }), { logger: pino({ level: 'silent' }), miner: new InstantMiner() });
   const startHeight = (await node.api.info()).height;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await new Promise((r) => setTimeout(r, seconds * 1_000));
   const blocks = (await node.api.info()).height - startHeight;
+  const cpu = process.cpuUsage(cpu0);
   const elapsed = (performance.now() - t0) / 1_000;
   await node.stop();
   if (nc) {
@@ -69,7 +81,7 @@ async function blocksPerSecond(natsUrl: string | undefined, seconds: number): Pr
     await nc.close();
   }
   dir.cleanup();
-  return { blocks, perSecond: blocks / elapsed, ...(nc ? { received } : {}) };
+  return { blocks, perSecond: blocks / elapsed, cpuPerBlockUs: (cpu.user + cpu.system) / Math.max(1, blocks), ...(nc ? { received } : {}) };
 }
 
 async function sample(miner: Miner, seconds: number): Promise<number> {
@@ -102,6 +114,10 @@ async function jobsPerSecond(miner: Miner, target: bigint, seconds: number): Pro
   return n / ((performance.now() - t0) / 1_000);
 }
 
+function middle(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { json: { type: 'boolean' }, seconds: { type: 'string' }, workers: { type: 'string' } } });
   const seconds = values.seconds ? Number(values.seconds) : DEFAULT_SECONDS;
@@ -116,8 +132,8 @@ async function main(): Promise<void> {
     // 1. Publishing cost.
     // A warm-up run, then alternating runs (the machine is shared: alternation spreads load changes over both); medians.
     await blocksPerSecond(undefined, 1);
-    const runsWithout: Array<Awaited<ReturnType<typeof blocksPerSecond>>> = [];
-    const runsWith: Array<Awaited<ReturnType<typeof blocksPerSecond>>> = [];
+    const runsWithout: ConnectRun[] = [];
+    const runsWith: ConnectRun[] = [];
     for (let i = 0; i < CONNECT_ROUNDS; i++) {
       runsWithout.push(await blocksPerSecond(undefined, seconds));
       runsWith.push(await blocksPerSecond(server.url, seconds));
@@ -127,26 +143,42 @@ async function main(): Promise<void> {
     const withNats = median(runsWith);
     const ratio = withNats.perSecond / without.perSecond;
     log(`runs without: ${runsWithout.map((r) => r.perSecond.toFixed(0)).join(', ')} blocks/s; with: ${runsWith.map((r) => r.perSecond.toFixed(0)).join(', ')} blocks/s`);
+    const cpuWithout = middle(runsWithout.map((r) => r.cpuPerBlockUs));
+    const cpuWith = middle(runsWith.map((r) => r.cpuPerBlockUs));
+    log(`CPU per block in the peer's process: ${cpuWithout.toFixed(0)} µs without, ${cpuWith.toFixed(0)} µs with the bridge (+${(cpuWith - cpuWithout).toFixed(0)} µs, ratio ${(cpuWithout / cpuWith).toFixed(3)})`);
     log(`block connect, no NATS:        ${without.perSecond.toFixed(1)} blocks/s (${without.blocks} blocks)`);
     log(`block connect, bridge on:      ${withNats.perSecond.toFixed(1)} blocks/s (${withNats.blocks} blocks, ${withNats.received} block.connected events received)`);
     log(`ratio with/without:            ${ratio.toFixed(3)}`);
 
-    // 2. Remote farm against the same pool locally.
+    // 2. Remote farm against the same pool locally: alternating rounds, medians.
     const pool = new MiningPool({ workers });
-    const localRate = await sample(pool, seconds);
-    const target = (1n << 256n) / BigInt(Math.max(1, Math.round((localRate * JOB_MS) / 1_000)));
-    const localJobs = await jobsPerSecond(pool, target, seconds);
-    await pool.close();
-
     const child = spawn(process.execPath, [MAIN, 'miner', '--nats', server.url, '--network', 'regtest', '--workers', String(workers), '--id', 'bench', '--log-level', 'warn'], { stdio: 'ignore' });
     const exited = new Promise((r) => child.on('exit', r));
     const farm = new NatsFarmMiner({ url: server.url, network: 'regtest', farmId: 'bench', logger: pino({ level: 'silent' }) });
     try {
       while (farm.activeMiners < 1) await new Promise((r) => setTimeout(r, 50));
-      const remoteRate = await sample(farm, seconds);
-      const remoteJobs = await jobsPerSecond(farm, target, seconds);
+      const localRates: number[] = [];
+      const remoteRates: number[] = [];
+      for (let i = 0; i < FARM_ROUNDS; i++) {
+        localRates.push(await sample(pool, seconds));
+        remoteRates.push(await sample(farm, seconds));
+      }
+      const localRate = middle(localRates);
+      const remoteRate = middle(remoteRates);
+      const target = (1n << 256n) / BigInt(Math.max(1, Math.round((localRate * JOB_MS) / 1_000)));
+      const localJobsRuns: number[] = [];
+      const remoteJobsRuns: number[] = [];
+      for (let i = 0; i < FARM_ROUNDS; i++) {
+        localJobsRuns.push(await jobsPerSecond(pool, target, seconds));
+        remoteJobsRuns.push(await jobsPerSecond(farm, target, seconds));
+      }
+      const localJobs = middle(localJobsRuns);
+      const remoteJobs = middle(remoteJobsRuns);
+      const fmt = (xs: number[], d = 1e6) => xs.map((x) => (x / d).toFixed(2)).join(', ');
+      log(`hash rate rounds, local: ${fmt(localRates)} MH/s; remote: ${fmt(remoteRates)} MH/s`);
       log(`hash rate, local pool (${workers} workers): ${(localRate / 1e6).toFixed(3)} MH/s`);
       log(`hash rate, remote farm (same pool):   ${(remoteRate / 1e6).toFixed(3)} MH/s (ratio ${(remoteRate / localRate).toFixed(3)})`);
+      log(`job rounds, local: ${fmt(localJobsRuns, 1)} /s; remote: ${fmt(remoteJobsRuns, 1)} /s`);
       log(`jobs of ~${JOB_MS} ms, local:   ${localJobs.toFixed(2)} solved/s`);
       log(`jobs of ~${JOB_MS} ms, remote:  ${remoteJobs.toFixed(2)} solved/s (ratio ${(remoteJobs / localJobs).toFixed(3)})`);
       if (values.json) {
@@ -154,13 +186,14 @@ async function main(): Promise<void> {
           JSON.stringify({
             seconds,
             workers,
-            blockConnect: { withoutNats: without.perSecond, withBridge: withNats.perSecond, ratio, eventsReceived: withNats.received, blocksWithBridge: withNats.blocks },
+            blockConnect: { withoutNats: without.perSecond, withBridge: withNats.perSecond, ratio, cpuPerBlockUsWithout: cpuWithout, cpuPerBlockUsWith: cpuWith, eventsReceived: withNats.received, blocksWithBridge: withNats.blocks },
             farm: { localHashRate: localRate, remoteHashRate: remoteRate, hashRateRatio: remoteRate / localRate, jobMs: JOB_MS, localJobsPerSecond: localJobs, remoteJobsPerSecond: remoteJobs, jobsRatio: remoteJobs / localJobs },
           }) + '\n',
         );
       }
     } finally {
       await farm.close();
+      await pool.close();
       child.kill('SIGTERM');
       await exited;
     }

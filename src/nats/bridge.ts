@@ -120,6 +120,7 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
   private generation = 0;
   private confirmTimer: NodeJS.Timeout | undefined;
   private confirming = false;
+  private drainScheduled = false;
   /** Events handed to nats.js so far. */
   private sentCount = 0;
   /** Sending waits for the replay after a reconnect. */
@@ -169,6 +170,7 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
     this.offBus?.();
     this.offLink?.();
     if (!this.stoppingPublished) this.publish('status', { state: 'stopping' });
+    this.flush(); // hand everything to nats.js now: close() flushes its buffer, not ours
     this.sub?.unsubscribe();
     await this.link?.close();
     this.stats.connected = false;
@@ -274,8 +276,22 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
       this.log.warn({ err, event }, 'event not published');
       return;
     }
-    if (link.isUp && !this.replaying && this.buffer.length === 0 && this.send(subject, bytes)) return;
     this.enqueue({ subject, data: bytes });
+    this.scheduleDrain();
+  }
+
+  /**
+   * Sends the buffer on the next turn of the event loop rather than event by
+   * event: nats.js then writes a whole batch to the socket at once (one
+   * syscall instead of one per event, the main cost of publishing).
+   */
+  private scheduleDrain(): void {
+    if (this.drainScheduled || !this.link?.isUp || this.replaying) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      this.flush();
+    });
   }
 
   /** Hands one event to nats.js; false when the connection refuses it (then it stays buffered). */
@@ -284,6 +300,8 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
       this.link!.nc!.publish(subject, data);
       this.stats.published++;
       this.unconfirmed.push({ subject, data, sent: this.sentCount++ });
+      // A server that stops answering PINGs must not make this grow without bound: forget the oldest (sent, unconfirmed).
+      if (this.unconfirmed.length > this.maxBuffered) this.unconfirmed.shift();
       this.scheduleConfirm();
       return true;
     } catch (err) {
@@ -336,6 +354,8 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
       this.stats.dropped++;
       return;
     }
+    // A burst larger than the bound while connected is sent now rather than dropped.
+    if (this.buffer.length + this.unconfirmed.length >= this.maxBuffered) this.flush();
     while (this.buffer.length + this.unconfirmed.length >= this.maxBuffered && this.buffer.length > 0) {
       this.buffer.shift();
       this.stats.dropped++;
