@@ -90,13 +90,25 @@ t.test('a submitted transaction is accepted, published, and found by req.tx', as
   t.match(replay, { ok: false, error: { code: 'rejected', reject: String, message: String } }, 'a replayed transfer is a typed rejection');
 });
 
-t.test('peer events are published with their fields', async (t) => {
-  node.bus.publish({ type: 'peer-connected', nodeId: 'peer-b', host: '127.0.0.1', port: 1234, direction: 'inbound' });
-  node.bus.publish({ type: 'peer-disconnected', nodeId: 'peer-b', host: '127.0.0.1', port: 1234, direction: 'inbound', reason: 'closed by peer' });
+t.test('a real peer connecting and leaving publishes peer.connected and peer.disconnected; req.peers lists it', async (t) => {
+  const dir = tempDir('nats-bridge-b');
+  t.teardown(dir.cleanup);
+  const other = await startNode(regtestConfig(dir.path, 'peer-b', undefined, { peers: [`127.0.0.1:${node.listenPort}`] }), { logger: memoryLogger().logger });
+  let stopped = false;
+  t.teardown(() => (stopped ? undefined : other.stop()));
+  const connected = await events.next((r) => r.json.event === 'peer.connected' && r.json.data.peer === 'peer-b', 'peer.connected');
+  t.match(connected.json.data, { peer: 'peer-b', host: '127.0.0.1', port: other.listenPort, direction: 'inbound' });
+  const peers = await req('peers', {});
+  t.match(peers, { ok: true, result: [{ nodeId: 'peer-b', direction: 'inbound', port: other.listenPort }] });
+  await other.stop();
+  stopped = true;
+  const gone = await events.next((r) => r.json.event === 'peer.disconnected' && r.json.data.peer === 'peer-b', 'peer.disconnected');
+  t.match(gone.json.data, { peer: 'peer-b', direction: 'inbound', reason: String });
+});
+
+t.test('ban and eviction events are published with their fields', async (t) => {
   node.bus.publish({ type: 'peer-banned', nodeId: 'peer-c', host: '127.0.0.2', reason: 'invalid block', untilMs: 1_900_000_000_000 });
   node.bus.publish({ type: 'tx-evicted', txid: 'ab'.repeat(32), reason: 'mempool-full' });
-  t.same((await events.next((r) => r.json.event === 'peer.connected', 'peer.connected')).json.data, { peer: 'peer-b', host: '127.0.0.1', port: 1234, direction: 'inbound' });
-  t.match((await events.next((r) => r.json.event === 'peer.disconnected', 'peer.disconnected')).json.data, { peer: 'peer-b', reason: 'closed by peer' });
   t.same((await events.next((r) => r.json.event === 'peer.banned', 'peer.banned')).json.data, { peer: 'peer-c', host: '127.0.0.2', reason: 'invalid block', until: 1_900_000_000_000 });
   t.same((await events.next((r) => r.json.event === 'tx.evicted', 'tx.evicted')).json.data, { txid: 'ab'.repeat(32), reason: 'mempool-full' });
   const seqs = events.all.map((r) => r.json.seq as number);
@@ -115,7 +127,7 @@ t.test('every request kind answers', async (t) => {
   const summary = await req('block', { height: 2, summary: true });
   t.match(summary, { ok: true, result: { height: 2, txCount: 2, header: Object } });
   t.notOk('block' in (summary as { result: object }).result);
-  t.same(await req('peers', {}), { ok: true, result: [] });
+  t.match(await req('peers', {}), { ok: true, result: Array });
   t.match(await req('account', { key: toHex(minerKey.publicKey) }), { ok: true, result: { nonce: 1, pendingNonce: 1 } });
 });
 
