@@ -28,7 +28,7 @@ import { MiningPool } from '../src/mining/pool.js';
 import type { Miner, MiningSolution, MiningWork } from '../src/mining/types.js';
 import { NatsFarmMiner } from '../src/nats/farm.js';
 import { startNode } from '../src/node/node.js';
-import { NatsServer } from '../test/helpers/nats-server.js';
+import { NatsServer, trackChild } from '../test/helpers/nats-server.js';
 import { regtestConfig, solve, tempDir } from '../test/nats/fixtures.js';
 
 /** Target duration of one job in the solved-jobs measurement, ms of local hashing. */
@@ -130,8 +130,9 @@ async function main(): Promise<void> {
     log(`nats-server on ${server.url}; ${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(2)}; ${seconds} s per case`);
 
     // 1. Publishing cost.
-    // A warm-up run, then alternating runs (the machine is shared: alternation spreads load changes over both); medians.
-    await blocksPerSecond(undefined, 1);
+    // Warm-up runs of both kinds (JIT, LMDB), then alternating runs (the machine is shared: alternation spreads load changes over both); medians.
+    await blocksPerSecond(undefined, seconds);
+    await blocksPerSecond(server.url, seconds);
     const runsWithout: ConnectRun[] = [];
     const runsWith: ConnectRun[] = [];
     for (let i = 0; i < CONNECT_ROUNDS; i++) {
@@ -153,6 +154,7 @@ async function main(): Promise<void> {
     // 2. Remote farm against the same pool locally: alternating rounds, medians.
     const pool = new MiningPool({ workers });
     const child = spawn(process.execPath, [MAIN, 'miner', '--nats', server.url, '--network', 'regtest', '--workers', String(workers), '--id', 'bench', '--log-level', 'warn'], { stdio: 'ignore' });
+    trackChild(child); // killed with this process however it ends (a signal, an EPIPE on stdout)
     const exited = new Promise((r) => child.on('exit', r));
     const farm = new NatsFarmMiner({ url: server.url, network: 'regtest', farmId: 'bench', logger: pino({ level: 'silent' }) });
     try {

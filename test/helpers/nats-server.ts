@@ -18,6 +18,34 @@ const PROBE_INTERVAL_MS = 25;
 /** Path of the server binary; override with `NATS_SERVER_BIN`. */
 export const NATS_SERVER_BIN = process.env['NATS_SERVER_BIN'] ?? 'nats-server';
 
+/** Child processes (servers, and whatever tests register) killed if this process ends abruptly. */
+const tracked = new Set<ChildProcess>();
+let exitHooked = false;
+
+/**
+ * Makes sure `child` dies with this process, even when the process is
+ * killed by SIGTERM/SIGINT (tap's timeout) or ends on an uncaught error.
+ * Returns `child`.
+ */
+export function trackChild(child: ChildProcess): ChildProcess {
+  tracked.add(child);
+  child.once('exit', () => tracked.delete(child));
+  if (!exitHooked) {
+    exitHooked = true;
+    const killAll = () => {
+      for (const c of tracked) c.kill('SIGKILL');
+    };
+    process.on('exit', killAll);
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(sig, () => {
+        killAll();
+        process.kill(process.pid, sig); // the default action again: this process ends as it was asked to
+      });
+    }
+  }
+  return child;
+}
+
 /** A free TCP port on 127.0.0.1 (bound once by the OS, then released). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -91,6 +119,7 @@ export class NatsServer {
     if (this.child) return;
     const child = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', String(this.port)], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    trackChild(child);
     const append = (d: Buffer) => {
       this.log = (this.log + d.toString()).slice(-20_000);
     };
@@ -120,6 +149,11 @@ export class NatsServer {
       }
       await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS));
     }
+  }
+
+  /** Kills the server at once (SIGKILL) without waiting: for a process `exit` handler. */
+  killNow(): void {
+    this.child?.kill('SIGKILL');
   }
 
   /** Stops the server (SIGTERM, then SIGKILL after {@link NATS_STOP_GRACE_MS}) and waits for it to exit. Idempotent. */

@@ -9,7 +9,7 @@ import { networkId, networkParams } from '../../src/core/genesis.js';
 import { signTransfer, txid, txToJson } from '../../src/core/transaction.js';
 import { NatsRequestError, requestNode } from '../../src/nats/client.js';
 import { startNode, type RunningNode } from '../../src/node/node.js';
-import { freePort, NatsServer } from '../helpers/nats-server.js';
+import { freePort, NatsServer, trackChild } from '../helpers/nats-server.js';
 import { collect, memoryLogger, regtestConfig, tempDir, withTimeout, WAIT_MS } from './fixtures.js';
 
 /*
@@ -55,6 +55,7 @@ function spawnMiner(url: string): MinerProc {
       }
     }
   });
+  trackChild(child);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const waitFor = (msg: string, after = 0) => {
     if (lines.slice(after).some((l) => l.msg === msg)) return Promise.resolve();

@@ -8,7 +8,7 @@ import { formatAmount, formatEventLine, formatMessage } from '../../src/cli/watc
 import { startNatsBridge } from '../../src/nats/bridge.js';
 import { eventMessage } from '../../src/nats/codec.js';
 import type { NodeApi } from '../../src/node/node-api.js';
-import { NatsServer } from '../helpers/nats-server.js';
+import { NatsServer, trackChild } from '../helpers/nats-server.js';
 import { memoryLogger, withTimeout, WAIT_MS } from './fixtures.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -35,6 +35,7 @@ t.test('`cheesechain watch` prints the events a bridge publishes', async (t) => 
   const server = await NatsServer.start();
   t.teardown(() => server.stop());
   const child = spawn(process.execPath, [MAIN, 'watch', '--nats', server.url, '--network', 'devnet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  trackChild(child);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   t.teardown(async () => {
     child.kill('SIGKILL');
