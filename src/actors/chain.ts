@@ -5,7 +5,7 @@ import type { NetworkParams } from '../core/params.js';
 import { workFromBits } from '../core/pow.js';
 import { reject, type RejectCode, type Verdict } from '../core/reject.js';
 import { AccountOverlay } from '../core/state.js';
-import { checkBlock, checkHeaderContext, connectTransactions, medianTimePast, nextBits, type HeaderLike } from '../core/validation.js';
+import { checkBlock, checkHeaderContext, connectTransactions, medianTimePast, nextBits, type HeaderLike, type VerifiedTransfers } from '../core/validation.js';
 import type { EventBus } from '../node/events.js';
 import type { BlockIndexEntry, BlockStore, ChainTip } from '../store/block-store.js';
 import type { Actor } from './runtime/actor.js';
@@ -16,6 +16,32 @@ import { assertNever } from '../core/reject.js';
 export const MAX_ORPHAN_BLOCKS = 256;
 /** Most hashes in a block locator (Bitcoin: about 10 + log2(height)). */
 export const MAX_LOCATOR_HASHES = 64;
+/**
+ * Most txids remembered as signature-verified (Bitcoin Core's signature
+ * cache, 32 MiB by default); twice the default mempool, about 15 MB.
+ */
+export const MAX_VERIFIED_TRANSFERS = 100_000;
+
+/**
+ * A bounded set of txids whose signatures this node's mempool verified,
+ * oldest forgotten first: what `checkBlock` may skip (see
+ * {@link VerifiedTransfers}).
+ */
+export class VerifiedTransferCache implements VerifiedTransfers {
+  private readonly ids = new Set<string>();
+  constructor(private readonly max: number = MAX_VERIFIED_TRANSFERS) {}
+  add(txid: string): void {
+    if (this.ids.has(txid)) return;
+    this.ids.add(txid);
+    if (this.ids.size > this.max) this.ids.delete(this.ids.values().next().value as string);
+  }
+  has(txid: string): boolean {
+    return this.ids.has(txid);
+  }
+  get size(): number {
+    return this.ids.size;
+  }
+}
 
 /** Outcome of submitting a block. */
 export type SubmitBlockResult =
@@ -64,7 +90,10 @@ export interface ChainActorDeps {
  * The chain actor: validates blocks, keeps the block index, chooses the tip by
  * cumulative work and reorganises onto a heavier branch; every connect or
  * disconnect is one store transaction. Blocks whose parent is unknown wait in
- * a bounded orphan pool.
+ * a bounded orphan pool. Transfers the node's mempool accepted (its
+ * `tx-accepted` events, published only after `checkTransfer` passed on this
+ * network) are remembered in a {@link VerifiedTransferCache}, so a block made
+ * of them is not verified signature by signature a second time.
  */
 export class ChainActor implements Actor<ChainMsg> {
   private readonly index = new Map<string, IndexNode>();
@@ -75,6 +104,8 @@ export class ChainActor implements Actor<ChainMsg> {
   private readonly orphansByPrev = new Map<string, Set<string>>();
   private readonly now: () => number;
   private sequence = 0;
+  private readonly verified = new VerifiedTransferCache();
+  private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly deps: ChainActorDeps) {
     this.now = deps.now ?? (() => Math.floor(Date.now() / 1000));
@@ -82,6 +113,7 @@ export class ChainActor implements Actor<ChainMsg> {
 
   async start(): Promise<void> {
     const { store } = this.deps;
+    this.unsubscribe = this.deps.bus.on('tx-accepted', (e) => this.verified.add(e.txid));
     const pending = new Map<string, BlockIndexEntry>();
     for (const e of store.entries()) pending.set(e.hash, e);
     const sorted = [...pending.values()].sort((a, b) => a.height - b.height);
@@ -98,6 +130,11 @@ export class ChainActor implements Actor<ChainMsg> {
     this.tip = tipNode;
     // A crash between the steps of a reorg leaves a heavier branch stored but not connected.
     await this.activateBestChain();
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
   }
 
   async receive(msg: ChainMsg): Promise<void> {
@@ -227,7 +264,7 @@ export class ChainActor implements Actor<ChainMsg> {
       return known.invalid ? this.invalid(hash, reject('bad-prev', 'block is known to be invalid'), source) : { status: 'duplicate', hash };
     }
     if (this.orphans.has(hash)) return { status: 'duplicate', hash };
-    const structural = checkBlock(block, params, networkId);
+    const structural = checkBlock(block, params, networkId, this.verified);
     if (!structural.ok) return this.invalid(hash, structural, source);
     const prevHex = hashToHex(block.header.prevHash);
     const parent = this.index.get(prevHex);
