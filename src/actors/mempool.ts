@@ -24,7 +24,8 @@ export type MempoolMsg =
   | { type: 'mempool/pending-nonce'; key: string; reply: Reply<number> }
   | { type: 'mempool/info'; reply: Reply<{ size: number; bytes: number }> }
   | { type: 'mempool/block-connected'; block: Block }
-  | { type: 'mempool/block-disconnected'; block: Block };
+  | { type: 'mempool/block-disconnected'; block: Block }
+  | { type: 'mempool/revalidate' };
 
 interface Entry {
   tx: TransferTx;
@@ -90,6 +91,9 @@ export class MempoolActor implements Actor<MempoolMsg> {
         return;
       case 'mempool/block-disconnected':
         this.onBlockDisconnected(msg.block);
+        return;
+      case 'mempool/revalidate':
+        for (const sender of [...this.bySender.keys()]) this.revalidateSender(sender, 'invalid-after-reorg');
         return;
       default:
         assertNever(msg);
@@ -204,30 +208,26 @@ export class MempoolActor implements Actor<MempoolMsg> {
   }
 
   private onBlockConnected(block: Block): void {
-    const touched = new Set<string>();
     for (const tx of block.txs) {
       if (tx.type !== 'transfer') continue;
-      const sender = toHex(tx.sender);
-      touched.add(sender);
       const e = this.byId.get(computeTxid(tx));
       if (e) this.remove(e);
     }
-    for (const s of touched) this.revalidateSender(s, 'confirmed-conflict');
+    for (const s of touchedAccounts(block)) this.revalidateSender(s, 'confirmed-conflict');
   }
 
   private onBlockDisconnected(block: Block): void {
-    const touched = new Set<string>();
     for (const tx of block.txs) {
       if (tx.type !== 'transfer') continue;
       const sender = toHex(tx.sender);
       const id = computeTxid(tx);
-      touched.add(sender);
       const clash = this.bySender.get(sender)?.get(tx.nonce);
       if (clash) this.remove(clash);
       // Already verified when the block connected; the state now is the one it was valid on.
       this.insert({ tx, txid: id, sender });
     }
-    for (const s of touched) this.revalidateSender(s, 'invalid-after-reorg');
+    // A disconnect takes coins back from recipients and the coinbase's miner too: their pending spends may no longer be funded.
+    for (const s of touchedAccounts(block)) this.revalidateSender(s, 'invalid-after-reorg');
   }
 
   /** Keeps the sender's transfers that still form a gap-free, funded chain from its confirmed nonce; drops the rest. */
@@ -251,4 +251,14 @@ export class MempoolActor implements Actor<MempoolMsg> {
       }
     }
   }
+}
+
+/** Every account a block changes: senders, recipients and the coinbase's recipient. */
+function touchedAccounts(block: Block): Set<string> {
+  const out = new Set<string>();
+  for (const tx of block.txs) {
+    out.add(toHex(tx.recipient));
+    if (tx.type === 'transfer') out.add(toHex(tx.sender));
+  }
+  return out;
 }

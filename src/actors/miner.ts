@@ -127,6 +127,9 @@ export class MinerActor implements Actor<MinerMsg> {
     if (result.status === 'connected' || result.status === 'reorg') {
       this.blocksMined++;
       this.deps.bus.publish({ type: 'block-mined', hash: result.hash, height: result.height });
+    } else if (result.status === 'invalid') {
+      // Our own template failed (a mempool entry no longer fits the state): re-check the mempool before the next template.
+      this.deps.mempool.tell({ type: 'mempool/revalidate' });
     }
     // The tip-changed event starts the next template; if the block lost a race, mine again anyway.
     if (this.active && generation === this.generation) await this.newWork();

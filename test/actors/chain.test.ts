@@ -146,3 +146,17 @@ t.test('mempool: admission, typed rejections, nonce order, confirmation, evictio
   t.ok(p.events.some((e) => e.type === 'tx-evicted' && e.txid === txid(t4!) && e.reason === 'mempool-full'), 'the evicted transfer is reported');
   t.same(await p.poolIds(), [a0, t1, t2!, t3!].map(txid), 'the template takes the best fee first and keeps each sender in nonce order');
 });
+
+t.test('a reorg that takes away a miner\'s coinbase evicts the miner\'s pending spends', async (t) => {
+  const p = await peer(t);
+  const a = new ChainBuilder(regtest);
+  const fork = a.fork(0);
+  await p.submit(a.next().block);
+  const spend = transfer(regtest, a.miner, newKey(), 1_000n, 0, 1n);
+  t.match(await p.addTx(spend), { accepted: true });
+  fork.extend(2);
+  for (const built of fork.built) await p.submit(built.block);
+  t.equal(p.store.getTip().hash, fork.tip.hash, 'the heavier branch won');
+  t.same(await p.poolIds(), [], 'the spend of the vanished coinbase left the mempool');
+  t.ok(p.events.some((e) => e.type === 'tx-evicted' && e.txid === txid(spend) && e.reason === 'invalid-after-reorg'), 'its eviction is reported');
+});
