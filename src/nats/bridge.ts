@@ -121,6 +121,8 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
   private confirmTimer: NodeJS.Timeout | undefined;
   private confirming = false;
   private drainScheduled = false;
+  /** Event subjects, built once. */
+  private readonly subjects = new Map<EventName, string>();
   /** Events handed to nats.js so far. */
   private sentCount = 0;
   /** Sending waits for the replay after a reconnect. */
@@ -267,7 +269,8 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
   private publish<E extends EventName>(event: E, data: EventPayloads[E]): void {
     const link = this.link;
     if (!link) return;
-    const subject = eventSubject(this.init.network, this.init.nodeId, event);
+    let subject = this.subjects.get(event);
+    if (subject === undefined) this.subjects.set(event, (subject = eventSubject(this.init.network, this.init.nodeId, event)));
     let bytes: Uint8Array;
     try {
       bytes = encodeJson(eventMessage(event, data, { network: this.init.network, nodeId: this.init.nodeId, seq: ++this.seq, time: this.now() }), link.maxPayload);
