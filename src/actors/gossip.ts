@@ -2,7 +2,7 @@ import type { Block } from '../core/block.js';
 import { blockHash } from '../core/block.js';
 import { hashToHex } from '../core/hash.js';
 import { assertNever, isPolicyOnly, type RejectCode } from '../core/reject.js';
-import { txid as computeTxid, type Transaction, type TransferTx } from '../core/transaction.js';
+import type { Transaction, TransferTx } from '../core/transaction.js';
 import type { EventBus } from '../node/events.js';
 import type { AddrEntry, HelloPayload, Message } from '../transport/messages.js';
 import { message } from '../transport/messages.js';
@@ -299,9 +299,11 @@ export class GossipActor implements Actor<GossipMsg> {
         return;
       }
       transfers.push(tx);
-      peer.knownTxs.add(computeTxid(tx));
     }
     const results = await this.deps.mempool.ask<AddTxResult[]>((reply) => ({ type: 'mempool/add-many', txs: transfers, source: peer.link.nodeId, reply }));
+    // The mempool names each transfer's txid in its result, so none is hashed twice. The seen-set is
+    // complete before the next tick flushes announcements: nothing is announced back to this peer.
+    for (const r of results) peer.knownTxs.add(r.txid);
     for (const r of results) {
       if (!r.accepted && !isPolicyOnly(r.code)) {
         this.punishIf(peer, r.code, `invalid transaction ${r.txid}: ${r.reason}`);

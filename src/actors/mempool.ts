@@ -1,5 +1,5 @@
 import type { Block } from '../core/block.js';
-import { toHex } from '../core/encoding.js';
+import { bytesEqual, toHex } from '../core/encoding.js';
 import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from '../core/params.js';
 import { assertNever, reject, type Rejection } from '../core/reject.js';
 import { EMPTY_ACCOUNT, type AccountReader } from '../core/state.js';
@@ -210,8 +210,9 @@ export class MempoolActor implements Actor<MempoolMsg> {
   private onBlockConnected(block: Block): void {
     for (const tx of block.txs) {
       if (tx.type !== 'transfer') continue;
-      const e = this.byId.get(computeTxid(tx));
-      if (e) this.remove(e);
+      // Found by sender and nonce rather than by txid: hashing every transfer of every block costs more.
+      const e = this.bySender.get(toHex(tx.sender))?.get(tx.nonce);
+      if (e && sameTransfer(e.tx, tx)) this.remove(e);
     }
     for (const s of touchedAccounts(block)) this.revalidateSender(s, 'confirmed-conflict');
   }
@@ -261,4 +262,12 @@ function touchedAccounts(block: Block): Set<string> {
     if (tx.type === 'transfer') out.add(toHex(tx.sender));
   }
   return out;
+}
+
+/**
+ * Whether two transfers of one sender and nonce are the same transaction:
+ * equal recipient, amount, fee and signature, hence one encoding and one txid.
+ */
+function sameTransfer(a: TransferTx, b: TransferTx): boolean {
+  return a.amount === b.amount && a.fee === b.fee && bytesEqual(a.signature, b.signature) && bytesEqual(a.recipient, b.recipient);
 }
