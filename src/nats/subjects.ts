@@ -66,7 +66,9 @@ export const EVENT_SUBJECTS = {
   'mining.stats': 'mining.stats',
   status: 'status',
 } as const;
+/** Name of an event (`block.connected`, `tip`, …): the subject suffix after `evt.`. */
 export type EventName = keyof typeof EVENT_SUBJECTS;
+/** Every event name. */
 export const EVENT_NAMES = Object.keys(EVENT_SUBJECTS) as EventName[];
 
 /** `block.connected`: a block joined the main chain (in order, after it is durable). */
@@ -222,6 +224,7 @@ export type AnyEventMessage = { [E in EventName]: EventMessage<E> }[EventName];
 
 /** Request kinds; each is answered on `cheesechain.<network>.<nodeId>.req.<kind>`. */
 export const REQUEST_KINDS = ['info', 'block', 'tx', 'account', 'submit', 'peers'] as const;
+/** A request kind: the last token of a request subject. */
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 
 /** Request bodies (JSON). `info` and `peers` take an empty body or `{}`. */
@@ -269,6 +272,7 @@ export interface RequestResults {
  * - `internal`: the peer failed to answer (an actor timed out or crashed).
  */
 export const REPLY_ERROR_CODES = ['bad-json', 'bad-request', 'not-found', 'rejected', 'too-large', 'busy', 'internal'] as const;
+/** One of {@link REPLY_ERROR_CODES}. */
 export type ReplyErrorCode = (typeof REPLY_ERROR_CODES)[number];
 
 /** The error of a failed request. */
