@@ -41,6 +41,8 @@ export const DEFAULT_API_ENABLED = true;
 export const DEFAULT_API_HOST = '127.0.0.1';
 /** The HTTP API's default port is the network's peer port plus this offset (devnet: 18331). */
 export const API_PORT_OFFSET = 1;
+/** @default true — a peer with NATS and its local miner off mines through the NATS farm. */
+export const DEFAULT_NATS_FARM = true;
 /** @default 'info' — pino log level. */
 export const DEFAULT_LOG_LEVEL = 'info';
 
@@ -236,8 +238,10 @@ const natsSchema = z.strictObject(
   {
     url: str('a NATS server URL, e.g. "nats://127.0.0.1:4222"'),
     name: str('a non-empty connection name').optional(),
+    /** Mine through the NATS farm (`cheesechain miner` processes) when the local miner is off. @default {@link DEFAULT_NATS_FARM} */
+    farm: boolSchema.default(DEFAULT_NATS_FARM),
   },
-  { error: expected('an object { url, name }') },
+  { error: expected('an object { url, name, farm }') },
 );
 
 const logSchema = z.strictObject(
@@ -300,7 +304,7 @@ export const nodeConfigSchema = nodeConfigInputSchema.transform((c) => ({
  * - `mining`: `{enabled, workers, address? (64 lower-case hex), chunkMs}`
  * - `mempool`: `{maxTransactions, minFee (decimal string, base units)}`
  * - `api`: `{enabled, host, port}` of the local HTTP API (port 0 = ephemeral)
- * - `nats?`: `{url, name?}`
+ * - `nats?`: `{url, name?, farm}` (farm: mine through remote `cheesechain miner` processes when local mining is off)
  * - `log`: `{level}`
  */
 export type NodeConfig = z.output<typeof nodeConfigSchema>;

@@ -18,7 +18,7 @@ import { NatsFarmMiner } from './farm.js';
  * @throws SubjectTokenError when the node id cannot be a subject token.
  */
 export function natsFarmForNode(config: Pick<NodeConfig, 'nats' | 'mining' | 'network'>, nodeId: string, logger: Logger): NatsFarmMiner | undefined {
-  if (!config.nats || config.mining.enabled) return undefined;
+  if (!config.nats || !config.nats.farm || config.mining.enabled) return undefined;
   return new NatsFarmMiner({ url: config.nats.url, network: config.network, farmId: nodeId, logger, ...(config.nats.name !== undefined ? { name: `${config.nats.name}-farm` } : {}) });
 }
 
