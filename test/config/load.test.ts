@@ -140,7 +140,7 @@ t.test('environment variables are CHEESECHAIN_ plus the upper-snake path; values
   t.equal(c.mining.enabled, true);
   t.equal(c.mining.workers, 4);
   t.equal(c.mining.address, KEY, 'addresses are normalised to lower case');
-  t.same(c.nats, { url: 'nats://127.0.0.1:4222' });
+  t.same(c.nats, { url: 'nats://127.0.0.1:4222', farm: true });
   t.same(c.tracker, { host: 'tracker.local', port: DEFAULT_TRACKER_PORT });
   t.equal(c.mempool.minFee, '1000');
   t.equal(c.log.level, 'debug');
