@@ -7,8 +7,9 @@
  *    peer's mempool through PUSHTRANSACTION over loopback (a raw client
  *    pushes {@link INTAKE_TXS} transfers of {@link SENDERS} funded senders in
  *    frames of {@link PUSH_BATCH}; counted by the peer's `tx-accepted`
- *    events). Baselines: the mempool actor alone (`mempool/add-many` asks,
- *    no network) and `verifySignature` alone, single-threaded.
+ *    events). Baselines over the same transfers, each in a fresh thread as
+ *    the peer is: the mempool actor alone (`mempool/add-many` asks, no
+ *    network) and `verifySignature` alone.
  *    Target: at least 5,000 per second.
  * 2. Block propagation on a ten-peer loopback network where every peer has
  *    three connections (a Möbius ladder: a ring plus the five diagonals,
@@ -29,24 +30,24 @@
  * wall-clock rate.
  *
  * Arguments pick benchmarks: `node dist/bench/network.js [intake]
- * [propagation] [sync]` (all three when none is given).
+ * [propagation] [sync]` (all three when none is given). With
+ * `BENCH_TRACE=1` the propagation benchmark prints, for every block, when
+ * each peer (p0 … p9) connected it, ms after the origin p0 began.
  */
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { Supervisor } from '../src/actors/runtime/supervisor.js';
-import { MempoolActor, type AddTxResult, type MempoolMsg } from '../src/actors/mempool.js';
+import { Worker } from 'node:worker_threads';
 import { blockToJson } from '../src/core/block.js';
-import { verifySignature } from '../src/core/ed25519.js';
-import type { Account, AccountReader } from '../src/core/state.js';
-import { signingBytes, type TransferTx } from '../src/core/transaction.js';
-import { EventBus } from '../src/node/events.js';
+import type { Account } from '../src/core/state.js';
+import type { TransferTx } from '../src/core/transaction.js';
 import { DATA_FILES } from '../src/node/data-dir.js';
 import { LmdbBlockStore } from '../src/store/lmdb-store.js';
 import { MAX_PUSH_TRANSACTIONS } from '../src/transport/limits.js';
 import { encodeMessage, message } from '../src/transport/messages.js';
-import { ChainBuilder, regtest, regtestId, storeIdentity, type BuiltBlock, type KeyPair } from '../test/helpers/chain-builder.js';
+import { ChainBuilder, regtest, storeIdentity, type BuiltBlock, type KeyPair } from '../test/helpers/chain-builder.js';
+import type { BaselineJob, BaselineResult } from './lib/baseline-worker.js';
 import { benchKey, checkKeyDerivation } from './lib/keys.js';
 import { RawClient, tempDir, withTimeout } from './lib/peers.js';
 import { clock, fmt, percentile, startSpan, table, type Span } from './lib/stats.js';
@@ -135,40 +136,18 @@ const transfersOf = (blocks: BuiltBlock[]): TransferTx[] => blocks.flatMap((x) =
 // 1. Transaction intake
 // ---------------------------------------------------------------------------
 
-interface RateResult {
-  count: number;
-  span: Span;
-}
+type RateResult = BaselineResult;
 
 const perSecond = (r: RateResult): number => (r.count * 1000) / r.span.wallMs;
 
-/** `verifySignature` over `txs` (signing bytes included), single-threaded. */
-function benchVerify(txs: TransferTx[]): RateResult {
-  const stop = startSpan();
-  for (const tx of txs) if (!verifySignature(signingBytes(regtestId, tx), tx.signature, tx.sender)) throw new Error('benchmark: a valid signature was rejected');
-  return { count: txs.length, span: stop() };
-}
-
-/** The mempool actor alone, under a supervisor as in a node: `mempool/add-many` asks of {@link PUSH_BATCH} transfers. */
-async function benchMempool(txs: TransferTx[], state: Map<string, Account>): Promise<RateResult> {
-  const reader: AccountReader = { getAccount: (key) => state.get(key) };
-  const root = new Supervisor({ name: 'bench' });
-  try {
-    const mempool = await root.startChild<MempoolMsg>({ id: 'mempool', start: () => new MempoolActor({ networkId: regtestId, state: reader, bus: new EventBus() }) });
-    const stop = startSpan();
-    let accepted = 0;
-    for (let i = 0; i < txs.length; i += PUSH_BATCH) {
-      const batch = txs.slice(i, i + PUSH_BATCH);
-      const results = await mempool.ask<AddTxResult[]>((reply) => ({ type: 'mempool/add-many', txs: batch, reply }), STEP_TIMEOUT_MS);
-      for (const r of results) {
-        if (!r.accepted) throw new Error(`benchmark: the mempool refused ${r.txid}: ${r.code}: ${r.reason}`);
-        accepted++;
-      }
-    }
-    return { count: accepted, span: stop() };
-  } finally {
-    await root.stop();
-  }
+/** Runs one intake baseline in a fresh worker thread (cold caches, as the peer under test has). */
+function runBaseline(job: BaselineJob): Promise<RateResult> {
+  const worker = new Worker(new URL('./lib/baseline-worker.js', import.meta.url), { workerData: job });
+  return new Promise<BaselineResult>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`benchmark: the ${job.kind} baseline worker exited with code ${code}`)));
+  }).finally(() => void worker.terminate());
 }
 
 /** One peer; a raw client pushes every transfer in PUSHTRANSACTION frames, encoded beforehand. */
@@ -230,6 +209,7 @@ async function propagate(peers: WorkerPeer[], x: BuiltBlock): Promise<Propagatio
   const { value } = await peers[0]!.submitBlock(blockToJson(x.block));
   if (value.result.status !== 'connected') throw new Error(`benchmark: origin refused block ${hash}: ${JSON.stringify(value.result)}`);
   const times = (await withTimeout(Promise.all(arrivals), STEP_TIMEOUT_MS, `block ${hash} reaching every peer`)).map((at) => at - value.startedAt);
+  if (process.env.BENCH_TRACE) console.log(`  ${hash.slice(0, 12)}: ${times.map((t) => t.toFixed(0)).join(' ')}`);
   return { lastMs: Math.max(...times), medianMs: percentile(times, 50), originMs: times[0]! };
 }
 
@@ -238,9 +218,17 @@ async function benchPropagation(chain: PropagationChain): Promise<PropagationRes
   let client: RawClient | undefined;
   try {
     for (let i = 0; i < NETWORK_PEERS; i++) peers.push(await WorkerPeer.start({ name: `p${i}`, maxOutbound: ladderDials(i, NETWORK_PEERS).length }));
-    for (let i = 0; i < NETWORK_PEERS; i++) for (const j of ladderDials(i, NETWORK_PEERS)) await peers[i]!.connect(peers[j]!.listenPort);
+    // Every peer gets its dial orders at once, before any ADDR could offer it another address to fill a slot with.
+    await Promise.all(peers.flatMap((p, i) => ladderDials(i, NETWORK_PEERS).map((j) => p.connect(peers[j]!.listenPort))));
     await withTimeout(Promise.all(peers.map((p) => p.untilPeers(3))), STEP_TIMEOUT_MS, 'the ten-peer network connecting');
-    const degrees = (await Promise.all(peers.map((p) => p.info()))).map((info) => info.peers);
+    const links = await Promise.all(peers.map((p) => p.peerIds()));
+    for (let i = 0; i < NETWORK_PEERS; i++) {
+      const expected = peers.filter((_, j) => ladderDials(i, NETWORK_PEERS).includes(j) || ladderDials(j, NETWORK_PEERS).includes(i)).map((p) => p.name);
+      if (links[i]!.length !== expected.length || !expected.every((id) => links[i]!.includes(id))) {
+        throw new Error(`benchmark: ${peers[i]!.name} is connected to ${links[i]!.join(', ')}, not to ${expected.join(', ')}`);
+      }
+    }
+    const degrees = links.map((l) => l.length);
 
     for (const x of chain.setup) await propagate(peers, x);
 
@@ -356,8 +344,8 @@ async function main(): Promise<void> {
 }
 
 async function reportIntake(chain: PropagationChain, intakeTxs: TransferTx[]): Promise<void> {
-  const verify = benchVerify(intakeTxs.slice(0, 5_000));
-  const mempool = await benchMempool(intakeTxs, chain.stateAfterSetup);
+  const verify = await runBaseline({ kind: 'verify', txs: intakeTxs, state: new Map(), batch: PUSH_BATCH });
+  const mempool = await runBaseline({ kind: 'mempool', txs: intakeTxs, state: chain.stateAfterSetup, batch: PUSH_BATCH });
   const intake = await benchIntake(chain, intakeTxs);
   const intakeRate = perSecond(intake);
   console.log(`1. transaction intake: ${fmt(INTAKE_TXS)} signed transfers of ${SENDERS} senders into one peer's mempool (load average ${load()})`);

@@ -41,6 +41,8 @@ async function run(c: PeerCommand): Promise<unknown> {
       return accepted >= c.count ? clock() : new Promise<number>((resolve) => acceptedWaiters.push({ count: c.count, resolve }));
     case 'info':
       return node.api.info();
+    case 'peers':
+      return (await node.api.peers()).map((p) => p.nodeId);
     case 'stop':
       await peer.stop();
       return undefined;

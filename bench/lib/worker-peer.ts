@@ -16,6 +16,8 @@ export type PeerCommand =
   /** Answered (with the time) once at least `count` transactions have entered the mempool since the peer started. */
   | { id: number; cmd: 'until-accepted'; count: number }
   | { id: number; cmd: 'info' }
+  /** Answered with the node ids of the connected peers. */
+  | { id: number; cmd: 'peers' }
   | { id: number; cmd: 'stop' };
 
 type Command = PeerCommand extends infer C ? (C extends { id: number } ? Omit<C, 'id'> : never) : never;
@@ -126,6 +128,9 @@ export class WorkerPeer {
   }
   async info(): Promise<NodeInfo> {
     return (await this.request<NodeInfo>({ cmd: 'info' })).value;
+  }
+  async peerIds(): Promise<string[]> {
+    return (await this.request<string[]>({ cmd: 'peers' })).value;
   }
 
   /** Resolves with the time at which the peer's tip became `hash` (now or later). */
