@@ -17,7 +17,7 @@ import { headerHash, type BlockHeader } from '../../src/core/header.js';
 import { BLOCK_VERSION, COIN, MAX_BLOCK_TXS, MAX_MONEY, NETWORKS, blockReward, type NetworkParams } from '../../src/core/params.js';
 import { decodeCompact, encodeCompact, hashMeetsTarget, targetFromBits } from '../../src/core/pow.js';
 import { AccountOverlay, type Account, type AccountReader } from '../../src/core/state.js';
-import { signTransfer, type CoinbaseTx, type Transaction, type TransferTx } from '../../src/core/transaction.js';
+import { signTransfer, txid, type CoinbaseTx, type Transaction, type TransferTx } from '../../src/core/transaction.js';
 import {
   checkBlock,
   checkHeaderContext,
@@ -95,6 +95,18 @@ t.test('checkBlock accepts a mined block with a coinbase and signed transfers', 
   const b = makeBlock([coinbase(1, blockReward(regtest, 1) + 12n), aliceToBob, aliceToCarol]);
   t.same(checkBlock(b, regtest, regtestId), { ok: true });
   t.same(checkBlock(makeBlock([coinbase(1)]), regtest, regtestId), { ok: true }, 'coinbase only');
+});
+
+t.test('checkBlock with a signature cache: a cached txid skips the signature, a changed signature is a new txid and is checked', async (t) => {
+  const forged: TransferTx = { ...aliceToBob, signature: Uint8Array.from(aliceToBob.signature).fill(7, 0, 8) };
+  const seen = new Set<string>();
+  const verified = { has: (id: string) => (seen.add(id), id === txid(aliceToBob)) };
+  t.same(checkBlock(makeBlock([coinbase(1, blockReward(regtest, 1) + 5n), aliceToBob]), regtest, regtestId, verified), { ok: true }, 'the cached transfer passes');
+  t.ok(seen.has(txid(aliceToBob)), 'the cache was consulted by txid');
+  t.match(checkBlock(makeBlock([coinbase(1), forged]), regtest, regtestId, verified), { ok: false, code: 'bad-signature' }, 'a forged signature has another txid, so it is verified and refused');
+  const tooMuch: TransferTx = { ...aliceToBob, amount: 0n };
+  const cachedAll = { has: () => true };
+  t.match(checkBlock(makeBlock([coinbase(1), tooMuch]), regtest, regtestId, cachedAll), { ok: false, code: 'bad-amount' }, 'amounts are checked even for cached transfers');
 });
 
 t.test('checkBlock rejects, each with its code', async (t) => {
