@@ -279,6 +279,23 @@ interface ApiParts {
 
 const HASH_RE = /^[0-9a-f]{64}$/;
 
+/**
+ * Parses a transaction submitted in its JSON form (HTTP, NATS): a transfer, or
+ * a typed rejection — `malformed` for a bad shape, `coinbase-not-relayed` for
+ * a coinbase (only valid inside a block).
+ */
+export function parseSubmittedTransfer(json: unknown): { ok: true; tx: TransferTx } | { ok: false; code: 'malformed' | 'coinbase-not-relayed'; reason: string } {
+  let tx;
+  try {
+    tx = txFromJson(json);
+  } catch (err) {
+    if (err instanceof DecodeError) return { ok: false, code: 'malformed', reason: err.message };
+    throw err;
+  }
+  if (tx.type !== 'transfer') return { ok: false, code: 'coinbase-not-relayed', reason: 'a coinbase is only valid inside a block' };
+  return { ok: true, tx };
+}
+
 /** The {@link NodeApi} of a peer, answered by its actors and store. */
 export function createNodeApi(p: ApiParts): NodeApi {
   const ask = <R, M>(ref: ActorRef<M>, build: (reply: import('../actors/runtime/actor.js').Reply<R>) => M) => ref.ask<R>(build, API_ASK_TIMEOUT_MS);
@@ -333,15 +350,9 @@ export function createNodeApi(p: ApiParts): NodeApi {
       return { key, balance: (acc?.balance ?? 0n).toString(), nonce: acc?.nonce ?? 0, pendingNonce };
     },
     async submitTransaction(json): Promise<SubmitResult> {
-      let tx;
-      try {
-        tx = txFromJson(json);
-      } catch (err) {
-        if (err instanceof DecodeError) return { accepted: false, code: 'malformed', reason: err.message };
-        throw err;
-      }
-      if (tx.type !== 'transfer') return { accepted: false, code: 'coinbase-not-relayed', reason: 'a coinbase is only valid inside a block' };
-      const transfer = tx;
+      const parsed = parseSubmittedTransfer(json);
+      if (!parsed.ok) return { accepted: false, code: parsed.code, reason: parsed.reason };
+      const transfer = parsed.tx;
       const r = await ask<AddTxResult, MempoolMsg>(p.mempool, (reply) => ({ type: 'mempool/add', tx: transfer, source: 'api', reply }));
       return r.accepted ? { accepted: true, txid: r.txid } : { accepted: false, code: r.code, reason: r.reason, txid: r.txid };
     },

@@ -10,7 +10,7 @@ import { hashToHex } from '../../src/core/hash.js';
 import { NETWORKS } from '../../src/core/params.js';
 import { signTransfer, txFromJson, txid, txToJson, type TransferTx } from '../../src/core/transaction.js';
 import { checkTransfer } from '../../src/core/validation.js';
-import { DecodeError } from '../../src/core/encoding.js';
+import { parseSubmittedTransfer } from '../../src/node/node.js';
 import type { AccountView, BlockView, NodeApi, NodeInfo, SubmitResult, TransactionView } from '../../src/node/node-api.js';
 
 /*
@@ -71,14 +71,9 @@ class ChainlessApi implements NodeApi {
     return { key, balance: '0', nonce: 0, pendingNonce: nonce };
   }
   async submitTransaction(json: unknown): Promise<SubmitResult> {
-    let tx;
-    try {
-      tx = txFromJson(json);
-    } catch (err) {
-      if (err instanceof DecodeError) return { accepted: false, code: 'malformed', reason: err.message };
-      throw err;
-    }
-    if (tx.type !== 'transfer') return { accepted: false, code: 'coinbase-not-relayed', reason: 'a coinbase is only valid inside a block' };
+    const parsed = parseSubmittedTransfer(json);
+    if (!parsed.ok) return { accepted: false, code: parsed.code, reason: parsed.reason };
+    const tx = parsed.tx;
     const id = txid(tx);
     if (this.pending.has(id)) return { accepted: false, code: 'already-known', reason: 'already in the mempool', txid: id };
     const v = checkTransfer(tx, netId);
