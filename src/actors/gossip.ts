@@ -17,6 +17,8 @@ export const MAX_BLOCKS_IN_FLIGHT_PER_PEER = 16;
 export const MAX_BLOCKS_IN_FLIGHT = 128;
 /** A block request unanswered this long goes to another peer, ms. */
 export const BLOCK_STALL_TIMEOUT_MS = 5_000;
+/** A wanted block is forgotten after this many stalled requests. */
+export const MAX_BLOCK_REQUESTS = 5;
 /** Housekeeping interval (stalls, announcements), ms. */
 export const GOSSIP_TICK_MS = 50;
 /** Most inventory hashes remembered per peer (seen-set), items. */
@@ -103,6 +105,8 @@ export class GossipActor implements Actor<GossipMsg> {
   private readonly peers = new Map<string, PeerState>();
   /** Blocks wanted, in the order learnt, with the peers known to have each. */
   private readonly wanted = new Map<string, Set<string>>();
+  /** Stalled requests per wanted block. */
+  private readonly stalls = new Map<string, number>();
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: Array<() => void> = [];
@@ -136,7 +140,7 @@ export class GossipActor implements Actor<GossipMsg> {
         await this.onPeerUp(msg.link);
         return;
       case 'gossip/peer-down':
-        this.onPeerDown(msg.nodeId);
+        await this.onPeerDown(msg.nodeId);
         return;
       case 'gossip/message': {
         const peer = this.peers.get(msg.nodeId);
@@ -166,13 +170,31 @@ export class GossipActor implements Actor<GossipMsg> {
     if (link.hello.chainWork > tip.chainWork) await this.requestHashes(peer);
   }
 
-  private onPeerDown(nodeId: string): void {
+  private async onPeerDown(nodeId: string): Promise<void> {
     const peer = this.peers.get(nodeId);
     if (!peer) return;
     this.peers.delete(nodeId);
-    for (const sources of this.wanted.values()) sources.delete(nodeId);
+    const wantedBefore = this.wanted.size;
+    for (const hash of [...this.wanted.keys()]) this.dropSource(hash, nodeId);
     // Its outstanding requests go to other peers at once.
     if (peer.inFlight.size > 0) this.schedule();
+    // Blocks only it had listed are forgotten: ask the heaviest remaining peer for its list instead.
+    if (this.wanted.size < wantedBefore) {
+      let best: PeerState | undefined;
+      for (const p of this.peers.values()) if (!best || p.link.hello.chainWork > best.link.hello.chainWork) best = p;
+      if (best && !best.syncing) await this.requestHashes(best);
+    }
+  }
+
+  /** Forgets that `nodeId` has `hash`; a block nobody is known to have is no longer wanted. */
+  private dropSource(hash: string, nodeId: string): void {
+    const sources = this.wanted.get(hash);
+    if (!sources) return;
+    sources.delete(nodeId);
+    if (sources.size === 0) {
+      this.wanted.delete(hash);
+      this.stalls.delete(hash);
+    }
   }
 
   private async requestHashes(peer: PeerState, after?: string): Promise<void> {
@@ -254,12 +276,20 @@ export class GossipActor implements Actor<GossipMsg> {
       case 'ADDR':
         this.deps.hooks.learn(msg.payload.addresses, peer.link.nodeId);
         return;
+      case 'REJECT': {
+        // A peer that cannot serve a block it was asked for stops being a source of it.
+        const hash = msg.payload.hash;
+        if (msg.payload.message === 'GETBLOCK' && hash && peer.inFlight.delete(hash)) {
+          this.dropSource(hash, peer.link.nodeId);
+          this.schedule();
+        }
+        return;
+      }
       case 'HELLO':
       case 'HEY':
       case 'PING':
       case 'PONG':
-      case 'REJECT':
-        // Handshake and liveness belong to the connection; REJECT is informative.
+        // Handshake and liveness belong to the connection.
         return;
       default:
         assertNever(msg);
@@ -271,6 +301,7 @@ export class GossipActor implements Actor<GossipMsg> {
     peer.knownBlocks.add(hash);
     peer.inFlight.delete(hash);
     this.wanted.delete(hash);
+    this.stalls.delete(hash);
     const r = await this.deps.chain.ask<SubmitBlockResult>((reply) => ({ type: 'chain/submit-block', block, source: peer.link.nodeId, reply }));
     switch (r.status) {
       case 'invalid':
@@ -352,11 +383,19 @@ export class GossipActor implements Actor<GossipMsg> {
       for (const [hash, at] of p.inFlight) {
         if (now - at < BLOCK_STALL_TIMEOUT_MS) continue;
         p.inFlight.delete(hash);
+        stalled = true;
+        const stalls = (this.stalls.get(hash) ?? 0) + 1;
+        this.stalls.set(hash, stalls);
+        if (stalls >= MAX_BLOCK_REQUESTS) {
+          // Nobody delivers it: forget the block; a later announcement or sync asks again.
+          this.wanted.delete(hash);
+          this.stalls.delete(hash);
+          continue;
+        }
         // Prefer another peer next time: this one stalled.
         const sources = this.wanted.get(hash);
         if (sources && sources.size > 1) sources.delete(p.link.nodeId);
         else if (sources) for (const other of this.peers.keys()) sources.add(other);
-        stalled = true;
       }
       if (p.txQueue.length > 0) {
         const batch = p.txQueue.splice(0, MAX_INVENTORY_ITEMS).filter((id) => !p.knownTxs.has(id));
