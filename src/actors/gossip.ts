@@ -380,8 +380,10 @@ export class GossipActor implements Actor<GossipMsg> {
     const now = this.now();
     let stalled = false;
     for (const p of this.peers.values()) {
+      let peerStalled = false;
       for (const [hash, at] of p.inFlight) {
         if (now - at < BLOCK_STALL_TIMEOUT_MS) continue;
+        peerStalled = true;
         p.inFlight.delete(hash);
         stalled = true;
         const stalls = (this.stalls.get(hash) ?? 0) + 1;
@@ -397,6 +399,8 @@ export class GossipActor implements Actor<GossipMsg> {
         if (sources && sources.size > 1) sources.delete(p.link.nodeId);
         else if (sources) for (const other of this.peers.keys()) sources.add(other);
       }
+      // A peer that stalls is asked for nothing another peer can also send.
+      if (peerStalled) for (const sources of this.wanted.values()) if (sources.size > 1) sources.delete(p.link.nodeId);
       if (p.txQueue.length > 0) {
         const batch = p.txQueue.splice(0, MAX_INVENTORY_ITEMS).filter((id) => !p.knownTxs.has(id));
         for (const id of batch) p.knownTxs.add(id);

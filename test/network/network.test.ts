@@ -135,3 +135,39 @@ t.test('an invalid block bans its sender; a transaction refused only by policy d
   await rude.closed;
   t.ok(polite.isOpen, 'the polite peer is still connected');
 });
+
+t.test('a syncing peer re-requests from another peer the blocks a stalling peer never sends', async (t) => {
+  const { listen } = await import('../../src/transport/tcp.js');
+  const { message } = await import('../../src/transport/messages.js');
+  const { hashToHex } = await import('../../src/core/hash.js');
+  const { networkId } = await import('../../src/core/genesis.js');
+  const honest = await startPeer(t, { nodeId: 'honest' });
+  const b = new ChainBuilder(regtest);
+  const blocks = b.extend(30);
+  for (const built of blocks) await honest.api.submitBlock(blockToJson(built.block));
+
+  // A peer that claims the same chain and lists its hashes, but never sends a block.
+  let withheld = 0;
+  let asked!: () => void;
+  const stalling = new Promise<void>((r) => (asked = r));
+  const staller = await listen({
+    port: 0,
+    nodeId: 'staller',
+    network: hashToHex(networkId(regtest)),
+    status: () => ({ height: b.tip.height, tip: b.tip.hash, chainWork: b.tip.chainWork }),
+    onConnection: (conn) => {
+      conn.on('node_message', (c, m) => {
+        if (m.method === 'GETLISTOFBLOCKS') c.send(message('LISTOFBLOCKS', { hashes: blocks.map((x) => x.entry.hash) }));
+        if (m.method === 'GETBLOCK' && withheld++ === 0) asked();
+      });
+    },
+  });
+  t.teardown(() => staller.close());
+
+  const joiner = await startPeer(t, { nodeId: 'joiner', peers: [staller.port] });
+  await stalling;
+  joiner.connect('127.0.0.1', honest.listenPort);
+  await untilTip(joiner, b.tip.hash);
+  t.ok(withheld > 0, `the staller was asked for ${withheld} blocks and sent none`);
+  t.equal((await joiner.api.info()).height, 30, 'the joiner still synced every block, from the honest peer');
+});
