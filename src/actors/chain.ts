@@ -11,11 +11,10 @@ import type { BlockIndexEntry, BlockStore, ChainTip } from '../store/block-store
 import type { Actor } from './runtime/actor.js';
 import { Reply } from './runtime/actor.js';
 import { assertNever } from '../core/reject.js';
+import { MAX_LOCATOR_HASHES } from '../transport/limits.js';
 
 /** Most blocks kept whose parent is unknown (bounded orphan pool, as Bitcoin Core's `MAX_ORPHAN_BLOCKS`). */
 export const MAX_ORPHAN_BLOCKS = 256;
-/** Most hashes in a block locator (Bitcoin: about 10 + log2(height)). */
-export const MAX_LOCATOR_HASHES = 64;
 /**
  * Most txids remembered as signature-verified (Bitcoin Core's signature
  * cache, 32 MiB by default); twice the default mempool, about 15 MB.

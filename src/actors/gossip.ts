@@ -6,7 +6,7 @@ import type { Transaction, TransferTx } from '../core/transaction.js';
 import type { EventBus } from '../node/events.js';
 import type { AddrEntry, HelloPayload, Message } from '../transport/messages.js';
 import { message } from '../transport/messages.js';
-import { MAX_GETTRANSACTIONS_TXIDS, MAX_INVENTORY_ITEMS, MAX_LIST_OF_BLOCKS, MAX_PUSH_TRANSACTIONS } from '../transport/limits.js';
+import { MAX_GETTRANSACTIONS_TXIDS, MAX_INVENTORY_ITEMS, MAX_LIST_OF_BLOCKS, MAX_LOCATOR_HASHES, MAX_PUSH_TRANSACTIONS } from '../transport/limits.js';
 import type { ChainMsg, SubmitBlockResult } from './chain.js';
 import type { AddTxResult, MempoolMsg } from './mempool.js';
 import type { Actor, ActorContext, ActorRef } from './runtime/actor.js';
@@ -200,7 +200,7 @@ export class GossipActor implements Actor<GossipMsg> {
   private async requestHashes(peer: PeerState, after?: string): Promise<void> {
     const locator = await this.deps.chain.ask<string[]>((reply) => ({ type: 'chain/get-locator', reply }));
     peer.syncing = true;
-    peer.link.send(message('GETLISTOFBLOCKS', { locator: after ? [after, ...locator].slice(0, 64) : locator, limit: MAX_LIST_OF_BLOCKS }));
+    peer.link.send(message('GETLISTOFBLOCKS', { locator: after ? [after, ...locator].slice(0, MAX_LOCATOR_HASHES) : locator, limit: MAX_LIST_OF_BLOCKS }));
   }
 
   private async onMessage(peer: PeerState, msg: Message): Promise<void> {
