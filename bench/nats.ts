@@ -30,6 +30,7 @@ import { NatsFarmMiner } from '../src/nats/farm.js';
 import { startNode } from '../src/node/node.js';
 import { NatsServer, trackChild } from '../test/helpers/nats-server.js';
 import { regtestConfig, solve, tempDir } from '../test/nats/fixtures.js';
+import { natsNodeDeps } from '../src/nats/node-wiring.js';
 
 /** Target duration of one job in the solved-jobs measurement, ms of local hashing. */
 const JOB_MS = 50;
@@ -67,7 +68,7 @@ async function blocksPerSecond(natsUrl: string | undefined, seconds: number): Pr
   let received = 0;
   nc?.subscribe('cheesechain.regtest.bench.evt.block.connected', { callback: () => received++ });
   await nc?.flush();
-  const node = await startNode(regtestConfig(dir.path, 'bench', natsUrl, { log: { level: 'silent' } }), { logger: pino({ level: 'silent' }), miner: new InstantMiner() });
+  const node = await startNode(regtestConfig(dir.path, 'bench', natsUrl, { log: { level: 'silent' } }), { logger: pino({ level: 'silent' }), miner: new InstantMiner(), ...natsNodeDeps });
   const startHeight = (await node.api.info()).height;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();

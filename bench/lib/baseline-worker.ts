@@ -12,7 +12,7 @@ import { Supervisor } from '../../src/actors/runtime/supervisor.js';
 import { verifySignature } from '../../src/core/ed25519.js';
 import type { Account, AccountReader } from '../../src/core/state.js';
 import { signingBytes, type TransferTx } from '../../src/core/transaction.js';
-import { EventBus } from '../../src/node/events.js';
+import { EventBus } from '../../src/actors/events.js';
 import { regtestId } from '../../test/helpers/chain-builder.js';
 import { startSpan, type Span } from './stats.js';
 

@@ -6,7 +6,7 @@ import { workFromBits } from '../core/pow.js';
 import { reject, type RejectCode, type Verdict } from '../core/reject.js';
 import { AccountOverlay } from '../core/state.js';
 import { checkBlock, checkHeaderContext, connectTransactions, medianTimePast, nextBits, type HeaderLike, type VerifiedTransfers } from '../core/validation.js';
-import type { EventBus } from '../node/events.js';
+import type { EventBus } from './events.js';
 import type { BlockIndexEntry, BlockStore, ChainTip } from '../store/block-store.js';
 import type { Actor } from './runtime/actor.js';
 import { Reply } from './runtime/actor.js';
@@ -60,6 +60,13 @@ export interface NextBlockContext {
 }
 
 /** Messages of the chain actor. */
+/** Events the chain actor publishes on the node's bus, after the change is durable in the store. */
+export type ChainEvent =
+  | { type: 'block-connected'; block: Block; entry: BlockIndexEntry }
+  | { type: 'block-disconnected'; block: Block; entry: BlockIndexEntry }
+  | { type: 'tip-changed'; tip: ChainTip; previous: ChainTip; reorgDepth: number }
+  | { type: 'block-rejected'; hash: string; code: RejectCode; reason: string; source?: string };
+
 export type ChainMsg =
   | { type: 'chain/submit-block'; block: Block; source?: string; reply?: Reply<SubmitBlockResult> }
   | { type: 'chain/get-tip'; reply: Reply<ChainTip> }

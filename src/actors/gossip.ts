@@ -3,7 +3,7 @@ import { blockHash } from '../core/block.js';
 import { hashToHex } from '../core/hash.js';
 import { assertNever, isPolicyOnly, type RejectCode } from '../core/reject.js';
 import type { Transaction, TransferTx } from '../core/transaction.js';
-import type { EventBus } from '../node/events.js';
+import type { EventBus } from './events.js';
 import type { AddrEntry, HelloPayload, Message } from '../transport/messages.js';
 import { message } from '../transport/messages.js';
 import { MAX_GETTRANSACTIONS_TXIDS, MAX_INVENTORY_ITEMS, MAX_LIST_OF_BLOCKS, MAX_LOCATOR_HASHES, MAX_PUSH_TRANSACTIONS } from '../transport/limits.js';

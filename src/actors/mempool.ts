@@ -5,7 +5,7 @@ import { assertNever, reject, type Rejection } from '../core/reject.js';
 import { EMPTY_ACCOUNT, type AccountReader } from '../core/state.js';
 import { TRANSFER_BYTES, txid as computeTxid, type TransferTx } from '../core/transaction.js';
 import { checkTransfer } from '../core/validation.js';
-import type { EventBus } from '../node/events.js';
+import type { EventBus } from './events.js';
 import type { Actor, Reply } from './runtime/actor.js';
 
 /** Default most transactions held (policy). */
@@ -15,6 +15,11 @@ export const DEFAULT_MEMPOOL_MAX_TXS = 50_000;
 export type AddTxResult = { accepted: true; txid: string } | (Rejection & { accepted: false; txid: string });
 
 /** Messages of the mempool actor. */
+/** Events the mempool publishes on the node's bus. */
+export type MempoolEvent =
+  | { type: 'tx-accepted'; tx: TransferTx; txid: string; source?: string }
+  | { type: 'tx-evicted'; txid: string; reason: 'confirmed-conflict' | 'mempool-full' | 'invalid-after-reorg' | 'expired' };
+
 export type MempoolMsg =
   | { type: 'mempool/add'; tx: TransferTx; source?: string; reply?: Reply<AddTxResult> }
   | { type: 'mempool/add-many'; txs: TransferTx[]; source?: string; reply?: Reply<AddTxResult[]> }

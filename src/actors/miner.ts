@@ -5,7 +5,7 @@ import { BLOCK_VERSION, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, blockReward, type Networ
 import { decodeCompact } from '../core/pow.js';
 import { assertNever } from '../core/reject.js';
 import type { CoinbaseTx, Transaction, TransferTx } from '../core/transaction.js';
-import type { EventBus } from '../node/events.js';
+import type { EventBus } from './events.js';
 import type { Miner, MiningSolution } from '../mining/types.js';
 import type { ChainMsg, NextBlockContext, SubmitBlockResult } from './chain.js';
 import type { MempoolMsg } from './mempool.js';
@@ -17,6 +17,11 @@ export const TEMPLATE_REFRESH_MS = 2_000;
 export const MINING_STATS_INTERVAL_MS = 2_000;
 
 /** Messages of the miner actor. */
+/** Events the miner publishes on the node's bus. */
+export type MinerEvent =
+  | { type: 'block-mined'; hash: string; height: number }
+  | { type: 'mining-stats'; hashRate: number; workers: number; blocksWon: number };
+
 export type MinerMsg =
   | { type: 'miner/start' }
   | { type: 'miner/stop' }

@@ -1,7 +1,6 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { assertNever } from '../core/reject.js';
-import type { EventBus } from '../node/events.js';
-import type { PeerView } from '../node/node-api.js';
+import type { EventBus } from './events.js';
 import { PeerConnection, type ChainStatus, type DisconnectInfo, type DisconnectReason } from '../transport/connection.js';
 import { CONNECT_TIMEOUT_MS, MAX_ADDR_ADDRESSES } from '../transport/limits.js';
 import { message, type AddrEntry, type Message } from '../transport/messages.js';
@@ -28,6 +27,21 @@ interface AddressRecord extends AddrEntry {
 }
 
 /** Messages of the peer manager. */
+/** One connected peer as the peer manager reports it (HTTP API, NATS `req.peers`). */
+export interface PeerView {
+  nodeId: string;
+  host: string;
+  port: number;
+  direction: 'inbound' | 'outbound';
+  height: number;
+}
+
+/** Events the peer manager publishes on the node's bus. */
+export type PeerEvent =
+  | { type: 'peer-connected'; nodeId: string; host: string; port: number; direction: 'inbound' | 'outbound' }
+  | { type: 'peer-disconnected'; nodeId: string; host: string; port: number; direction: 'inbound' | 'outbound'; reason: string }
+  | { type: 'peer-banned'; nodeId: string; host: string; reason: string; untilMs: number };
+
 export type PeerManagerMsg =
   | { type: 'pm/inbound'; socket: Socket }
   | { type: 'pm/handshake-done'; conn: PeerConnection }

@@ -101,9 +101,10 @@ async function runUntilStopped(config: NodeConfig, logger: Logger, stopRequested
   // Loaded here, after the config is known to be good: a bad config never loads LMDB or the pool.
   const { startNode } = await import('../node/node.js');
   const { startHttpApi } = await import('../api/http.js');
+  const { natsNodeDeps } = await import('../nats/node-wiring.js');
   let node;
   try {
-    node = await startNode(config, { logger });
+    node = await startNode(config, { logger, ...natsNodeDeps });
   } catch (err) {
     logger.fatal({ err }, 'node failed to start');
     throw err;

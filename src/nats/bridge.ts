@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import { Supervisor, type ChildSpec } from '../actors/runtime/supervisor.js';
 import type { Actor, ActorContext, ActorRef, Reply } from '../actors/runtime/actor.js';
 import { assertNever } from '../core/reject.js';
-import type { EventBus, NodeEvent } from '../node/events.js';
+import type { EventBus, NodeEvent } from '../actors/events.js';
 import type { NodeApi } from '../node/node-api.js';
 import { encodeJson, eventMessage, eventName, eventPayload, parseRequest, PayloadTooLargeError } from './codec.js';
 import { NatsLink, NatsOptionError, type LinkStatus } from './link.js';

@@ -9,7 +9,7 @@ import { toHex } from '../core/encoding.js';
 import { hashToHex } from '../core/hash.js';
 import { HEADER_BYTES } from '../core/header.js';
 import { assertNever } from '../core/reject.js';
-import type { NodeEvent } from '../node/events.js';
+import type { NodeEvent } from '../actors/events.js';
 import {
   SCHEMA_VERSION,
   type AnyEventMessage,

@@ -1,14 +1,12 @@
 /**
- * What `startNode` calls to put NATS into a peer (kept here so that the
- * node's assembly stays a few lines): the bridge child spec and, when the
+ * NATS as an optional part of a peer, handed to `startNode` by the command
+ * line (the node never imports this folder): the bridge service and, when the
  * peer's local miner is off, a farm miner as its hash power.
  */
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/schema.js';
-import type { EventBus } from '../node/events.js';
-import type { NodeApi } from '../node/node-api.js';
-import type { ChildSpec } from '../actors/runtime/supervisor.js';
-import { natsBridgeChildSpec, type BridgeMsg } from './bridge.js';
+import type { NodeDeps, NodeService } from '../node/node.js';
+import { natsBridgeChildSpec } from './bridge.js';
 import { NatsFarmMiner } from './farm.js';
 
 /**
@@ -17,16 +15,20 @@ import { NatsFarmMiner } from './farm.js';
  * its farm). Undefined otherwise.
  * @throws SubjectTokenError when the node id cannot be a subject token.
  */
-export function natsFarmForNode(config: Pick<NodeConfig, 'nats' | 'mining' | 'network'>, nodeId: string, logger: Logger): NatsFarmMiner | undefined {
+export function natsFarmForNode(parts: { config: Pick<NodeConfig, 'nats' | 'mining' | 'network'>; nodeId: string; logger: Logger }): NatsFarmMiner | undefined {
+  const { config, nodeId, logger } = parts;
   if (!config.nats || !config.nats.farm || config.mining.enabled) return undefined;
   return new NatsFarmMiner({ url: config.nats.url, network: config.network, farmId: nodeId, logger, ...(config.nats.name !== undefined ? { name: `${config.nats.name}-farm` } : {}) });
 }
 
-/** The bridge child of a peer when `nats` is configured; undefined otherwise. */
-export function natsBridgeForNode(
-  config: Pick<NodeConfig, 'nats' | 'network'>,
-  parts: { nodeId: string; bus: EventBus; api: NodeApi; logger: Logger },
-): ChildSpec<BridgeMsg> | undefined {
+/** The bridge service of a peer: its child spec when `nats` is configured, undefined otherwise. */
+export const natsBridgeService: NodeService = ({ config, nodeId, bus, api, logger }) => {
   if (!config.nats) return undefined;
-  return natsBridgeChildSpec({ url: config.nats.url, ...(config.nats.name !== undefined ? { name: config.nats.name } : {}), network: config.network, ...parts });
-}
+  return natsBridgeChildSpec({ url: config.nats.url, ...(config.nats.name !== undefined ? { name: config.nats.name } : {}), network: config.network, nodeId, bus, api, logger });
+};
+
+/** What a peer gets from NATS, to spread into {@link NodeDeps}: the bridge, and the farm as hash power. */
+export const natsNodeDeps: Pick<NodeDeps, 'externalMiner' | 'services'> = {
+  externalMiner: natsFarmForNode,
+  services: [natsBridgeService],
+};

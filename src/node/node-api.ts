@@ -2,6 +2,9 @@ import type { SubmitBlockResult as ChainSubmitResult } from '../actors/chain.js'
 import type { BlockJson } from '../core/block.js';
 import type { RejectCode } from '../core/reject.js';
 import type { TransactionJson } from '../core/transaction.js';
+import type { PeerView } from '../actors/peer-manager.js';
+
+export type { PeerView };
 
 /**
  * The facade a running peer offers to its local interfaces (HTTP API, NATS
@@ -79,10 +82,3 @@ export interface AccountView {
 
 export type SubmitResult = { accepted: true; txid: string } | { accepted: false; code: RejectCode; reason: string; txid?: string };
 
-export interface PeerView {
-  nodeId: string;
-  host: string;
-  port: number;
-  direction: 'inbound' | 'outbound';
-  height: number;
-}

@@ -4,7 +4,7 @@ import { ChainActor, type ChainMsg, type SubmitBlockResult } from '../actors/cha
 import { MempoolActor, type AddTxResult, type MempoolMsg } from '../actors/mempool.js';
 import { MinerActor, MINING_STATS_INTERVAL_MS, type MinerMsg, type MinerStats } from '../actors/miner.js';
 import type { ActorRef } from '../actors/runtime/actor.js';
-import { Supervisor, type SupervisorEvent } from '../actors/runtime/supervisor.js';
+import { Supervisor, type ChildSpec, type SupervisorEvent } from '../actors/runtime/supervisor.js';
 import type { EscalationError } from '../actors/runtime/errors.js';
 import { blockFromJson, blockSize, blockToJson, type Block } from '../core/block.js';
 import { DecodeError, fromHex, toHex } from '../core/encoding.js';
@@ -14,7 +14,6 @@ import { workFromBits } from '../core/pow.js';
 import { txFromJson, txToJson, type TransferTx } from '../core/transaction.js';
 import type { NodeConfig } from '../config/schema.js';
 import { MiningPool } from '../mining/pool.js';
-import { natsBridgeForNode, natsFarmForNode } from '../nats/node-wiring.js';
 import type { Miner } from '../mining/types.js';
 import type { BlockIndexEntry, BlockStore, ChainTip } from '../store/block-store.js';
 import { LmdbBlockStore } from '../store/lmdb-store.js';
@@ -24,7 +23,7 @@ import { TrackerClientActor, type TrackerClientMsg } from '../actors/tracker-cli
 import { parseHostPort } from '../config/schema.js';
 import type { ChainStatus } from '../transport/connection.js';
 import { DATA_FILES, loadNodeId, loadOrCreateMinerKey, lockDataDir } from './data-dir.js';
-import { EventBus } from './events.js';
+import { EventBus } from '../actors/events.js';
 import type { AccountView, BlockView, NodeApi, NodeInfo, PeerView, SubmitBlockResult as ApiSubmitBlockResult, SubmitResult, TransactionView } from './node-api.js';
 
 /** Mailbox of the gossip actor: every message of every peer passes through it, messages. */
@@ -49,11 +48,36 @@ export interface RunningNode {
   done: Promise<void>;
 }
 
+/** What an optional service of a node is given when the node has assembled its actors. */
+export interface NodeServiceParts {
+  config: NodeConfig;
+  nodeId: string;
+  bus: EventBus;
+  api: NodeApi;
+  logger: Logger;
+}
+
+/**
+ * An optional part a caller hands to the node (the NATS bridge, a coin
+ * service, …), in the manner of js-libp2p's `services`: the node never imports
+ * its adapters. Returns the child spec the root supervisor starts after the
+ * actors (and stops before them), or undefined when the config leaves the
+ * service off.
+ */
+export type NodeService = (parts: NodeServiceParts) => ChildSpec<any> | undefined;
+
 /** What a node needs besides its config. */
 export interface NodeDeps {
   logger: Logger;
-  /** Replaces the local piscina pool as hash power (for example a NATS farm). */
+  /** Replaces the local piscina pool as hash power (a test's instant miner). */
   miner?: Miner;
+  /**
+   * Chooses external hash power once the node id is known (for example a NATS
+   * farm); undefined keeps the local pool. The node closes it when it stops.
+   */
+  externalMiner?: (parts: { config: NodeConfig; nodeId: string; logger: Logger }) => Miner | undefined;
+  /** Optional services, started in order after the actors (stopped first). */
+  services?: readonly NodeService[];
 }
 
 /**
@@ -138,8 +162,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     });
 
     let minerRef: ActorRef<MinerMsg> | undefined;
-    // NATS farm (src/nats): remote hash power when NATS is configured and the local miner is off.
-    const farm = deps.miner ? undefined : natsFarmForNode(config, nodeId, log);
+    const farm = deps.miner ? undefined : deps.externalMiner?.({ config, nodeId, logger: log });
     if (farm) cleanup.push(() => farm.close());
     const external = deps.miner ?? farm;
     if (config.mining.enabled || external) {
@@ -220,9 +243,11 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     const peers = (): Promise<PeerView[]> => pmRef.ask<PeerView[]>((reply) => ({ type: 'pm/peers', reply }), API_ASK_TIMEOUT_MS);
     const api = createNodeApi({ config, nodeId, netId, store, chain, mempool, miner: minerRef, miningAddress, peers, blocksWon: () => blocksWon });
 
-    // NATS bridge (src/nats): the last child, so that it is stopped first.
-    const bridge = natsBridgeForNode(config, { nodeId, bus, api, logger: log });
-    if (bridge) await root.startChild(bridge);
+    // Optional services last, so that they are stopped first and never see a half-stopped node.
+    for (const service of deps.services ?? []) {
+      const spec = service({ config, nodeId, bus, api, logger: log });
+      if (spec) await root.startChild(spec);
+    }
 
     bus.publish({ type: 'status', state: 'started' });
     const tip = store.getTip();

@@ -5,7 +5,7 @@ import type { ActorRef } from '../../src/actors/runtime/actor.js';
 import { Supervisor } from '../../src/actors/runtime/supervisor.js';
 import type { Block } from '../../src/core/block.js';
 import { txid } from '../../src/core/transaction.js';
-import { EventBus, type NodeEvent } from '../../src/node/events.js';
+import { EventBus, type NodeEvent } from '../../src/actors/events.js';
 import { MemoryBlockStore } from '../../src/store/memory-store.js';
 import { ChainBuilder, keyHex, newKey, regtest, regtestId, storeIdentity, transfer } from '../helpers/chain-builder.js';
 

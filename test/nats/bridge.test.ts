@@ -9,6 +9,7 @@ import { eventSubject, nodeSubject, requestSubject } from '../../src/nats/subjec
 import { startNode, type RunningNode } from '../../src/node/node.js';
 import { NatsServer } from '../helpers/nats-server.js';
 import { collect, memoryLogger, regtestConfig, StepMiner, tempDir } from './fixtures.js';
+import { natsNodeDeps } from '../../src/nats/node-wiring.js';
 
 /*
  * A real peer (LMDB in a temporary folder, its actors, the bridge started by
@@ -35,7 +36,7 @@ t.before(async () => {
   await nc.flush();
   const dir = tempDir('nats-bridge');
   miner = new StepMiner();
-  node = await startNode(regtestConfig(dir.path, NODE, server.url, { mining: { enabled: false, workers: 1, address: toHex(minerKey.publicKey) } }), { logger: log.logger, miner });
+  node = await startNode(regtestConfig(dir.path, NODE, server.url, { mining: { enabled: false, workers: 1, address: toHex(minerKey.publicKey) } }), { logger: log.logger, miner, ...natsNodeDeps });
   t.teardown(async () => {
     await node.stop();
     await nc.close();

@@ -11,6 +11,7 @@ import { NatsRequestError, requestNode } from '../../src/nats/client.js';
 import { startNode, type RunningNode } from '../../src/node/node.js';
 import { freePort, NatsServer, trackChild } from '../helpers/nats-server.js';
 import { collect, memoryLogger, regtestConfig, tempDir, withTimeout, WAIT_MS } from './fixtures.js';
+import { natsNodeDeps } from '../../src/nats/node-wiring.js';
 
 /*
  * Issue 5, deliverables 3, 5 and 7 end to end: a peer that does not mine
@@ -73,7 +74,7 @@ t.test('peer and farm start while NATS is down, survive a server restart, and lo
 
   // 1. Everything starts while the server is down.
   const node: RunningNode = await withTimeout(
-    startNode(regtestConfig(dir.path, NODE, url, { mining: { enabled: false, workers: 1, address: toHex(minerKey.publicKey) } }), { logger: log.logger }),
+    startNode(regtestConfig(dir.path, NODE, url, { mining: { enabled: false, workers: 1, address: toHex(minerKey.publicKey) } }), { logger: log.logger, ...natsNodeDeps }),
     WAIT_MS,
     'startNode with NATS down',
   );

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
-import { EventBus } from '../../src/node/events.js';
+import { EventBus } from '../../src/actors/events.js';
 import { formatAmount, formatEventLine, formatMessage } from '../../src/cli/watch-command.js';
 import { startNatsBridge } from '../../src/nats/bridge.js';
 import { eventMessage } from '../../src/nats/codec.js';

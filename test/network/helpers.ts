@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Test } from 'tap';
 import { nodeConfigSchema, type NodeConfigInput } from '../../src/config/schema.js';
-import type { NodeEventOf, NodeEventType } from '../../src/node/events.js';
+import type { NodeEventOf, NodeEventType } from '../../src/actors/events.js';
 import { startNode, type RunningNode } from '../../src/node/node.js';
 
 /** Starts a regtest peer on 127.0.0.1 with a free port, a temporary data folder, no HTTP API and no mining unless asked; stopped in teardown. */

@@ -1,27 +1,19 @@
-import type { Block } from '../core/block.js';
-import type { RejectCode } from '../core/reject.js';
-import type { TransferTx } from '../core/transaction.js';
-import type { BlockIndexEntry, ChainTip } from '../store/block-store.js';
+import type { ChainEvent } from './chain.js';
+import type { MempoolEvent } from './mempool.js';
+import type { MinerEvent } from './miner.js';
+import type { PeerEvent } from './peer-manager.js';
+
+/** The node's lifecycle, published by the assembly that starts and stops the actors. */
+export type LifecycleEvent = { type: 'status'; state: 'started' | 'stopping' };
 
 /**
  * Everything a peer reports about itself: consumed by its own actors (the
- * mempool and miner follow the chain), the NATS bridge and the devnet
- * summary. Published synchronously, in order, after the state change is
- * durable.
+ * mempool and miner follow the chain), the NATS bridge, the HTTP API and the
+ * devnet summary. Each actor declares its own events beside itself (as
+ * lodestar's `chain/emitter.ts`); this is their union. Published
+ * synchronously, in order, after the state change is durable.
  */
-export type NodeEvent =
-  | { type: 'block-connected'; block: Block; entry: BlockIndexEntry }
-  | { type: 'block-disconnected'; block: Block; entry: BlockIndexEntry }
-  | { type: 'tip-changed'; tip: ChainTip; previous: ChainTip; reorgDepth: number }
-  | { type: 'block-rejected'; hash: string; code: RejectCode; reason: string; source?: string }
-  | { type: 'tx-accepted'; tx: TransferTx; txid: string; source?: string }
-  | { type: 'tx-evicted'; txid: string; reason: 'confirmed-conflict' | 'mempool-full' | 'invalid-after-reorg' | 'expired' }
-  | { type: 'peer-connected'; nodeId: string; host: string; port: number; direction: 'inbound' | 'outbound' }
-  | { type: 'peer-disconnected'; nodeId: string; host: string; port: number; direction: 'inbound' | 'outbound'; reason: string }
-  | { type: 'peer-banned'; nodeId: string; host: string; reason: string; untilMs: number }
-  | { type: 'block-mined'; hash: string; height: number }
-  | { type: 'mining-stats'; hashRate: number; workers: number; blocksWon: number }
-  | { type: 'status'; state: 'started' | 'stopping' };
+export type NodeEvent = ChainEvent | MempoolEvent | MinerEvent | PeerEvent | LifecycleEvent;
 
 export type NodeEventType = NodeEvent['type'];
 export type NodeEventOf<T extends NodeEventType> = Extract<NodeEvent, { type: T }>;
