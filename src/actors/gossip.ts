@@ -10,15 +10,8 @@ import { MAX_GETTRANSACTIONS_TXIDS, MAX_INVENTORY_ITEMS, MAX_LIST_OF_BLOCKS, MAX
 import type { ChainMsg, SubmitBlockResult } from './chain.js';
 import type { AddTxResult, MempoolMsg } from './mempool.js';
 import type { Actor, ActorContext, ActorRef } from './runtime/actor.js';
+import { BlockFetcher, type BlockFetcherInit, type BlockRequest } from './block-fetcher.js';
 
-/** Most blocks requested from one peer at once. */
-export const MAX_BLOCKS_IN_FLIGHT_PER_PEER = 16;
-/** Most blocks requested from all peers at once (keeps the orphan pool small during sync). */
-export const MAX_BLOCKS_IN_FLIGHT = 128;
-/** A block request unanswered this long goes to another peer, ms. */
-export const BLOCK_STALL_TIMEOUT_MS = 5_000;
-/** A wanted block is forgotten after this many stalled requests. */
-export const MAX_BLOCK_REQUESTS = 5;
 /** Housekeeping interval (stalls, announcements), ms. */
 export const GOSSIP_TICK_MS = 50;
 /** Most inventory hashes remembered per peer (seen-set), items. */
@@ -75,8 +68,6 @@ interface PeerState {
   link: PeerLink;
   knownBlocks: KnownSet;
   knownTxs: KnownSet;
-  /** Block hashes requested from this peer → when. */
-  inFlight: Map<string, number>;
   /** Transactions to announce at the next flush. */
   txQueue: string[];
   /** Whether a GETLISTOFBLOCKS to this peer is outstanding. */
@@ -90,6 +81,8 @@ export interface GossipDeps {
   hooks: PeerManagerHooks;
   /** Injected clock, ms. */
   now?: () => number;
+  /** Limits of the block download scheduler. */
+  fetcher?: BlockFetcherInit;
 }
 
 /**
@@ -99,14 +92,12 @@ export interface GossipDeps {
  * GETTRANSACTIONS/PUSHTRANSACTION), answers peers' requests, and syncs a
  * peer's heavier chain with GETLISTOFBLOCKS (a block locator, so forks are
  * found) and GETBLOCK from every peer that has the blocks, re-requesting from
- * another peer when one stalls. Nothing is relayed twice to the same peer.
+ * another peer when one stalls (the scheduling is {@link BlockFetcher}'s).
+ * Nothing is relayed twice to the same peer.
  */
 export class GossipActor implements Actor<GossipMsg> {
   private readonly peers = new Map<string, PeerState>();
-  /** Blocks wanted, in the order learnt, with the peers known to have each. */
-  private readonly wanted = new Map<string, Set<string>>();
-  /** Stalled requests per wanted block. */
-  private readonly stalls = new Map<string, number>();
+  private readonly fetcher: BlockFetcher;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: Array<() => void> = [];
@@ -114,6 +105,7 @@ export class GossipActor implements Actor<GossipMsg> {
 
   constructor(private readonly deps: GossipDeps) {
     this.now = deps.now ?? Date.now;
+    this.fetcher = new BlockFetcher(deps.fetcher);
   }
 
   start(ctx: ActorContext<GossipMsg>): void {
@@ -160,11 +152,11 @@ export class GossipActor implements Actor<GossipMsg> {
       link,
       knownBlocks: new KnownSet(MAX_KNOWN_INVENTORY),
       knownTxs: new KnownSet(MAX_KNOWN_INVENTORY),
-      inFlight: new Map(),
       txQueue: [],
       syncing: false,
     };
     this.peers.set(link.nodeId, peer);
+    this.fetcher.addPeer(link.nodeId);
     peer.knownBlocks.add(link.hello.tip);
     const tip = await this.deps.chain.ask<{ chainWork: bigint }>((reply) => ({ type: 'chain/get-tip', reply }));
     if (link.hello.chainWork > tip.chainWork) await this.requestHashes(peer);
@@ -174,26 +166,14 @@ export class GossipActor implements Actor<GossipMsg> {
     const peer = this.peers.get(nodeId);
     if (!peer) return;
     this.peers.delete(nodeId);
-    const wantedBefore = this.wanted.size;
-    for (const hash of [...this.wanted.keys()]) this.dropSource(hash, nodeId);
     // Its outstanding requests go to other peers at once.
-    if (peer.inFlight.size > 0) this.schedule();
+    const { requests, forgotten } = this.fetcher.removePeer(nodeId, this.now());
+    this.request(requests);
     // Blocks only it had listed are forgotten: ask the heaviest remaining peer for its list instead.
-    if (this.wanted.size < wantedBefore) {
+    if (forgotten > 0) {
       let best: PeerState | undefined;
       for (const p of this.peers.values()) if (!best || p.link.hello.chainWork > best.link.hello.chainWork) best = p;
       if (best && !best.syncing) await this.requestHashes(best);
-    }
-  }
-
-  /** Forgets that `nodeId` has `hash`; a block nobody is known to have is no longer wanted. */
-  private dropSource(hash: string, nodeId: string): void {
-    const sources = this.wanted.get(hash);
-    if (!sources) return;
-    sources.delete(nodeId);
-    if (sources.size === 0) {
-      this.wanted.delete(hash);
-      this.stalls.delete(hash);
     }
   }
 
@@ -212,7 +192,7 @@ export class GossipActor implements Actor<GossipMsg> {
           peer.knownBlocks.add(h);
           if (!(await chain.ask<boolean>((reply) => ({ type: 'chain/has-block', hash: h, reply })))) unknown.push(h);
         }
-        this.want(unknown, peer);
+        this.request(this.fetcher.want(unknown, peer.link.nodeId, this.now()));
         return;
       }
       case 'GETBLOCK': {
@@ -240,9 +220,9 @@ export class GossipActor implements Actor<GossipMsg> {
         const unknown: string[] = [];
         for (const h of hashes) {
           peer.knownBlocks.add(h);
-          if (!this.wanted.has(h) && !(await chain.ask<boolean>((reply) => ({ type: 'chain/has-block', hash: h, reply })))) unknown.push(h);
+          if (!this.fetcher.isWanted(h) && !(await chain.ask<boolean>((reply) => ({ type: 'chain/has-block', hash: h, reply })))) unknown.push(h);
         }
-        this.want(unknown, peer);
+        this.request(this.fetcher.want(unknown, peer.link.nodeId, this.now()));
         // A full list means there is more: ask for the next batch right away, from the last hash.
         if (hashes.length >= MAX_LIST_OF_BLOCKS) await this.requestHashes(peer, hashes[hashes.length - 1]);
         return;
@@ -279,10 +259,7 @@ export class GossipActor implements Actor<GossipMsg> {
       case 'REJECT': {
         // A peer that cannot serve a block it was asked for stops being a source of it.
         const hash = msg.payload.hash;
-        if (msg.payload.message === 'GETBLOCK' && hash && peer.inFlight.delete(hash)) {
-          this.dropSource(hash, peer.link.nodeId);
-          this.schedule();
-        }
+        if (msg.payload.message === 'GETBLOCK' && hash) this.request(this.fetcher.onNotFound(hash, peer.link.nodeId, this.now()));
         return;
       }
       case 'HELLO':
@@ -299,9 +276,7 @@ export class GossipActor implements Actor<GossipMsg> {
   private async onBlock(peer: PeerState, block: Block): Promise<void> {
     const hash = hashToHex(blockHash(block));
     peer.knownBlocks.add(hash);
-    peer.inFlight.delete(hash);
-    this.wanted.delete(hash);
-    this.stalls.delete(hash);
+    this.fetcher.onBlock(hash, peer.link.nodeId);
     const r = await this.deps.chain.ask<SubmitBlockResult>((reply) => ({ type: 'chain/submit-block', block, source: peer.link.nodeId, reply }));
     switch (r.status) {
       case 'invalid':
@@ -319,7 +294,7 @@ export class GossipActor implements Actor<GossipMsg> {
       default:
         assertNever(r);
     }
-    this.schedule();
+    this.request(this.fetcher.schedule(this.now()));
   }
 
   private async onTransactions(peer: PeerState, txs: Transaction[]): Promise<void> {
@@ -348,66 +323,21 @@ export class GossipActor implements Actor<GossipMsg> {
     this.deps.hooks.punish(peer.link.nodeId, reason);
   }
 
-  private want(hashes: string[], from: PeerState): void {
-    for (const h of hashes) {
-      let sources = this.wanted.get(h);
-      if (!sources) this.wanted.set(h, (sources = new Set()));
-      sources.add(from.link.nodeId);
-    }
-    if (hashes.length > 0) this.schedule();
-  }
-
-  /** Hands wanted blocks to peers that have them, within the in-flight limits, oldest first. */
-  private schedule(): void {
-    let total = 0;
-    for (const p of this.peers.values()) total += p.inFlight.size;
-    for (const [hash, sources] of this.wanted) {
-      if (total >= MAX_BLOCKS_IN_FLIGHT) return;
-      if ([...this.peers.values()].some((p) => p.inFlight.has(hash))) continue;
-      let best: PeerState | undefined;
-      for (const id of sources) {
-        const p = this.peers.get(id);
-        if (p && p.inFlight.size < MAX_BLOCKS_IN_FLIGHT_PER_PEER && (!best || p.inFlight.size < best.inFlight.size)) best = p;
-      }
-      if (!best) continue;
-      best.inFlight.set(hash, this.now());
-      best.link.send(message('GETBLOCK', { hash }));
-      total++;
-    }
+  /** Sends the fetcher's GETBLOCK requests to their peers. */
+  private request(requests: BlockRequest[]): void {
+    for (const r of requests) this.peers.get(r.peer)?.link.send(message('GETBLOCK', { hash: r.hash }));
   }
 
   private onTick(): void {
-    const now = this.now();
-    let stalled = false;
+    const requests = this.fetcher.onTick(this.now());
     for (const p of this.peers.values()) {
-      let peerStalled = false;
-      for (const [hash, at] of p.inFlight) {
-        if (now - at < BLOCK_STALL_TIMEOUT_MS) continue;
-        peerStalled = true;
-        p.inFlight.delete(hash);
-        stalled = true;
-        const stalls = (this.stalls.get(hash) ?? 0) + 1;
-        this.stalls.set(hash, stalls);
-        if (stalls >= MAX_BLOCK_REQUESTS) {
-          // Nobody delivers it: forget the block; a later announcement or sync asks again.
-          this.wanted.delete(hash);
-          this.stalls.delete(hash);
-          continue;
-        }
-        // Prefer another peer next time: this one stalled.
-        const sources = this.wanted.get(hash);
-        if (sources && sources.size > 1) sources.delete(p.link.nodeId);
-        else if (sources) for (const other of this.peers.keys()) sources.add(other);
-      }
-      // A peer that stalls is asked for nothing another peer can also send.
-      if (peerStalled) for (const sources of this.wanted.values()) if (sources.size > 1) sources.delete(p.link.nodeId);
       if (p.txQueue.length > 0) {
         const batch = p.txQueue.splice(0, MAX_INVENTORY_ITEMS).filter((id) => !p.knownTxs.has(id));
         for (const id of batch) p.knownTxs.add(id);
         if (batch.length > 0) p.link.send(message('BROADCASTTRANSACTION', { txids: batch }));
       }
     }
-    if (stalled || this.wanted.size > 0) this.schedule();
+    this.request(requests);
   }
 
   private announceBlock(hash: string, height: number): void {
