@@ -4,14 +4,9 @@ import { ConfigError, coerceValue, readConfigFile, type ConfigIssue } from '../c
 import { describeValue, LOG_LEVELS, MAX_HOST_LENGTH, NODE_ID_PATTERN, type LogLevel } from '../config/schema.js';
 import { NETWORK_NAMES, type NetworkName } from '../core/params.js';
 import { DEFAULT_TRACKER_PORT } from '../tracker/protocol.js';
-import {
-  DEFAULT_HELLO_INTERVAL_MS,
-  DEFAULT_HELLO_TIMEOUT_MS,
-  DEFAULT_MAX_MEMBERS,
-  DEFAULT_TRACKER_HOST,
-  DEFAULT_TRACKER_NETWORK,
-  DEFAULT_TRACKER_PEER_PORT,
-} from '../tracker/server.js';
+import { DEFAULT_HELLO_INTERVAL_MS, DEFAULT_HELLO_TIMEOUT_MS } from '../tracker/liveness.js';
+import { DEFAULT_MAX_MEMBERS } from '../tracker/member-table.js';
+import { DEFAULT_TRACKER_HOST, DEFAULT_TRACKER_NETWORK, DEFAULT_TRACKER_PEER_PORT } from '../tracker/server.js';
 import { createLogger } from './logger.js';
 
 /*

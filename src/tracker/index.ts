@@ -4,5 +4,8 @@
  * describes the protocol byte by byte.
  */
 export * from './protocol.js';
+export * from './member-table.js';
+export * from './text-session.js';
+export * from './liveness.js';
 export * from './server.js';
 export * from './client.js';
