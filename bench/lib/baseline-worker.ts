@@ -15,6 +15,7 @@ import { signingBytes, type TransferTx } from '../../src/core/transaction.js';
 import { EventBus } from '../../src/actors/events.js';
 import { regtestId } from '../../test/helpers/chain-builder.js';
 import { startSpan, type Span } from './stats.js';
+import { request } from '../../src/actors/runtime/actor.js';
 
 /** What the main thread sends: the transfers, and for `mempool` the confirmed state they spend from. */
 export interface BaselineJob {
@@ -47,7 +48,7 @@ async function mempoolAll(job: BaselineJob): Promise<BaselineResult> {
     let accepted = 0;
     for (let i = 0; i < job.txs.length; i += job.batch) {
       const batch = job.txs.slice(i, i + job.batch);
-      const results = await mempool.ask<AddTxResult[]>((reply) => ({ type: 'mempool/add-many', txs: batch, reply }), ASK_TIMEOUT_MS);
+      const results = await request(mempool, 'mempool/add-many', { txs: batch }, ASK_TIMEOUT_MS);
       for (const r of results) {
         if (!r.accepted) throw new Error(`benchmark: the mempool refused ${r.txid}: ${r.code}: ${r.reason}`);
         accepted++;

@@ -12,6 +12,7 @@ import type { Actor } from './runtime/actor.js';
 import { Reply } from './runtime/actor.js';
 import { assertNever } from '../core/reject.js';
 import { MAX_LOCATOR_HASHES } from '../transport/limits.js';
+import { systemClock, unixSeconds, type Clock } from '../core/clock.js';
 
 /** Most blocks kept whose parent is unknown (bounded orphan pool, as Bitcoin Core's `MAX_ORPHAN_BLOCKS`). */
 export const MAX_ORPHAN_BLOCKS = 256;
@@ -89,7 +90,8 @@ export interface ChainActorDeps {
   store: BlockStore;
   bus: EventBus;
   /** Clock in seconds since the epoch. */
-  now?: () => number;
+  /** The clock header times are checked against. @default systemClock */
+  clock?: Clock;
 }
 
 /**
@@ -108,13 +110,13 @@ export class ChainActor implements Actor<ChainMsg> {
   private readonly leaves = new Set<IndexNode>();
   private readonly orphans = new Map<string, Block>();
   private readonly orphansByPrev = new Map<string, Set<string>>();
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private sequence = 0;
   private readonly verified = new VerifiedTransferCache();
   private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly deps: ChainActorDeps) {
-    this.now = deps.now ?? (() => Math.floor(Date.now() / 1000));
+    this.clock = deps.clock ?? systemClock;
   }
 
   async start(): Promise<void> {
@@ -288,7 +290,7 @@ export class ChainActor implements Actor<ChainMsg> {
         height: parent.height + 1,
         expectedBits: nextBits(parent, ancestor, params),
         medianTimePast: medianTimePast(parent, ancestor),
-        now: this.now(),
+        now: unixSeconds(this.clock),
       },
       params,
     );

@@ -24,7 +24,13 @@ export type NodeEventOf<T extends NodeEventType> = Extract<NodeEvent, { type: T 
  */
 export class EventBus {
   private readonly listeners = new Set<(e: NodeEvent) => void>();
-  constructor(private readonly onListenerError: (err: unknown) => void = () => undefined) {}
+  private failed = 0;
+  constructor(private readonly onListenerError: (err: unknown, event: NodeEvent) => void = () => undefined) {}
+
+  /** Deliveries that failed: listeners that threw (a full mailbox among them). */
+  get failedDeliveries(): number {
+    return this.failed;
+  }
 
   /** Subscribes to every event; returns the unsubscribe function. */
   subscribe(listener: (e: NodeEvent) => void): () => void {
@@ -56,7 +62,8 @@ export class EventBus {
       try {
         l(e);
       } catch (err) {
-        this.onListenerError(err);
+        this.failed++;
+        this.onListenerError(err, e);
       }
     }
   }

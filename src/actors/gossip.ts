@@ -11,6 +11,8 @@ import type { ChainMsg, SubmitBlockResult } from './chain.js';
 import type { AddTxResult, MempoolMsg } from './mempool.js';
 import type { Actor, ActorContext, ActorRef } from './runtime/actor.js';
 import { BlockFetcher, type BlockFetcherInit, type BlockRequest } from './block-fetcher.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { request } from './runtime/actor.js';
 
 /** Housekeeping interval (stalls, announcements), ms. */
 export const GOSSIP_TICK_MS = 50;
@@ -79,8 +81,8 @@ export interface GossipDeps {
   mempool: ActorRef<MempoolMsg>;
   bus: EventBus;
   hooks: PeerManagerHooks;
-  /** Injected clock, ms. */
-  now?: () => number;
+  /** @default systemClock */
+  clock?: Clock;
   /** Limits of the block download scheduler. */
   fetcher?: BlockFetcherInit;
 }
@@ -98,13 +100,12 @@ export interface GossipDeps {
 export class GossipActor implements Actor<GossipMsg> {
   private readonly peers = new Map<string, PeerState>();
   private readonly fetcher: BlockFetcher;
-  private readonly now: () => number;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly clock: Clock;
   private unsubscribe: Array<() => void> = [];
   private self!: ActorRef<GossipMsg>;
 
   constructor(private readonly deps: GossipDeps) {
-    this.now = deps.now ?? Date.now;
+    this.clock = deps.clock ?? systemClock;
     this.fetcher = new BlockFetcher(deps.fetcher);
   }
 
@@ -117,11 +118,10 @@ export class GossipActor implements Actor<GossipMsg> {
         for (const p of this.peers.values()) if (!p.knownTxs.has(e.txid)) p.txQueue.push(e.txid);
       }),
     );
-    this.timer = setInterval(() => this.self.offer({ type: 'gossip/tick' }), GOSSIP_TICK_MS);
+    ctx.every(GOSSIP_TICK_MS, { type: 'gossip/tick' });
   }
 
   stop(): void {
-    clearInterval(this.timer);
     for (const u of this.unsubscribe) u();
     this.unsubscribe = [];
   }
@@ -158,7 +158,7 @@ export class GossipActor implements Actor<GossipMsg> {
     this.peers.set(link.nodeId, peer);
     this.fetcher.addPeer(link.nodeId);
     peer.knownBlocks.add(link.hello.tip);
-    const tip = await this.deps.chain.ask<{ chainWork: bigint }>((reply) => ({ type: 'chain/get-tip', reply }));
+    const tip = await request(this.deps.chain, 'chain/get-tip', {});
     if (link.hello.chainWork > tip.chainWork) await this.requestHashes(peer);
   }
 
@@ -167,8 +167,8 @@ export class GossipActor implements Actor<GossipMsg> {
     if (!peer) return;
     this.peers.delete(nodeId);
     // Its outstanding requests go to other peers at once.
-    const { requests, forgotten } = this.fetcher.removePeer(nodeId, this.now());
-    this.request(requests);
+    const { requests, forgotten } = this.fetcher.removePeer(nodeId, this.clock.nowMs());
+    this.sendRequests(requests);
     // Blocks only it had listed are forgotten: ask the heaviest remaining peer for its list instead.
     if (forgotten > 0) {
       let best: PeerState | undefined;
@@ -178,7 +178,7 @@ export class GossipActor implements Actor<GossipMsg> {
   }
 
   private async requestHashes(peer: PeerState, after?: string): Promise<void> {
-    const locator = await this.deps.chain.ask<string[]>((reply) => ({ type: 'chain/get-locator', reply }));
+    const locator = await request(this.deps.chain, 'chain/get-locator', {});
     peer.syncing = true;
     peer.link.send(message('GETLISTOFBLOCKS', { locator: after ? [after, ...locator].slice(0, MAX_LOCATOR_HASHES) : locator, limit: MAX_LIST_OF_BLOCKS }));
   }
@@ -190,13 +190,13 @@ export class GossipActor implements Actor<GossipMsg> {
         const unknown: string[] = [];
         for (const h of msg.payload.hashes) {
           peer.knownBlocks.add(h);
-          if (!(await chain.ask<boolean>((reply) => ({ type: 'chain/has-block', hash: h, reply })))) unknown.push(h);
+          if (!(await request(chain, 'chain/has-block', { hash: h }))) unknown.push(h);
         }
-        this.request(this.fetcher.want(unknown, peer.link.nodeId, this.now()));
+        this.sendRequests(this.fetcher.want(unknown, peer.link.nodeId, this.clock.nowMs()));
         return;
       }
       case 'GETBLOCK': {
-        const found = await chain.ask<{ block: Block } | undefined>((reply) => ({ type: 'chain/get-block', hash: msg.payload.hash, reply }));
+        const found = await request(chain, 'chain/get-block', { hash: msg.payload.hash });
         if (found) {
           peer.knownBlocks.add(msg.payload.hash);
           peer.link.send(message('BLOCK', { block: found.block }));
@@ -210,7 +210,7 @@ export class GossipActor implements Actor<GossipMsg> {
         return;
       case 'GETLISTOFBLOCKS': {
         const limit = Math.min(msg.payload.limit ?? MAX_LIST_OF_BLOCKS, MAX_LIST_OF_BLOCKS);
-        const hashes = await chain.ask<string[]>((reply) => ({ type: 'chain/hashes-after', locator: msg.payload.locator, stop: msg.payload.stop, limit, reply }));
+        const hashes = await request(chain, 'chain/hashes-after', { locator: msg.payload.locator, stop: msg.payload.stop, limit });
         peer.link.send(message('LISTOFBLOCKS', { hashes }));
         return;
       }
@@ -220,9 +220,9 @@ export class GossipActor implements Actor<GossipMsg> {
         const unknown: string[] = [];
         for (const h of hashes) {
           peer.knownBlocks.add(h);
-          if (!this.fetcher.isWanted(h) && !(await chain.ask<boolean>((reply) => ({ type: 'chain/has-block', hash: h, reply })))) unknown.push(h);
+          if (!this.fetcher.isWanted(h) && !(await request(chain, 'chain/has-block', { hash: h }))) unknown.push(h);
         }
-        this.request(this.fetcher.want(unknown, peer.link.nodeId, this.now()));
+        this.sendRequests(this.fetcher.want(unknown, peer.link.nodeId, this.clock.nowMs()));
         // A full list means there is more: ask for the next batch right away, from the last hash.
         if (hashes.length >= MAX_LIST_OF_BLOCKS) await this.requestHashes(peer, hashes[hashes.length - 1]);
         return;
@@ -232,7 +232,7 @@ export class GossipActor implements Actor<GossipMsg> {
         return;
       case 'BROADCASTTRANSACTION': {
         for (const id of msg.payload.txids) peer.knownTxs.add(id);
-        const missing = await mempool.ask<string[]>((reply) => ({ type: 'mempool/missing', txids: msg.payload.txids, reply }));
+        const missing = await request(mempool, 'mempool/missing', { txids: msg.payload.txids });
         for (let i = 0; i < missing.length; i += MAX_GETTRANSACTIONS_TXIDS) {
           peer.link.send(message('GETTRANSACTIONS', { txids: missing.slice(i, i + MAX_GETTRANSACTIONS_TXIDS) }));
         }
@@ -241,7 +241,7 @@ export class GossipActor implements Actor<GossipMsg> {
       case 'GETTRANSACTIONS': {
         const txs: TransferTx[] = [];
         for (const id of msg.payload.txids) {
-          const tx = await mempool.ask<TransferTx | undefined>((reply) => ({ type: 'mempool/get', txid: id, reply }));
+          const tx = await request(mempool, 'mempool/get', { txid: id });
           if (tx) {
             txs.push(tx);
             peer.knownTxs.add(id);
@@ -259,7 +259,7 @@ export class GossipActor implements Actor<GossipMsg> {
       case 'REJECT': {
         // A peer that cannot serve a block it was asked for stops being a source of it.
         const hash = msg.payload.hash;
-        if (msg.payload.message === 'GETBLOCK' && hash) this.request(this.fetcher.onNotFound(hash, peer.link.nodeId, this.now()));
+        if (msg.payload.message === 'GETBLOCK' && hash) this.sendRequests(this.fetcher.onNotFound(hash, peer.link.nodeId, this.clock.nowMs()));
         return;
       }
       case 'HELLO':
@@ -277,7 +277,7 @@ export class GossipActor implements Actor<GossipMsg> {
     const hash = hashToHex(blockHash(block));
     peer.knownBlocks.add(hash);
     this.fetcher.onBlock(hash, peer.link.nodeId);
-    const r = await this.deps.chain.ask<SubmitBlockResult>((reply) => ({ type: 'chain/submit-block', block, source: peer.link.nodeId, reply }));
+    const r = await request(this.deps.chain, 'chain/submit-block', { block, source: peer.link.nodeId });
     switch (r.status) {
       case 'invalid':
         this.punishIf(peer, r.code, `invalid block ${hash}: ${r.reason}`);
@@ -294,7 +294,7 @@ export class GossipActor implements Actor<GossipMsg> {
       default:
         assertNever(r);
     }
-    this.request(this.fetcher.schedule(this.now()));
+    this.sendRequests(this.fetcher.schedule(this.clock.nowMs()));
   }
 
   private async onTransactions(peer: PeerState, txs: Transaction[]): Promise<void> {
@@ -306,7 +306,7 @@ export class GossipActor implements Actor<GossipMsg> {
       }
       transfers.push(tx);
     }
-    const results = await this.deps.mempool.ask<AddTxResult[]>((reply) => ({ type: 'mempool/add-many', txs: transfers, source: peer.link.nodeId, reply }));
+    const results = await request(this.deps.mempool, 'mempool/add-many', { txs: transfers, source: peer.link.nodeId });
     // The mempool names each transfer's txid in its result, so none is hashed twice. The seen-set is
     // complete before the next tick flushes announcements: nothing is announced back to this peer.
     for (const r of results) peer.knownTxs.add(r.txid);
@@ -324,12 +324,12 @@ export class GossipActor implements Actor<GossipMsg> {
   }
 
   /** Sends the fetcher's GETBLOCK requests to their peers. */
-  private request(requests: BlockRequest[]): void {
+  private sendRequests(requests: BlockRequest[]): void {
     for (const r of requests) this.peers.get(r.peer)?.link.send(message('GETBLOCK', { hash: r.hash }));
   }
 
   private onTick(): void {
-    const requests = this.fetcher.onTick(this.now());
+    const requests = this.fetcher.onTick(this.clock.nowMs());
     for (const p of this.peers.values()) {
       if (p.txQueue.length > 0) {
         const batch = p.txQueue.splice(0, MAX_INVENTORY_ITEMS).filter((id) => !p.knownTxs.has(id));
@@ -337,7 +337,7 @@ export class GossipActor implements Actor<GossipMsg> {
         if (batch.length > 0) p.link.send(message('BROADCASTTRANSACTION', { txids: batch }));
       }
     }
-    this.request(requests);
+    this.sendRequests(requests);
   }
 
   private announceBlock(hash: string, height: number): void {

@@ -10,6 +10,8 @@ import type { Miner, MiningSolution } from '../mining/types.js';
 import type { ChainMsg, NextBlockContext, SubmitBlockResult } from './chain.js';
 import type { MempoolMsg } from './mempool.js';
 import type { Actor, ActorContext, ActorRef, Reply } from './runtime/actor.js';
+import { systemClock, unixSeconds, type Clock } from '../core/clock.js';
+import { request } from './runtime/actor.js';
 
 /** How often a template is rebuilt to pick up new mempool transactions, ms. */
 export const TEMPLATE_REFRESH_MS = 2_000;
@@ -47,8 +49,8 @@ export interface MinerActorDeps {
   /** 32-byte ed25519 public key the coinbase pays. */
   address: Uint8Array;
   bus: EventBus;
-  /** Seconds since the epoch. */
-  now?: () => number;
+  /** @default systemClock */
+  clock?: Clock;
 }
 
 /**
@@ -67,14 +69,16 @@ export class MinerActor implements Actor<MinerMsg> {
   private refreshTimer: NodeJS.Timeout | undefined;
   private blocksMined = 0;
   private self!: ActorRef<MinerMsg>;
-  private readonly now: () => number;
+  private ctx!: ActorContext<MinerMsg>;
+  private readonly clock: Clock;
 
   constructor(private readonly deps: MinerActorDeps) {
-    this.now = deps.now ?? (() => Math.floor(Date.now() / 1000));
+    this.clock = deps.clock ?? systemClock;
   }
 
   start(ctx: ActorContext<MinerMsg>): void {
     this.self = ctx.self;
+    this.ctx = ctx;
   }
 
   stop(): void {
@@ -101,7 +105,7 @@ export class MinerActor implements Actor<MinerMsg> {
         return;
       case 'miner/mempool-changed': {
         if (!this.active) return;
-        const wait = this.templateAt + TEMPLATE_REFRESH_MS - Date.now();
+        const wait = this.templateAt + TEMPLATE_REFRESH_MS - this.clock.nowMs();
         if (wait <= 0) await this.newWork();
         else this.refreshTimer ??= setTimeout(() => {
           this.refreshTimer = undefined;
@@ -128,7 +132,7 @@ export class MinerActor implements Actor<MinerMsg> {
     const header = decodeHeader(solution.header);
     if (!bytesEqual(header.merkleRoot, template.header.merkleRoot)) throw new Error('pool returned a header of another template');
     const block: Block = { header, txs: template.txs };
-    const result = await this.deps.chain.ask<SubmitBlockResult>((reply) => ({ type: 'chain/submit-block', block, source: 'miner', reply }));
+    const result = await request(this.deps.chain, 'chain/submit-block', { block, source: 'miner' });
     if (result.status === 'connected' || result.status === 'reorg') {
       this.blocksMined++;
       this.deps.bus.publish({ type: 'block-mined', hash: result.hash, height: result.height });
@@ -148,23 +152,18 @@ export class MinerActor implements Actor<MinerMsg> {
     this.abort = abort;
     const template = await this.buildTemplate();
     if (generation !== this.generation) return;
-    this.templateAt = Date.now();
+    this.templateAt = this.clock.nowMs();
     const target = decodeCompact(template.header.bits).target;
     this.deps.miner.mine({ header: encodeHeader(template.header), target }, abort.signal).then(
-      (solution) => this.self.offer({ type: 'miner/solved', generation, template, solution }),
-      (error) => this.self.offer({ type: 'miner/failed', generation, error }),
+      (solution) => this.ctx.deliver({ type: 'miner/solved', generation, template, solution }),
+      (error: unknown) => this.ctx.deliver({ type: 'miner/failed', generation, error }),
     );
   }
 
   private async buildTemplate(): Promise<Block> {
     const { chain, mempool, params, address } = this.deps;
-    const ctx = await chain.ask<NextBlockContext>((reply) => ({ type: 'chain/next-block-context', reply }));
-    const transfers = await mempool.ask<TransferTx[]>((reply) => ({
-      type: 'mempool/template',
-      maxTxs: MAX_BLOCK_TXS - 1,
-      maxBytes: MAX_BLOCK_BYTES - 1_000,
-      reply,
-    }));
+    const ctx = await request(chain, 'chain/next-block-context', {});
+    const transfers = await request(mempool, 'mempool/template', { maxTxs: MAX_BLOCK_TXS - 1, maxBytes: MAX_BLOCK_BYTES - 1_000 });
     let fees = 0n;
     for (const tx of transfers) fees += tx.fee;
     const coinbase: CoinbaseTx = { type: 'coinbase', recipient: address, amount: blockReward(params, ctx.height) + fees, height: ctx.height };
@@ -174,7 +173,7 @@ export class MinerActor implements Actor<MinerMsg> {
         version: BLOCK_VERSION,
         prevHash: ctx.prevHash,
         merkleRoot: computeMerkleRoot(txs),
-        time: Math.max(this.now(), ctx.medianTimePast + 1),
+        time: Math.max(unixSeconds(this.clock), ctx.medianTimePast + 1),
         bits: ctx.bits,
         nonce: 0,
       },

@@ -6,6 +6,7 @@ import { CONNECT_TIMEOUT_MS, MAX_ADDR_ADDRESSES } from '../transport/limits.js';
 import { message, type AddrEntry, type Message } from '../transport/messages.js';
 import type { GossipMsg, PeerLink } from './gossip.js';
 import type { Actor, ActorContext, ActorRef, Reply } from './runtime/actor.js';
+import { cryptoRandom, systemClock, type Clock, type RandomSource } from '../core/clock.js';
 
 /** How often the peer manager dials towards its outbound target, ms. */
 export const DIAL_INTERVAL_MS = 1_000;
@@ -72,7 +73,10 @@ export interface PeerManagerDeps {
   bus: EventBus;
   /** The tip, read whenever HELLO or HEY is sent. */
   status: () => ChainStatus;
-  now?: () => number;
+  /** @default systemClock */
+  clock?: Clock;
+  /** Shuffles of addresses to dial. @default cryptoRandom */
+  random?: RandomSource;
   /** Liveness ping interval, ms (transport default when absent). */
   pingIntervalMs?: number;
 }
@@ -96,17 +100,20 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
   private readonly dialKey = new Map<PeerConnection, string>();
   private readonly dialing = new Set<string>();
   private readonly bans = new Map<string, number>();
-  private timers: NodeJS.Timeout[] = [];
   private self!: ActorRef<PeerManagerMsg>;
-  private readonly now: () => number;
+  private ctx!: ActorContext<PeerManagerMsg>;
+  private readonly clock: Clock;
+  private readonly random: RandomSource;
   private stopping = false;
 
   constructor(private readonly deps: PeerManagerDeps) {
-    this.now = deps.now ?? Date.now;
+    this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? cryptoRandom;
   }
 
   async start(ctx: ActorContext<PeerManagerMsg>): Promise<void> {
     this.self = ctx.self;
+    this.ctx = ctx;
     for (const p of this.deps.staticPeers) this.addAddress({ host: p.host, port: p.port }, true);
     const server = createServer((socket) => {
       if (!this.self.offer({ type: 'pm/inbound', socket })) socket.destroy();
@@ -120,17 +127,13 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     });
     this.server = server;
     this.port = (server.address() as { port: number }).port;
-    this.timers.push(
-      setInterval(() => this.self.offer({ type: 'pm/dial-tick' }), DIAL_INTERVAL_MS),
-      setInterval(() => this.self.offer({ type: 'pm/addr-tick' }), ADDR_RELAY_INTERVAL_MS),
-    );
+    ctx.every(DIAL_INTERVAL_MS, { type: 'pm/dial-tick' });
+    ctx.every(ADDR_RELAY_INTERVAL_MS, { type: 'pm/addr-tick' });
     this.self.offer({ type: 'pm/dial-tick' });
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
     const all = [...this.pending, ...this.open.values()];
     await Promise.all(all.map((c) => c.close('shutdown', 'node is stopping')));
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
@@ -225,7 +228,7 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
   private isBanned(key: string): boolean {
     const until = this.bans.get(key);
     if (until === undefined) return false;
-    if (until <= this.now()) {
+    if (until <= this.clock.nowMs()) {
       this.bans.delete(key);
       return false;
     }
@@ -233,7 +236,7 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
   }
 
   private ban(nodeId: string | undefined, address: string | undefined): void {
-    const until = this.now() + this.deps.banSeconds * 1000;
+    const until = this.clock.nowMs() + this.deps.banSeconds * 1000;
     if (nodeId) this.bans.set(`id:${nodeId}`, until);
     if (address) this.bans.set(`addr:${address}`, until);
   }
@@ -270,7 +273,8 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
 
   private watch(conn: PeerConnection): void {
     this.pending.add(conn);
-    const up = (c: PeerConnection) => this.self.offer({ type: 'pm/handshake-done', conn: c });
+    // A connection the actor never hears of would be neither counted nor closed: a full mailbox is a crash, not a drop.
+    const up = (c: PeerConnection) => this.ctx.deliver({ type: 'pm/handshake-done', conn: c });
     const down = (c: PeerConnection, info: DisconnectInfo) => {
       if (!this.self.offer({ type: 'pm/disconnected', conn: c, info })) this.forget(c, info);
     };
@@ -352,11 +356,11 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     const key = this.dialKey.get(conn);
     const nodeId = this.forget(conn, info);
     if (nodeId) {
-      this.deps.gossip.offer({ type: 'gossip/peer-down', nodeId });
+      this.deps.gossip.tell({ type: 'gossip/peer-down', nodeId });
       this.deps.bus.publish({ type: 'peer-disconnected', nodeId, host: conn.remoteAddress, port: conn.remoteHello?.port ?? 0, direction: conn.direction, reason: info.reason });
     }
     if (info.penalty === 'ban') {
-      this.deps.bus.publish({ type: 'peer-banned', nodeId: conn.remoteNodeId ?? '', host: conn.remoteAddress, reason: `${info.reason}: ${info.message}`, untilMs: this.now() + this.deps.banSeconds * 1000 });
+      this.deps.bus.publish({ type: 'peer-banned', nodeId: conn.remoteNodeId ?? '', host: conn.remoteAddress, reason: `${info.reason}: ${info.message}`, untilMs: this.clock.nowMs() + this.deps.banSeconds * 1000 });
     }
     if (key && !this.stopping) {
       if (info.reason === 'self-connection') this.book.delete(key);
@@ -368,12 +372,12 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     const rec = this.book.get(key);
     if (!rec) return;
     rec.failures++;
-    rec.nextAttemptAt = this.now() + Math.min(RECONNECT_BACKOFF_MIN_MS * 2 ** (rec.failures - 1), RECONNECT_BACKOFF_MAX_MS);
+    rec.nextAttemptAt = this.clock.nowMs() + Math.min(RECONNECT_BACKOFF_MIN_MS * 2 ** (rec.failures - 1), RECONNECT_BACKOFF_MAX_MS);
   }
 
   private dialMore(): void {
     if (this.stopping) return;
-    const now = this.now();
+    const now = this.clock.nowMs();
     const connectedKeys = new Set<string>();
     for (const c of [...this.pending, ...this.open.values()]) {
       const k = this.dialKey.get(c) ?? this.listenKey(c);
@@ -395,7 +399,7 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     const timer = setTimeout(() => socket.destroy(new Error('connect timeout')), CONNECT_TIMEOUT_MS);
     socket.once('error', () => {
       clearTimeout(timer);
-      this.self.offer({ type: 'pm/dial-failed', key });
+      this.ctx.deliver({ type: 'pm/dial-failed', key });
     });
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -414,7 +418,7 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
   private relayAddresses(): void {
     const all = this.addresses();
     for (const c of this.open.values()) {
-      const sample = shuffle(all.filter((a) => a.nodeId !== c.remoteNodeId)).slice(0, ADDR_RELAY_SAMPLE);
+      const sample = shuffle(all.filter((a) => a.nodeId !== c.remoteNodeId), this.random).slice(0, ADDR_RELAY_SAMPLE);
       if (sample.length > 0 && c.isOpen) c.send(message('ADDR', { addresses: sample }));
     }
   }
@@ -424,9 +428,9 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
-function shuffle<T>(xs: T[]): T[] {
+function shuffle<T>(xs: T[], random: RandomSource): T[] {
   for (let i = xs.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
+    const j = random.below(i + 1);
     [xs[i], xs[j]] = [xs[j]!, xs[i]!];
   }
   return xs;

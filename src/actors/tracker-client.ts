@@ -28,17 +28,12 @@ export interface TrackerClientDeps {
  */
 export class TrackerClientActor implements Actor<TrackerClientMsg> {
   private peerId: string | undefined;
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: TrackerClientDeps) {}
 
   start(ctx: ActorContext<TrackerClientMsg>): void {
     ctx.self.offer({ type: 'tracker/poll' });
-    this.timer = setInterval(() => ctx.self.offer({ type: 'tracker/poll' }), this.deps.pollIntervalMs ?? TRACKER_POLL_INTERVAL_MS);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
+    ctx.every(this.deps.pollIntervalMs ?? TRACKER_POLL_INTERVAL_MS, { type: 'tracker/poll' });
   }
 
   async receive(msg: TrackerClientMsg): Promise<void> {

@@ -37,6 +37,7 @@ import {
   type RequestKind,
   type RequestReply,
 } from './subjects.js';
+import { request } from '../actors/runtime/actor.js';
 
 /** Most encoded events kept while NATS is down (oldest dropped first). @default 1000 */
 export const DEFAULT_MAX_BUFFERED_EVENTS = 1_000;
@@ -491,7 +492,7 @@ export async function startNatsBridge(init: NatsBridgeInit): Promise<RunningBrid
   const ref = await sup.startChild(natsBridgeChildSpec(init));
   return {
     ref,
-    stats: () => ref.ask<BridgeStats>((reply) => ({ type: 'bridge/stats', reply })),
+    stats: () => request(ref, 'bridge/stats', {}),
     stop: () => sup.stop(),
   };
 }

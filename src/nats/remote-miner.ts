@@ -21,6 +21,7 @@ import { parseFarmWork, targetFromHex } from './codec.js';
 import { NatsLink, NatsOptionError, type LinkStatus } from './link.js';
 import { NatsActorRef, serveActor, type RemoteCodec } from './remote-ref.js';
 import { checkToken, farmSubjects, FARM_QUEUE_GROUP, FARM_REPORT_INTERVAL_MS, SCHEMA_VERSION, type FarmJob, type FarmReport, type FarmSolution, type FarmWorkMsg } from './subjects.js';
+import { request } from '../actors/runtime/actor.js';
 
 /** Most times a slice is forwarded by miners busy with the same job before it is dropped (the peer republishes it). */
 export const MAX_FORWARD_HOPS = 8;
@@ -313,5 +314,5 @@ export async function runRemoteMiner(init: RemoteMinerInit): Promise<RunningRemo
     })();
     return stopping;
   };
-  return { minerId, ref, stats: () => ref.ask<RemoteMinerStats>((reply) => ({ type: 'remote/stats', reply })), stop, done };
+  return { minerId, ref, stats: () => request(ref, 'remote/stats', {}), stop, done };
 }

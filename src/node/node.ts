@@ -25,6 +25,7 @@ import type { ChainStatus } from '../transport/connection.js';
 import { DATA_FILES, loadNodeId, loadOrCreateMinerKey, lockDataDir } from './data-dir.js';
 import { EventBus } from '../actors/events.js';
 import type { AccountView, BlockView, NodeApi, NodeInfo, PeerView, SubmitBlockResult as ApiSubmitBlockResult, SubmitResult, TransactionView } from './node-api.js';
+import { request } from '../actors/runtime/actor.js';
 
 /** Mailbox of the gossip actor: every message of every peer passes through it, messages. */
 export const GOSSIP_MAILBOX = 100_000;
@@ -117,7 +118,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     };
     await store.open({ network: params.name, networkId: hashToHex(netId), genesis, genesisEntry });
     cleanup.push(() => store.close());
-    const bus = new EventBus((err) => log.error({ err }, 'event listener failed'));
+    const bus = new EventBus((err, event) => log.error({ err, event: event.type, failedDeliveries: bus.failedDeliveries }, 'event delivery failed'));
 
     let escalate!: (err: EscalationError) => void;
     let resolveDone!: () => void;
@@ -144,8 +145,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
       start: () =>
         new MempoolActor({ networkId: netId, state: store, bus, maxTransactions: config.mempool.maxTransactions, minFee: BigInt(config.mempool.minFee) }),
     });
-    bus.on('block-connected', (e) => mempool.offer({ type: 'mempool/block-connected', block: e.block }));
-    bus.on('block-disconnected', (e) => mempool.offer({ type: 'mempool/block-disconnected', block: e.block }));
+    // Facts that change the mempool's state: a full mailbox throws, the bus counts and logs it (never a silent drop).
+    bus.on('block-connected', (e) => mempool.tell({ type: 'mempool/block-connected', block: e.block }));
+    bus.on('block-disconnected', (e) => mempool.tell({ type: 'mempool/block-disconnected', block: e.block }));
 
     bus.on('block-connected', (e) => log.info({ height: e.entry.height, hash: e.entry.hash, txs: e.block.txs.length }, 'block connected'));
     bus.on('block-disconnected', (e) => log.info({ height: e.entry.height, hash: e.entry.hash }, 'block disconnected'));
@@ -183,8 +185,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
       bus.on('tx-accepted', () => ref.offer({ type: 'miner/mempool-changed' }));
       ref.tell({ type: 'miner/start' });
       const statsTimer = setInterval(() => {
-        void ref
-          .ask<MinerStats>((reply) => ({ type: 'miner/stats', reply }), API_ASK_TIMEOUT_MS)
+        void request(ref, 'miner/stats', {}, API_ASK_TIMEOUT_MS)
           .then((s) => bus.publish({ type: 'mining-stats', hashRate: s.hashRate, workers: config.mining.workers, blocksWon }))
           .catch(() => undefined);
       }, MINING_STATS_INTERVAL_MS);
@@ -198,7 +199,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     let peerManagerRef: ActorRef<PeerManagerMsg> | undefined;
     let peerManager: PeerManagerActor | undefined;
     const hooks: PeerManagerHooks = {
-      punish: (id, reason) => peerManagerRef?.offer({ type: 'pm/punish', nodeId: id, reason }),
+      punish: (id, reason) => peerManagerRef?.tell({ type: 'pm/punish', nodeId: id, reason }),
       addresses: () => peerManager?.addresses() ?? [],
       learn: (addresses, from) => peerManagerRef?.offer({ type: 'pm/learn', addresses, from }),
     };
@@ -227,7 +228,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
         })),
     });
     const pmRef = peerManagerRef;
-    const listenPort = await pmRef.ask<number>((reply) => ({ type: 'pm/listen-port', reply }));
+    const listenPort = await request(pmRef, 'pm/listen-port', {});
     if (config.tracker) {
       const tracker = config.tracker;
       await root.startChild<TrackerClientMsg>({
@@ -240,7 +241,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     bus.on('peer-disconnected', (e) => log.info({ peer: e.nodeId, reason: e.reason, direction: e.direction }, 'peer disconnected'));
     bus.on('peer-banned', (e) => log.warn({ peer: e.nodeId, host: e.host, reason: e.reason }, 'peer banned'));
 
-    const peers = (): Promise<PeerView[]> => pmRef.ask<PeerView[]>((reply) => ({ type: 'pm/peers', reply }), API_ASK_TIMEOUT_MS);
+    const peers = (): Promise<PeerView[]> => request(pmRef, 'pm/peers', {}, API_ASK_TIMEOUT_MS);
     const api = createNodeApi({ config, nodeId, netId, store, chain, mempool, miner: minerRef, miningAddress, peers, blocksWon: () => blocksWon });
 
     // Optional services last, so that they are stopped first and never see a half-stopped node.
@@ -323,17 +324,16 @@ export function parseSubmittedTransfer(json: unknown): { ok: true; tx: TransferT
 
 /** The {@link NodeApi} of a peer, answered by its actors and store. */
 export function createNodeApi(p: ApiParts): NodeApi {
-  const ask = <R, M>(ref: ActorRef<M>, build: (reply: import('../actors/runtime/actor.js').Reply<R>) => M) => ref.ask<R>(build, API_ASK_TIMEOUT_MS);
   const blockView = async (hash: string): Promise<BlockView | undefined> => {
-    const found = await ask<{ block: Block; entry: BlockIndexEntry; mainChain: boolean } | undefined, ChainMsg>(p.chain, (reply) => ({ type: 'chain/get-block', hash, reply }));
+    const found = await request(p.chain, 'chain/get-block', { hash }, API_ASK_TIMEOUT_MS);
     if (!found) return undefined;
     return { hash, height: found.entry.height, mainChain: found.mainChain, size: blockSize(found.block), block: blockToJson(found.block) };
   };
   return {
     async info(): Promise<NodeInfo> {
-      const tip = await ask<ChainTip, ChainMsg>(p.chain, (reply) => ({ type: 'chain/get-tip', reply }));
-      const pool = await ask<{ size: number; bytes: number }, MempoolMsg>(p.mempool, (reply) => ({ type: 'mempool/info', reply }));
-      const stats = p.miner ? await ask<MinerStats, MinerMsg>(p.miner, (reply) => ({ type: 'miner/stats', reply })) : undefined;
+      const tip = await request(p.chain, 'chain/get-tip', {}, API_ASK_TIMEOUT_MS);
+      const pool = await request(p.mempool, 'mempool/info', {}, API_ASK_TIMEOUT_MS);
+      const stats = p.miner ? await request(p.miner, 'miner/stats', {}, API_ASK_TIMEOUT_MS) : undefined;
       return {
         network: p.config.network,
         networkId: hashToHex(p.netId),
@@ -360,7 +360,7 @@ export function createNodeApi(p: ApiParts): NodeApi {
     },
     async transaction(txid): Promise<TransactionView | undefined> {
       if (!HASH_RE.test(txid)) return undefined;
-      const pending = await ask<TransferTx | undefined, MempoolMsg>(p.mempool, (reply) => ({ type: 'mempool/get', txid, reply }));
+      const pending = await request(p.mempool, 'mempool/get', { txid }, API_ASK_TIMEOUT_MS);
       if (pending) return { txid, status: 'mempool', tx: txToJson(pending) };
       const loc = p.store.getTxLocation(txid);
       const block = loc && p.store.getBlock(loc.blockHash);
@@ -371,14 +371,14 @@ export function createNodeApi(p: ApiParts): NodeApi {
     },
     async account(key): Promise<AccountView> {
       const acc = p.store.getAccount(key);
-      const pendingNonce = HASH_RE.test(key) ? await ask<number, MempoolMsg>(p.mempool, (reply) => ({ type: 'mempool/pending-nonce', key, reply })) : 0;
+      const pendingNonce = HASH_RE.test(key) ? await request(p.mempool, 'mempool/pending-nonce', { key }, API_ASK_TIMEOUT_MS) : 0;
       return { key, balance: (acc?.balance ?? 0n).toString(), nonce: acc?.nonce ?? 0, pendingNonce };
     },
     async submitTransaction(json): Promise<SubmitResult> {
       const parsed = parseSubmittedTransfer(json);
       if (!parsed.ok) return { accepted: false, code: parsed.code, reason: parsed.reason };
       const transfer = parsed.tx;
-      const r = await ask<AddTxResult, MempoolMsg>(p.mempool, (reply) => ({ type: 'mempool/add', tx: transfer, source: 'api', reply }));
+      const r = await request(p.mempool, 'mempool/add', { tx: transfer, source: 'api' }, API_ASK_TIMEOUT_MS);
       return r.accepted ? { accepted: true, txid: r.txid } : { accepted: false, code: r.code, reason: r.reason, txid: r.txid };
     },
     async peers() {
@@ -392,7 +392,7 @@ export function createNodeApi(p: ApiParts): NodeApi {
         if (err instanceof DecodeError) return { status: 'malformed', reason: err.message };
         throw err;
       }
-      return ask<SubmitBlockResult, ChainMsg>(p.chain, (reply) => ({ type: 'chain/submit-block', block, source: 'api', reply }));
+      return request(p.chain, 'chain/submit-block', { block, source: 'api' }, API_ASK_TIMEOUT_MS);
     },
   };
 }

@@ -86,7 +86,7 @@ export async function probePeer(target: { host: string; port: number }, options:
       handshakeTimeoutMs: Math.max(1, deadline - now()),
       maxFrameBytes: MAX_TRACKER_FRAME_BYTES,
       closeLingerMs: PROBE_CLOSE_LINGER_MS,
-      now,
+      clock: { nowMs: now },
     });
   } catch (err) {
     return { alive: false, reason: 'connect-failed', detail: (err as Error).message };

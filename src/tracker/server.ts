@@ -313,7 +313,7 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
       agent: TRACKER_AGENT,
       maxFrameBytes: MAX_TRACKER_FRAME_BYTES,
       pingIntervalMs: TRACKER_PING_INTERVAL_MS,
-      now,
+      clock: { nowMs: now },
       accept: () => !closed && (peerListener?.connections.size ?? 0) < maxConnections,
       onConnection: (conn) => {
         conn.on('node_message', onPeerMessage);

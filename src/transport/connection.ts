@@ -19,6 +19,7 @@ import {
   PROTOCOL_VERSION,
 } from './limits.js';
 import { decodeMessage, encodeMessage, type HelloPayload, type Message, type MessageErrorCode, type Method, type NodeRole } from './messages.js';
+import { cryptoRandom, systemClock, type Clock, type RandomSource } from '../core/clock.js';
 
 /*
  * One TCP connection to a peer, either direction, through its whole life:
@@ -247,8 +248,10 @@ export interface PeerConnectionInit {
   maxFrameBytes?: number;
   /** @default CLOSE_LINGER_MS (1000) */
   closeLingerMs?: number;
-  /** Clock in ms, for `time` in HELLO and liveness bookkeeping. @default Date.now */
-  now?: () => number;
+  /** Clock for `time` in HELLO and liveness bookkeeping. @default systemClock */
+  clock?: Clock;
+  /** Source of ping nonces. @default cryptoRandom */
+  random?: RandomSource;
 }
 
 /** Phases of a connection, in order. */
@@ -366,6 +369,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private readonly socket: Socket;
   private readonly init: PeerConnectionInit;
   private readonly now: () => number;
+  private readonly random: RandomSource;
   private readonly decoder: FrameDecoder;
   private phaseValue: ConnectionPhase = 'id-exchange';
   private idBuf: Buffer = Buffer.alloc(0);
@@ -386,7 +390,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private pingNonce: number | undefined;
   private pingSentAt = 0;
   private latency: number | undefined;
-  private nextNonce = Math.floor(Math.random() * 0x7fff_ffff);
+  private nextNonce: number;
   private resolveReady!: (h: HelloPayload) => void;
   private rejectReady!: (e: Error) => void;
   private resolveClosed!: (i: DisconnectInfo) => void;
@@ -402,7 +406,10 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     this.init = init;
     this.socket = init.socket;
     this.direction = init.direction;
-    this.now = init.now ?? Date.now;
+    const clock = init.clock ?? systemClock;
+    this.now = () => clock.nowMs();
+    this.random = init.random ?? cryptoRandom;
+    this.nextNonce = this.random.below(0x7fff_ffff);
     this.remoteAddress = init.socket.remoteAddress ?? '';
     this.remotePort = init.socket.remotePort ?? 0;
     this.lastReceivedAt = this.now();

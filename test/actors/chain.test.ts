@@ -8,6 +8,7 @@ import { txid } from '../../src/core/transaction.js';
 import { EventBus, type NodeEvent } from '../../src/actors/events.js';
 import { MemoryBlockStore } from '../../src/store/memory-store.js';
 import { ChainBuilder, keyHex, newKey, regtest, regtestId, storeIdentity, transfer } from '../helpers/chain-builder.js';
+import { request } from '../../src/actors/runtime/actor.js';
 
 async function peer(t: Tap.Test) {
   const store = new MemoryBlockStore();
@@ -23,10 +24,10 @@ async function peer(t: Tap.Test) {
   const mempool = await sup.startChild<MempoolMsg>({ id: 'mempool', start: () => new MempoolActor({ networkId: regtestId, state: store, bus, maxTransactions: 4 }) });
   bus.on('block-connected', (e) => mempool.tell({ type: 'mempool/block-connected', block: e.block }));
   bus.on('block-disconnected', (e) => mempool.tell({ type: 'mempool/block-disconnected', block: e.block }));
-  const submit = (block: Block) => chain.ask<SubmitBlockResult>((reply) => ({ type: 'chain/submit-block', block, reply }));
+  const submit = (block: Block) => request(chain, 'chain/submit-block', { block });
   const addTx = (tx: Parameters<typeof txid>[0]) =>
-    mempool.ask<AddTxResult>((reply) => ({ type: 'mempool/add', tx: tx as never, reply }));
-  const poolIds = async () => (await mempool.ask<import('../../src/core/transaction.js').TransferTx[]>((reply) => ({ type: 'mempool/template', maxTxs: 1000, maxBytes: 1e6, reply }))).map(txid);
+    request(mempool, 'mempool/add', { tx: tx as never });
+  const poolIds = async () => (await request(mempool, 'mempool/template', { maxTxs: 1000, maxBytes: 1e6 })).map(txid);
   return { store, bus, events, chain, mempool, submit, addTx, poolIds };
 }
 

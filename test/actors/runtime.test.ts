@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import t, { type Test } from 'tap';
-import { ActorCell, Reply, type Actor, type ActorContext, type ActorRef } from '../../src/actors/runtime/actor.js';
+import { ActorCell, Reply, type Actor, type ActorContext, type ActorRef, request } from '../../src/actors/runtime/actor.js';
 import { ActorCrashedError, ActorStoppedError, AskTimeoutError, EscalationError, MailboxFullError } from '../../src/actors/runtime/errors.js';
 import { Supervisor, type SupervisorEvent, type SupervisorOptions } from '../../src/actors/runtime/supervisor.js';
 import { assertNever } from '../../src/core/reject.js';
@@ -110,7 +110,7 @@ class Counter implements Actor<CounterMsg> {
   }
 }
 
-const get = (ref: ActorRef<CounterMsg>, timeoutMs?: number): Promise<number> => ref.ask<number>((reply) => ({ type: 'get', reply }), timeoutMs);
+const get = (ref: ActorRef<CounterMsg>, timeoutMs?: number): Promise<number> => request(ref, 'get', {}, timeoutMs);
 
 /** Occupies an actor with a message that waits for `release()`; resolves once the actor is inside it. */
 async function occupy(ref: ActorRef<CounterMsg>): Promise<{ release: () => void }> {
@@ -189,7 +189,7 @@ t.test('ask rejects with AskTimeoutError when the actor never replies, and the a
   const { sup } = supervisor(t);
   const ref = await sup.startChild<CounterMsg>({ id: 'c', start: () => new Counter() });
   const started = performance.now();
-  const err = await ref.ask<number>((reply) => ({ type: 'silent', reply }), 30).catch((e: unknown) => e);
+  const err = await request(ref, 'silent', {}, 30).catch((e: unknown) => e);
   t.type(err, AskTimeoutError);
   t.equal((err as AskTimeoutError).code, 'ERR_ASK_TIMEOUT');
   t.match((err as Error).message, /sup\/c/, 'names the actor');
@@ -202,7 +202,7 @@ t.test('an ask whose handler crashes rejects with ActorCrashedError carrying the
   const { sup, events } = supervisor(t);
   const ref = await sup.startChild<CounterMsg>({ id: 'c', start: () => new Counter() });
   const boom = new Error('boom');
-  const err = await ref.ask<number>((reply) => ({ type: 'fail', error: boom, reply })).catch((e: unknown) => e);
+  const err = await request(ref, 'fail', { error: boom }).catch((e: unknown) => e);
   t.type(err, ActorCrashedError);
   t.equal((err as ActorCrashedError).code, 'ERR_ACTOR_CRASHED');
   t.equal((err as Error).cause, boom, 'cause is the thrown error');
@@ -415,7 +415,7 @@ t.test('budget exhausted: the crash beyond intensity stops every child in revers
     name: 'root',
     intensity: 2,
     periodMs: 10_000,
-    now: () => clock.ms,
+    clock: { nowMs: () => clock.ms },
     onEscalate: (e) => {
       escalations.push(e);
       escalated.resolve(e);
@@ -472,7 +472,7 @@ t.test('crashes spread out beyond periodMs do not escalate', async (t) => {
     intensity: 2,
     periodMs: 1_000,
     backoffInitialMs: 1,
-    now: () => clock.ms,
+    clock: { nowMs: () => clock.ms },
     onEscalate: () => escalations++,
   });
   const ref = await sup.startChild<CounterMsg>({ id: 'c', start: () => new Counter() });

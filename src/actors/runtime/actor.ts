@@ -53,10 +53,52 @@ export interface ActorRef<M> {
   ask<R>(build: (reply: Reply<R>) => M, timeoutMs?: number): Promise<R>;
 }
 
+/** The messages of a union `M` that carry a reply channel (requests; the channel may be optional, as for fire-and-forget submits). */
+export type RequestOf<M> = M extends { type: string } ? ('reply' extends keyof M ? M : never) : never;
+/** The `type` tags of the requests of `M`. */
+export type RequestType<M> = RequestOf<M>['type'];
+/** The request of `M` tagged `T`. */
+export type RequestNamed<M, T extends RequestType<M>> = Extract<RequestOf<M>, { type: T }>;
+/** The reply type carried by the request of `M` tagged `T`. */
+export type ReplyTo<M, T extends RequestType<M>> = NonNullable<RequestNamed<M, T>['reply' & keyof RequestNamed<M, T>]> extends Reply<infer R> ? R : never;
+/** The fields of a request besides its tag and its reply channel. */
+export type RequestFields<M, T extends RequestType<M>> = Omit<RequestNamed<M, T>, 'type' | 'reply'>;
+
+/**
+ * Request/reply with the reply type inferred from the message union: sends
+ * the request tagged `type` with `fields` and resolves with its reply.
+ * `request(chain, 'chain/get-locator', {})` is a `Promise<string[]>`.
+ * @throws what {@link ActorRef.ask} throws.
+ */
+export function request<M extends { type: string }, T extends RequestType<M>>(
+  ref: ActorRef<M>,
+  type: T,
+  fields: RequestFields<M, T>,
+  timeoutMs?: number,
+): Promise<ReplyTo<M, T>> {
+  return ref.ask<ReplyTo<M, T>>((reply) => ({ ...fields, type, reply }) as unknown as M, timeoutMs);
+}
+
 /** What an actor sees of itself. */
 export interface ActorContext<M> {
   readonly self: ActorRef<M>;
   readonly name: string;
+  /**
+   * Sends `msg` to this actor every `intervalMs` ms (Akka's
+   * `Behaviors.withTimers`). The timer belongs to the cell: it is cleared when
+   * the instance stops or is replaced by a restart, so a crashed actor never
+   * leaks one. A tick that finds the mailbox full is dropped and counted
+   * ({@link ActorCell.droppedTicks}): the next one follows.
+   * @throws RangeError when `intervalMs` is not a positive number.
+   */
+  every(intervalMs: number, msg: M): void;
+  /**
+   * Enqueues a fact for this actor from a callback outside `receive` (a
+   * pool's result, a socket event). A full mailbox crashes the actor, so its
+   * supervisor restarts it rather than it silently missing the fact; after the
+   * final stop the message is dropped.
+   */
+  deliver(msg: M): void;
 }
 
 /**
@@ -95,6 +137,9 @@ export class ActorCell<M> implements ActorRef<M> {
   private activating: Promise<void> | undefined;
   private instance: Actor<M> | undefined;
   private idleWaiters: Array<() => void> = [];
+  private timers: Array<ReturnType<typeof setInterval>> = [];
+  private dropped = 0;
+  private crashed = false;
   readonly context: ActorContext<M>;
 
   /**
@@ -108,7 +153,38 @@ export class ActorCell<M> implements ActorRef<M> {
     private readonly onCrash: CrashListener,
   ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('capacity must be a positive integer');
-    this.context = { self: this, name };
+    this.context = { self: this, name, every: (ms, msg) => this.every(ms, msg), deliver: (msg) => this.deliver(msg) };
+  }
+
+  /** Timer messages dropped because the mailbox was full. */
+  get droppedTicks(): number {
+    return this.dropped;
+  }
+
+  private deliver(msg: M): void {
+    if (this.stopped) return;
+    if (this.size < this.capacity) {
+      this.queue.push(msg);
+      this.schedule();
+      return;
+    }
+    this.crash(new MailboxFullError(this.name, this.capacity));
+  }
+
+  /** Reports one crash per instance: the next `activate` re-arms it. */
+  private crash(err: unknown): void {
+    if (this.crashed) return;
+    this.crashed = true;
+    this.suspended = true;
+    this.onCrash(err);
+  }
+
+  private every(intervalMs: number, msg: M): void {
+    if (!(intervalMs > 0)) throw new RangeError('intervalMs must be a positive number');
+    const timer = setInterval(() => {
+      if (!this.offer(msg)) this.dropped++;
+    }, intervalMs);
+    this.timers.push(timer);
   }
 
   /** Messages waiting in the mailbox. */
@@ -181,6 +257,7 @@ export class ActorCell<M> implements ActorRef<M> {
     }
     if (this.stopped) throw new ActorStoppedError(this.name);
     onStarted?.();
+    this.crashed = false;
     this.suspended = false;
     this.schedule();
   }
@@ -192,6 +269,8 @@ export class ActorCell<M> implements ActorRef<M> {
    */
   async deactivate(): Promise<void> {
     this.suspended = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
     await this.whenIdle();
     const inst = this.instance;
     this.instance = undefined;
@@ -250,7 +329,7 @@ export class ActorCell<M> implements ActorRef<M> {
         rejectReply(msg, new ActorCrashedError(this.name, err));
         this.suspended = true;
         this.finish();
-        this.onCrash(err);
+        this.crash(err);
         return;
       }
     }

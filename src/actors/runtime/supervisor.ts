@@ -1,5 +1,6 @@
 import { ActorCell, DEFAULT_MAILBOX_CAPACITY, type Actor, type ActorRef } from './actor.js';
 import { EscalationError } from './errors.js';
+import { systemClock, type Clock } from '../../core/clock.js';
 
 /**
  * Restart policy of a child (Erlang/OTP): `permanent` is always restarted,
@@ -60,8 +61,8 @@ export interface SupervisorOptions {
   /** Called once when the budget is spent, after every child was stopped. A parent passes its own crash handler here. */
   onEscalate?: (err: EscalationError) => void;
   onEvent?: (event: SupervisorEvent) => void;
-  /** Injected clock, ms. */
-  now?: () => number;
+  /** Clock of the restart budget. @default systemClock */
+  clock?: Clock;
 }
 
 interface Child {
@@ -101,7 +102,8 @@ export class Supervisor {
     this.periodMs = options.periodMs ?? DEFAULT_PERIOD_MS;
     this.backoffInitialMs = options.backoffInitialMs ?? DEFAULT_BACKOFF_INITIAL_MS;
     this.backoffMaxMs = options.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS;
-    this.now = options.now ?? Date.now;
+    const clock = options.clock ?? systemClock;
+    this.now = () => clock.nowMs();
     if (!Number.isInteger(this.intensity) || this.intensity < 0) throw new RangeError('options.intensity must be a non-negative integer');
     if (!(this.periodMs > 0)) throw new RangeError('options.periodMs must be positive');
   }
