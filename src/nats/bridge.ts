@@ -16,6 +16,10 @@
  * proves the server has them; when the link drops first they go back to the
  * buffer. Within the bound, events thus survive an outage at least once (a
  * subscriber may see a `seq` twice); beyond it, `seq` reveals the gap.
+ *
+ * The decisions are pure modules the actor glues to nats.js and timers: the
+ * {@link Outbox} (buffer, confirm-by-flush, replay) and the
+ * {@link RequestRouter} (request kinds, the concurrency bound).
  */
 import type { Msg, Subscription } from 'nats';
 import type { Logger } from 'pino';
@@ -26,11 +30,11 @@ import type { EventBus, NodeEvent } from '../actors/events.js';
 import type { NodeApi } from '../node/node-api.js';
 import { encodeJson, eventMessage, eventName, eventPayload, parseRequest, PayloadTooLargeError } from './codec.js';
 import { NatsLink, NatsOptionError, type LinkStatus } from './link.js';
+import { Outbox, type SendOutcome } from './outbox.js';
+import { RequestRouter } from './request-router.js';
 import {
   eventSubject,
   nodeSubject,
-  REQUEST_KINDS,
-  requestSubject,
   type EventName,
   type EventPayloads,
   type ReplyError,
@@ -91,16 +95,15 @@ export interface BridgeStats {
 export type BridgeMsg =
   | { type: 'bridge/event'; event: NodeEvent }
   | { type: 'bridge/link'; status: LinkStatus }
-  | { type: 'bridge/request'; kind: RequestKind | undefined; msg: Msg }
+  | { type: 'bridge/request'; msg: Msg }
   | { type: 'bridge/confirmed'; generation: number; upTo: number }
   | { type: 'bridge/replay'; generation: number }
   | { type: 'bridge/stats'; reply: Reply<BridgeStats> };
 
-interface Buffered {
+/** One encoded event in the outbox. */
+interface OutboxItem {
   subject: string;
   data: Uint8Array;
-  /** Position among every event handed to nats.js (set when sent). */
-  sent?: number;
 }
 
 /**
@@ -113,41 +116,34 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
   private offBus: (() => void) | undefined;
   private offLink: (() => void) | undefined;
   private sub: Subscription | undefined;
-  /** Events waiting for the link. */
-  private readonly buffer: Buffered[] = [];
-  /** Events sent but not yet confirmed by a flush round trip. */
-  private unconfirmed: Buffered[] = [];
-  /** Bumped at every disconnect: late confirmations and replays of an older connection are ignored. */
-  private generation = 0;
+  /** Events waiting for the link, and sent ones not yet confirmed by a flush round trip. */
+  private readonly outbox: Outbox<OutboxItem>;
+  /** Request kinds and the concurrency bound. */
+  private readonly router: RequestRouter;
   private confirmTimer: NodeJS.Timeout | undefined;
   private confirming = false;
   private drainScheduled = false;
   /** Event subjects, built once. */
   private readonly subjects = new Map<EventName, string>();
-  /** Events handed to nats.js so far. */
-  private sentCount = 0;
-  /** Sending waits for the replay after a reconnect. */
-  private replaying = false;
   private self: ActorRef<BridgeMsg> | undefined;
   private seq = 0;
-  private inFlight = 0;
   private connectedOnce = false;
   private stoppingPublished = false;
   private readonly stats: BridgeStats = { connected: false, published: 0, buffered: 0, dropped: 0, answered: 0 };
   private readonly log: Logger;
-  private readonly maxBuffered: number;
-  private readonly maxConcurrent: number;
   private readonly now: () => number;
 
   /** @throws NatsOptionError on a bad limit. */
   constructor(private readonly init: NatsBridgeInit) {
     this.log = init.logger.child({ component: 'nats-bridge' });
-    this.maxBuffered = init.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS;
-    this.maxConcurrent = init.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS;
+    const maxBuffered = init.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS;
+    const maxConcurrent = init.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS;
     this.now = init.now ?? Date.now;
-    if (!Number.isInteger(this.maxBuffered) || this.maxBuffered < 0) throw new NatsOptionError('options.maxBufferedEvents must be a non-negative integer');
-    if (!Number.isInteger(this.maxConcurrent) || this.maxConcurrent < 1) throw new NatsOptionError('options.maxConcurrentRequests must be a positive integer');
-    nodeSubject(init.network, init.nodeId); // validates both tokens
+    if (!Number.isInteger(maxBuffered) || maxBuffered < 0) throw new NatsOptionError('options.maxBufferedEvents must be a non-negative integer');
+    if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) throw new NatsOptionError('options.maxConcurrentRequests must be a positive integer');
+    // nodeSubject validates both tokens.
+    this.router = new RequestRouter(`${nodeSubject(init.network, init.nodeId)}.req.`, maxConcurrent);
+    this.outbox = new Outbox(maxBuffered);
   }
 
   start(ctx: ActorContext<BridgeMsg>): void {
@@ -169,11 +165,11 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
 
   async stop(): Promise<void> {
     clearTimeout(this.confirmTimer);
-    this.replaying = false;
+    this.outbox.release(this.sender);
     this.offBus?.();
     this.offLink?.();
     if (!this.stoppingPublished) this.publish('status', { state: 'stopping' });
-    this.flush(); // hand everything to nats.js now: close() flushes its buffer, not ours
+    this.outbox.flush(this.sender); // hand everything to nats.js now: close() flushes its buffer, not ours
     this.sub?.unsubscribe();
     await this.link?.close();
     this.stats.connected = false;
@@ -191,23 +187,16 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
         this.onLink(msg.status, ctx.self);
         return;
       case 'bridge/request':
-        this.onRequest(msg.kind, msg.msg);
+        this.onRequest(msg.msg);
         return;
       case 'bridge/confirmed':
-        if (msg.generation === this.generation) {
-          let i = 0;
-          while (i < this.unconfirmed.length && this.unconfirmed[i]!.sent! < msg.upTo) i++;
-          this.unconfirmed.splice(0, i);
-        }
+        this.outbox.confirm(msg.generation, msg.upTo);
         return;
       case 'bridge/replay':
-        if (msg.generation === this.generation) {
-          this.replaying = false;
-          this.flush();
-        }
+        this.outbox.replay(msg.generation, this.sender);
         return;
       case 'bridge/stats':
-        msg.reply.resolve({ ...this.stats, connected: this.link?.isUp ?? false, buffered: this.buffer.length + this.unconfirmed.length });
+        msg.reply.resolve({ ...this.stats, connected: this.link?.isUp ?? false, buffered: this.outbox.size });
         return;
       default:
         assertNever(msg);
@@ -224,11 +213,9 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
           this.subscribeRequests(self);
         }
         const reconnect = status.type === 'reconnected';
-        if (reconnect && this.buffer.length > 0) {
-          this.replaying = true;
-          const generation = this.generation;
-          setTimeout(() => self.offer({ type: 'bridge/replay', generation }), REPLAY_DELAY_MS);
-        } else this.flush();
+        const replay = this.outbox.linkUp(reconnect);
+        if (replay !== undefined) setTimeout(() => self.offer({ type: 'bridge/replay', generation: replay }), REPLAY_DELAY_MS);
+        else this.outbox.flush(this.sender);
         void this.init.api
           .info()
           .then((info) => this.publish('status', { state: 'online', height: info.height, tip: info.tip, reconnect }))
@@ -238,7 +225,8 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
       case 'disconnected':
       case 'closed':
         this.stats.connected = false;
-        this.requeueUnconfirmed();
+        // Whatever the server may not have got goes back to the front of the line.
+        this.stats.dropped += this.outbox.linkDown();
         return;
       case 'reconnecting':
       case 'unreachable':
@@ -252,16 +240,13 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
   private subscribeRequests(self: ActorRef<BridgeMsg>): void {
     const nc = this.link?.nc;
     if (!nc) return;
-    const prefix = `${nodeSubject(this.init.network, this.init.nodeId)}.req.`;
-    this.sub = nc.subscribe(`${prefix}*`, {
+    this.sub = nc.subscribe(`${this.router.prefix}*`, {
       callback: (err, m) => {
         if (err) {
           this.log.warn({ err }, 'request subscription failed');
           return;
         }
-        const token = m.subject.slice(prefix.length);
-        const kind = (REQUEST_KINDS as readonly string[]).includes(token) ? (token as RequestKind) : undefined;
-        if (!self.offer({ type: 'bridge/request', kind, msg: m })) this.respond(m, { ok: false, error: { code: 'busy', message: 'the peer\'s NATS bridge is overloaded; retry later' } });
+        if (!self.offer({ type: 'bridge/request', msg: m })) this.respond(m, { ok: false, error: { code: 'busy', message: 'the peer\'s NATS bridge is overloaded; retry later' } });
       },
     });
   }
@@ -280,7 +265,7 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
       this.log.warn({ err, event }, 'event not published');
       return;
     }
-    this.enqueue({ subject, data: bytes });
+    this.stats.dropped += this.outbox.add({ subject, data: bytes }, this.sender);
     this.scheduleDrain();
   }
 
@@ -290,33 +275,32 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
    * syscall instead of one per event, the main cost of publishing).
    */
   private scheduleDrain(): void {
-    if (this.drainScheduled || !this.link?.isUp || this.replaying) return;
+    if (this.drainScheduled || !this.link?.isUp || this.outbox.awaitingReplay) return;
     this.drainScheduled = true;
     setImmediate(() => {
       this.drainScheduled = false;
-      this.flush();
+      this.outbox.flush(this.sender);
     });
   }
 
-  /** Hands one event to nats.js; false when the connection refuses it (then it stays buffered). */
-  private send(subject: string, data: Uint8Array): boolean {
+  /** Hands one event to nats.js (the outbox's sender): refused while the link is down, discarded when over `max_payload`. */
+  private readonly sender = (item: OutboxItem): SendOutcome => {
+    const link = this.link;
+    if (!link?.nc || !link.isUp) return 'refused';
     try {
-      this.link!.nc!.publish(subject, data);
+      link.nc.publish(item.subject, item.data);
       this.stats.published++;
-      this.unconfirmed.push({ subject, data, sent: this.sentCount++ });
-      // A server that stops answering PINGs must not make this grow without bound: forget the oldest (sent, unconfirmed).
-      if (this.unconfirmed.length > this.maxBuffered) this.unconfirmed.shift();
       this.scheduleConfirm();
-      return true;
+      return 'sent';
     } catch (err) {
       if (err instanceof Error && 'code' in err && (err as { code: unknown }).code === 'MAX_PAYLOAD_EXCEEDED') {
         this.stats.dropped++;
-        this.log.warn({ err: new PayloadTooLargeError(data.length, this.link!.maxPayload), subject }, 'event not published');
-        return true;
+        this.log.warn({ err: new PayloadTooLargeError(item.data.length, link.maxPayload), subject: item.subject }, 'event not published');
+        return 'discarded';
       }
-      return false;
+      return 'refused';
     }
-  }
+  };
 
   /** One flush round trip confirms every event sent before it (NATS keeps the order of one connection). */
   private scheduleConfirm(): void {
@@ -324,15 +308,14 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
     this.confirmTimer = setTimeout(() => {
       this.confirmTimer = undefined;
       const nc = this.link?.nc;
-      if (!nc || !this.link?.isUp || this.unconfirmed.length === 0) return;
-      const generation = this.generation;
-      const upTo = this.sentCount;
+      if (!nc || !this.link?.isUp || this.outbox.unconfirmed === 0) return;
+      const { generation, sentCount: upTo } = this.outbox;
       this.confirming = true;
       nc.flush().then(
         () => {
           this.confirming = false;
           this.self?.offer({ type: 'bridge/confirmed', generation, upTo });
-          if (this.sentCount > upTo) this.scheduleConfirm();
+          if (this.outbox.sentCount > upTo) this.scheduleConfirm();
         },
         () => {
           this.confirming = false;
@@ -341,57 +324,23 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
     }, CONFIRM_INTERVAL_MS);
   }
 
-  /** The link dropped: whatever the server may not have got goes back to the front of the buffer. */
-  private requeueUnconfirmed(): void {
-    this.generation++;
-    if (this.unconfirmed.length === 0) return;
-    this.buffer.unshift(...this.unconfirmed);
-    this.unconfirmed = [];
-    while (this.buffer.length > this.maxBuffered) {
-      this.buffer.shift();
-      this.stats.dropped++;
+  private onRequest(m: Msg): void {
+    const route = this.router.route(m.subject, Boolean(m.reply));
+    switch (route.action) {
+      case 'ignore':
+        this.log.debug({ subject: m.subject }, 'request without a reply subject ignored');
+        return;
+      case 'refuse':
+        this.respond(m, { ok: false, error: route.error });
+        return;
+      case 'answer':
+        void answerRequest(this.init.api, route.kind, m.data)
+          .then((reply) => this.respond(m, reply))
+          .finally(() => this.router.done());
+        return;
+      default:
+        assertNever(route);
     }
-  }
-
-  private enqueue(item: Buffered): void {
-    if (this.maxBuffered === 0) {
-      this.stats.dropped++;
-      return;
-    }
-    // A burst larger than the bound while connected is sent now rather than dropped.
-    if (this.buffer.length + this.unconfirmed.length >= this.maxBuffered) this.flush();
-    while (this.buffer.length + this.unconfirmed.length >= this.maxBuffered && this.buffer.length > 0) {
-      this.buffer.shift();
-      this.stats.dropped++;
-    }
-    this.buffer.push(item);
-  }
-
-  private flush(): void {
-    while (this.buffer.length > 0 && this.link?.isUp && !this.replaying) {
-      const item = this.buffer[0]!;
-      if (!this.send(item.subject, item.data)) return;
-      this.buffer.shift();
-    }
-  }
-
-  private onRequest(kind: RequestKind | undefined, m: Msg): void {
-    if (!m.reply) {
-      this.log.debug({ subject: m.subject }, 'request without a reply subject ignored');
-      return;
-    }
-    if (kind === undefined) {
-      this.respond(m, { ok: false, error: { code: 'bad-request', message: `unknown request kind; one of ${REQUEST_KINDS.join(', ')}` } });
-      return;
-    }
-    if (this.inFlight >= this.maxConcurrent) {
-      this.respond(m, { ok: false, error: { code: 'busy', message: `more than ${this.maxConcurrent} requests in flight; retry later` } });
-      return;
-    }
-    this.inFlight++;
-    void answerRequest(this.init.api, kind, m.data)
-      .then((reply) => this.respond(m, reply))
-      .finally(() => this.inFlight--);
   }
 
   private respond(m: Msg, reply: RequestReply): void {
