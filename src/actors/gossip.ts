@@ -1,12 +1,12 @@
 import type { Block } from '../core/block.js';
 import { blockHash } from '../core/block.js';
 import { hashToHex } from '../core/hash.js';
-import { assertNever, isPolicyOnly, type RejectCode } from '../core/reject.js';
+import { assertNever, isPolicyOnly, type RejectCode, type RejectedItem } from '../core/reject.js';
 import type { Transaction, TransferTx } from '../core/transaction.js';
 import type { EventBus } from './events.js';
 import type { AddrEntry, HelloPayload, Message } from '../transport/messages.js';
 import { message } from '../transport/messages.js';
-import { MAX_GETTRANSACTIONS_TXIDS, MAX_INVENTORY_ITEMS, MAX_LIST_OF_BLOCKS, MAX_LOCATOR_HASHES, MAX_PUSH_TRANSACTIONS } from '../transport/limits.js';
+import { MAX_GETTRANSACTIONS_TXIDS, MAX_INVENTORY_ITEMS, MAX_LIST_OF_BLOCKS, MAX_LOCATOR_HASHES, MAX_PUSH_TRANSACTIONS, MAX_REJECT_REASON_LENGTH } from '../transport/limits.js';
 import type { ChainMsg, SubmitBlockResult } from './chain.js';
 import type { AddTxResult, MempoolMsg } from './mempool.js';
 import type { Actor, ActorContext, ActorRef } from './runtime/actor.js';
@@ -280,7 +280,8 @@ export class GossipActor implements Actor<GossipMsg> {
     const r = await request(this.deps.chain, 'chain/submit-block', { block, source: peer.link.nodeId });
     switch (r.status) {
       case 'invalid':
-        this.punishIf(peer, r.code, `invalid block ${hash}: ${r.reason}`);
+        peer.link.send(message('REJECT', { message: 'BLOCK', code: r.code, reason: r.reason.slice(0, MAX_REJECT_REASON_LENGTH), hash }));
+        this.punishIf(peer, r.code, 'block', `invalid block ${hash}: ${r.reason}`);
         break;
       case 'orphan':
         // Its ancestors are missing: find the fork point with a locator.
@@ -301,7 +302,8 @@ export class GossipActor implements Actor<GossipMsg> {
     const transfers: TransferTx[] = [];
     for (const tx of txs) {
       if (tx.type !== 'transfer') {
-        this.punishIf(peer, 'bad-coinbase-position', 'relayed a coinbase outside a block');
+        peer.link.send(message('REJECT', { message: 'PUSHTRANSACTION', code: 'coinbase-not-relayed', reason: 'a coinbase is only valid inside a block' }));
+        this.punishIf(peer, 'bad-coinbase-position', 'transaction', 'relayed a coinbase outside a block');
         return;
       }
       transfers.push(tx);
@@ -311,15 +313,19 @@ export class GossipActor implements Actor<GossipMsg> {
     // complete before the next tick flushes announcements: nothing is announced back to this peer.
     for (const r of results) peer.knownTxs.add(r.txid);
     for (const r of results) {
-      if (!r.accepted && !isPolicyOnly(r.code)) {
-        this.punishIf(peer, r.code, `invalid transaction ${r.txid}: ${r.reason}`);
+      // Duplicates are the normal noise of relaying: not worth a message.
+      if (r.accepted || r.code === 'already-known') continue;
+      peer.link.send(message('REJECT', { message: 'PUSHTRANSACTION', code: r.code, reason: r.reason.slice(0, MAX_REJECT_REASON_LENGTH), hash: r.txid }));
+      if (!isPolicyOnly(r.code, 'transaction')) {
+        this.punishIf(peer, r.code, 'transaction', `invalid transaction ${r.txid}: ${r.reason}`);
         return;
       }
     }
   }
 
-  private punishIf(peer: PeerState, code: RejectCode, reason: string): void {
-    if (isPolicyOnly(code)) return;
+  /** Punishes the peer unless the code is policy for what it sent ({@link isPolicyOnly}, the one rule). */
+  private punishIf(peer: PeerState, code: RejectCode, item: RejectedItem, reason: string): void {
+    if (isPolicyOnly(code, item)) return;
     this.deps.hooks.punish(peer.link.nodeId, reason);
   }
 

@@ -1,25 +1,52 @@
 import type { Block } from '../core/block.js';
 import { bytesEqual, toHex } from '../core/encoding.js';
-import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from '../core/params.js';
+import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_MONEY } from '../core/params.js';
 import { assertNever, reject, type Rejection } from '../core/reject.js';
-import { EMPTY_ACCOUNT, type AccountReader } from '../core/state.js';
+import { EMPTY_ACCOUNT, type Account, type AccountReader } from '../core/state.js';
 import { TRANSFER_BYTES, txid as computeTxid, type TransferTx } from '../core/transaction.js';
-import { checkTransfer } from '../core/validation.js';
+import { checkTransfer, checkTransferAmounts } from '../core/validation.js';
 import type { EventBus } from './events.js';
+import { IndexedHeap, siftDown, siftUp } from './indexed-heap.js';
 import type { Actor, Reply } from './runtime/actor.js';
 
-/** Default most transactions held (policy). */
+/** @default 50_000 — most transactions held (policy). */
 export const DEFAULT_MEMPOOL_MAX_TXS = 50_000;
+/**
+ * @default 25 — most pending transfers of one sender (policy). Each pending
+ * transfer of a sender depends on all its earlier ones (nonce order), so
+ * this is Bitcoin Core's ancestor limit (`DEFAULT_ANCESTOR_LIMIT` = 25)
+ * for the account model; it bounds every per-sender walk.
+ */
+export const MAX_PENDING_PER_SENDER = 25;
+/**
+ * @default 153 — least fee of a relayed transfer, base units: 1 base unit per
+ * byte of its {@link TRANSFER_BYTES} (Bitcoin Core's `DEFAULT_MIN_RELAY_TX_FEE`,
+ * 1,000 satoshi per kvB = 1 per byte). Policy: a block may carry lower fees.
+ */
+export const DEFAULT_MIN_RELAY_FEE = BigInt(TRANSFER_BYTES);
+/**
+ * @default 459 — least amount of a relayed transfer, base units: three times
+ * the least fee of spending it again (Bitcoin Core's dust rule,
+ * `GetDustThreshold` at 3× the dust relay fee). Every new recipient is an
+ * account every node stores forever; amounts below this cost the network
+ * more than they move. Policy, never punished.
+ */
+export const DEFAULT_DUST_LIMIT = 3n * DEFAULT_MIN_RELAY_FEE;
+/** @default 336 h (two weeks, ms) — a transfer pending this long leaves the mempool as `expired` (Bitcoin Core's `DEFAULT_MEMPOOL_EXPIRE`). */
+export const DEFAULT_MEMPOOL_EXPIRY_MS = 336 * 3600 * 1000;
 
 /** Outcome of offering a transaction. */
 export type AddTxResult = { accepted: true; txid: string } | (Rejection & { accepted: false; txid: string });
 
-/** Messages of the mempool actor. */
+/** Why a transfer left the mempool other than by being confirmed. */
+export type EvictionReason = 'confirmed-conflict' | 'mempool-full' | 'invalid-after-reorg' | 'expired';
+
 /** Events the mempool publishes on the node's bus. */
 export type MempoolEvent =
   | { type: 'tx-accepted'; tx: TransferTx; txid: string; source?: string }
-  | { type: 'tx-evicted'; txid: string; reason: 'confirmed-conflict' | 'mempool-full' | 'invalid-after-reorg' | 'expired' };
+  | { type: 'tx-evicted'; txid: string; reason: EvictionReason };
 
+/** Messages of the mempool actor. */
 export type MempoolMsg =
   | { type: 'mempool/add'; tx: TransferTx; source?: string; reply?: Reply<AddTxResult> }
   | { type: 'mempool/add-many'; txs: TransferTx[]; source?: string; reply?: Reply<AddTxResult[]> }
@@ -32,10 +59,29 @@ export type MempoolMsg =
   | { type: 'mempool/block-disconnected'; block: Block }
   | { type: 'mempool/revalidate' };
 
+/** One pending transfer and its places in the indexes. */
 interface Entry {
-  tx: TransferTx;
-  txid: string;
-  sender: string;
+  readonly tx: TransferTx;
+  readonly txid: string;
+  readonly sender: string;
+  readonly recipient: string;
+  /** amount + fee, base units. */
+  readonly cost: bigint;
+  /** Arrival order: among equal fees the earlier is mined first and evicted last. */
+  readonly seq: number;
+  /** Arrival time, ms (clock of {@link MempoolDeps.now}). */
+  readonly addedAt: number;
+  /** Position in the heap of senders' first transfers, -1 when not there. */
+  headPos: number;
+  /** Position in the heap of senders' last transfers, -1 when not there. */
+  tailPos: number;
+}
+
+/** One sender's pending transfers, nonce-ordered and (outside a reorg) gap-free from its confirmed nonce. */
+interface SenderQueue {
+  entries: Entry[];
+  /** Sum of the entries' costs, base units. */
+  committed: bigint;
 }
 
 export interface MempoolDeps {
@@ -43,32 +89,69 @@ export interface MempoolDeps {
   /** Confirmed account state (the store). */
   state: AccountReader;
   bus: EventBus;
+  /** @default {@link DEFAULT_MEMPOOL_MAX_TXS} */
   maxTransactions?: number;
-  /** Least fee accepted, base units (relay policy, not consensus). */
+  /** Least fee accepted, base units (relay policy). @default {@link DEFAULT_MIN_RELAY_FEE} */
   minFee?: bigint;
+  /** Least amount accepted, base units (relay policy). @default {@link DEFAULT_DUST_LIMIT} */
+  dustLimit?: bigint;
+  /** @default {@link MAX_PENDING_PER_SENDER} */
+  maxPendingPerSender?: number;
+  /** @default {@link DEFAULT_MEMPOOL_EXPIRY_MS} */
+  expiryMs?: number;
+  /** Clock, ms since the epoch. @default Date.now */
+  now?: () => number;
 }
 
+/** Better fee first, then earlier arrival. */
+const minesFirst = (a: Entry, b: Entry): boolean => a.tx.fee > b.tx.fee || (a.tx.fee === b.tx.fee && a.seq < b.seq);
+/** Lower fee first, then later arrival. */
+const evictsFirst = (a: Entry, b: Entry): boolean => a.tx.fee < b.tx.fee || (a.tx.fee === b.tx.fee && a.seq > b.seq);
+
 /**
- * The mempool: signed transfers not yet in a block, each checked against the
- * confirmed state (signature, nonce order per sender, balance covering every
- * pending transfer of the sender, fee policy). Bounded: when full, a new
- * transfer with a higher fee evicts the lowest-fee transfer that ends a
- * sender's chain. Follows the chain: confirmed transfers leave, conflicting
- * ones are dropped, transfers of disconnected blocks come back.
+ * The mempool: signed transfers not yet in a block, shaped like Bitcoin
+ * Core's and bcoin's. Admission runs the cheap checks first and touches no
+ * per-sender state before the signature verifies: duplicate, amounts, fee
+ * and dust policy, whether a full pool could take it at all, the signature;
+ * then the sender's queue: nonce order, at most
+ * {@link MAX_PENDING_PER_SENDER} pending, a balance covering every pending
+ * transfer of the sender (a running sum, not a walk), and the recipient's
+ * balance staying within MAX_MONEY with everything pending to it (the check
+ * consensus makes). Indexes keep every step O(log n): per-sender queues by
+ * nonce, a heap of each sender's first transfer by fee (templates) and of
+ * each sender's last transfer by fee (eviction: dropping a last transfer
+ * leaves no gap), arrival order for expiry. Follows the chain: confirmed
+ * transfers leave, conflicting ones are dropped, transfers of disconnected
+ * blocks come back within the same limits.
  */
 export class MempoolActor implements Actor<MempoolMsg> {
   private readonly byId = new Map<string, Entry>();
-  /** Per sender (hex key), pending transfers by nonce. */
-  private readonly bySender = new Map<string, Map<number, Entry>>();
+  private readonly bySender = new Map<string, SenderQueue>();
+  /** Sum of pending amounts to each recipient, base units. */
+  private readonly incoming = new Map<string, bigint>();
+  private readonly heads = new IndexedHeap<Entry>(minesFirst, (e) => e.headPos, (e, i) => (e.headPos = i));
+  private readonly tails = new IndexedHeap<Entry>(evictsFirst, (e) => e.tailPos, (e, i) => (e.tailPos = i));
+  /** Senders whose queue a disconnected block changed, revalidated before the next other message. */
+  private readonly dirty = new Set<string>();
   private readonly maxTxs: number;
   private readonly minFee: bigint;
+  private readonly dustLimit: bigint;
+  private readonly maxPerSender: number;
+  private readonly expiryMs: number;
+  private readonly now: () => number;
+  private seq = 0;
 
   constructor(private readonly deps: MempoolDeps) {
     this.maxTxs = deps.maxTransactions ?? DEFAULT_MEMPOOL_MAX_TXS;
-    this.minFee = deps.minFee ?? 0n;
+    this.minFee = deps.minFee ?? DEFAULT_MIN_RELAY_FEE;
+    this.dustLimit = deps.dustLimit ?? DEFAULT_DUST_LIMIT;
+    this.maxPerSender = deps.maxPendingPerSender ?? MAX_PENDING_PER_SENDER;
+    this.expiryMs = deps.expiryMs ?? DEFAULT_MEMPOOL_EXPIRY_MS;
+    this.now = deps.now ?? Date.now;
   }
 
   receive(msg: MempoolMsg): void {
+    if (msg.type !== 'mempool/block-disconnected') this.settleReorg();
     switch (msg.type) {
       case 'mempool/add':
         msg.reply?.resolve(this.add(msg.tx, msg.source));
@@ -109,21 +192,20 @@ export class MempoolActor implements Actor<MempoolMsg> {
     return this.byId.size;
   }
 
-  private account(key: string) {
+  private account(key: string): Account {
     return this.deps.state.getAccount(key) ?? EMPTY_ACCOUNT;
   }
 
-  /** Next nonce of `key` counting its consecutive pending transfers. */
+  /** Next nonce of `key` counting its pending transfers. */
   private pendingNonce(key: string): number {
-    let n = this.account(key).nonce;
-    const chain = this.bySender.get(key);
-    while (chain?.has(n)) n++;
-    return n;
+    const q = this.bySender.get(key);
+    const last = q?.entries[q.entries.length - 1];
+    return last ? last.tx.nonce + 1 : this.account(key).nonce;
   }
 
   private addMany(txs: TransferTx[], source?: string): AddTxResult[] {
-    // Sort each sender's transfers by nonce so a batch may carry a chain in any order.
-    const order = txs.map((tx, i) => ({ tx, i })).sort((a, b) => (a.tx.nonce - b.tx.nonce) || (a.i - b.i));
+    // Sort by nonce so that a batch may carry a sender's chain in any order.
+    const order = txs.map((tx, i) => ({ tx, i })).sort((a, b) => a.tx.nonce - b.tx.nonce || a.i - b.i);
     const out = new Array<AddTxResult>(txs.length);
     for (const { tx, i } of order) out[i] = this.add(tx, source);
     return out;
@@ -132,129 +214,234 @@ export class MempoolActor implements Actor<MempoolMsg> {
   private add(tx: TransferTx, source?: string): AddTxResult {
     const id = computeTxid(tx);
     const fail = (r: Rejection): AddTxResult => ({ ...r, accepted: false, txid: id });
+    // 1. Cheap and stateless.
     if (this.byId.has(id)) return fail(reject('already-known', 'transaction is already in the mempool'));
-    if (tx.fee < this.minFee) return fail(reject('fee-too-low', `fee ${tx.fee} is below the minimum ${this.minFee} base units`));
-    const sender = toHex(tx.sender);
-    const account = this.account(sender);
-    if (tx.nonce < account.nonce) return fail(reject('bad-nonce', `nonce ${tx.nonce} is already used (account nonce ${account.nonce})`));
-    const expected = this.pendingNonce(sender);
-    if (tx.nonce < expected) return fail(reject('bad-nonce', `nonce ${tx.nonce} conflicts with a pending transaction of this sender`));
-    if (tx.nonce > expected) return fail(reject('nonce-gap', `nonce ${tx.nonce} leaves a gap; next expected ${expected}`));
-    let committed = 0n;
-    for (const e of this.bySender.get(sender)?.values() ?? []) committed += e.tx.amount + e.tx.fee;
-    if (account.balance - committed < tx.amount + tx.fee) {
-      return fail(reject('insufficient-balance', `sender can spend ${account.balance - committed}, transfer needs ${tx.amount + tx.fee} base units`));
+    const amounts = checkTransferAmounts(tx);
+    if (!amounts.ok) return fail(amounts);
+    if (tx.fee < this.minFee) return fail(reject('fee-too-low', `fee ${tx.fee} is below the minimum relay fee ${this.minFee} base units`));
+    if (tx.amount < this.dustLimit) return fail(reject('dust', `amount ${tx.amount} is below the dust limit ${this.dustLimit} base units`));
+    this.expire();
+    if (this.byId.size >= this.maxTxs) {
+      const worst = this.tails.peek();
+      if (!worst || worst.tx.fee >= tx.fee) return fail(reject('mempool-full', `mempool holds ${this.maxTxs} transactions and none pays less than ${tx.fee}`));
     }
+    // 2. The signature, before any per-sender state is read.
     const v = checkTransfer(tx, this.deps.networkId);
     if (!v.ok) return fail(v);
-    if (this.byId.size >= this.maxTxs && !this.evictFor(tx)) {
-      return fail(reject('mempool-full', `mempool holds ${this.maxTxs} transactions and none pays less`));
+    // 3. The sender's queue and the recipient: O(1) reads of running sums.
+    const sender = toHex(tx.sender);
+    const account = this.account(sender);
+    const q = this.bySender.get(sender);
+    const expected = q && q.entries.length > 0 ? q.entries[q.entries.length - 1]!.tx.nonce + 1 : account.nonce;
+    if (tx.nonce < account.nonce) return fail(reject('bad-nonce', `nonce ${tx.nonce} is already used (account nonce ${account.nonce})`));
+    if (tx.nonce < expected) return fail(reject('bad-nonce', `nonce ${tx.nonce} conflicts with a pending transaction of this sender`));
+    if (tx.nonce > expected) return fail(reject('nonce-gap', `nonce ${tx.nonce} leaves a gap; next expected ${expected}`));
+    if (q && q.entries.length >= this.maxPerSender) {
+      return fail(reject('too-many-pending', `sender has ${q.entries.length} pending transfers, the limit is ${this.maxPerSender}`));
     }
-    this.insert({ tx, txid: id, sender });
+    const cost = tx.amount + tx.fee;
+    const spendable = account.balance - (q?.committed ?? 0n);
+    if (spendable < cost) return fail(reject('insufficient-balance', `sender can spend ${spendable}, transfer needs ${cost} base units`));
+    const recipient = toHex(tx.recipient);
+    if (recipient !== sender) {
+      const after = this.account(recipient).balance + (this.incoming.get(recipient) ?? 0n) + tx.amount;
+      if (after > MAX_MONEY) return fail(reject('balance-overflow', `recipient would hold ${after} base units with its pending transfers, above MAX_MONEY`));
+    }
+    if (this.byId.size >= this.maxTxs) {
+      const worst = this.tails.peek()!;
+      // Dropping the sender's own last transfer would leave this one a gap.
+      if (worst.sender === sender) return fail(reject('mempool-full', `mempool holds ${this.maxTxs} transactions; the cheapest is this sender's own`));
+      this.evict(worst, 'mempool-full');
+    }
+    this.append({ tx, txid: id, sender, recipient, cost, seq: this.seq++, addedAt: this.now(), headPos: -1, tailPos: -1 });
     this.deps.bus.publish({ type: 'tx-accepted', tx, txid: id, source });
     return { accepted: true, txid: id };
   }
 
-  private insert(e: Entry): void {
+  /** Appends an entry at the end of its sender's queue (the nonce after the last). */
+  private append(e: Entry): void {
+    let q = this.bySender.get(e.sender);
+    if (!q) this.bySender.set(e.sender, (q = { entries: [], committed: 0n }));
+    const previousTail = q.entries[q.entries.length - 1];
+    if (previousTail) this.tails.remove(previousTail);
+    else this.heads.push(e);
+    q.entries.push(e);
+    q.committed += e.cost;
+    this.tails.push(e);
+    this.index(e);
+  }
+
+  private index(e: Entry): void {
     this.byId.set(e.txid, e);
-    let chain = this.bySender.get(e.sender);
-    if (!chain) this.bySender.set(e.sender, (chain = new Map()));
-    chain.set(e.tx.nonce, e);
+    this.incoming.set(e.recipient, (this.incoming.get(e.recipient) ?? 0n) + e.tx.amount);
   }
 
-  private remove(e: Entry): void {
+  private unindex(e: Entry): void {
     this.byId.delete(e.txid);
-    const chain = this.bySender.get(e.sender);
-    chain?.delete(e.tx.nonce);
-    if (chain && chain.size === 0) this.bySender.delete(e.sender);
+    this.heads.remove(e);
+    this.tails.remove(e);
+    const left = (this.incoming.get(e.recipient) ?? 0n) - e.tx.amount;
+    if (left > 0n) this.incoming.set(e.recipient, left);
+    else this.incoming.delete(e.recipient);
   }
 
-  /** Evicts the lowest-fee transfer that ends a sender's chain if it pays less than `tx`. */
-  private evictFor(tx: TransferTx): boolean {
-    let worst: Entry | undefined;
-    for (const chain of this.bySender.values()) {
-      let last: Entry | undefined;
-      for (const e of chain.values()) if (!last || e.tx.nonce > last.tx.nonce) last = e;
-      if (last && (!worst || last.tx.fee < worst.tx.fee)) worst = last;
+  /** Replaces a sender's queue with `keep` (a nonce-ordered subset of it) and fixes the head and tail indexes. */
+  private setQueue(sender: string, q: SenderQueue, keep: Entry[]): void {
+    const oldHead = q.entries[0];
+    const oldTail = q.entries[q.entries.length - 1];
+    q.entries = keep;
+    q.committed = keep.reduce((sum, e) => sum + e.cost, 0n);
+    const head = keep[0];
+    const tail = keep[keep.length - 1];
+    if (oldHead && oldHead !== head) this.heads.remove(oldHead);
+    if (oldTail && oldTail !== tail) this.tails.remove(oldTail);
+    if (head && !this.heads.has(head)) this.heads.push(head);
+    if (tail && !this.tails.has(tail)) this.tails.push(tail);
+    if (keep.length === 0) this.bySender.delete(sender);
+  }
+
+  /** Removes `e` and every later transfer of its sender (they would follow a gap). */
+  private evict(e: Entry, reason: EvictionReason): void {
+    const q = this.bySender.get(e.sender);
+    if (!q) return;
+    const at = q.entries.indexOf(e);
+    if (at < 0) return;
+    const dropped = q.entries.slice(at);
+    this.setQueue(e.sender, q, q.entries.slice(0, at));
+    for (const d of dropped) {
+      this.unindex(d);
+      this.deps.bus.publish({ type: 'tx-evicted', txid: d.txid, reason });
     }
-    if (!worst || worst.tx.fee >= tx.fee) return false;
-    this.remove(worst);
-    this.deps.bus.publish({ type: 'tx-evicted', txid: worst.txid, reason: 'mempool-full' });
-    return true;
+  }
+
+  /** Drops transfers pending longer than the expiry (oldest first: the map keeps arrival order). */
+  private expire(): void {
+    const limit = this.now() - this.expiryMs;
+    for (const e of this.byId.values()) {
+      if (e.addedAt > limit) break;
+      this.evict(e, 'expired');
+    }
   }
 
   /**
    * Transfers for a block template: greedily the highest fee among the next
    * transfer of each sender, so nonces stay in order, within the count and
-   * byte limits.
+   * byte limits. Walks the heap of senders' first transfers best-first and
+   * merges in each picked transfer's successor: O(k log k) for k picked,
+   * whatever the pool's size.
    */
   private template(maxTxs: number, maxBytes: number): TransferTx[] {
     const limitTxs = Math.min(maxTxs, MAX_BLOCK_TXS - 1);
     const limitBytes = Math.min(maxBytes, MAX_BLOCK_BYTES - 200);
-    const heads: Array<{ entry: Entry; sender: string; nonce: number }> = [];
-    for (const [sender, chain] of this.bySender) {
-      const n = this.account(sender).nonce;
-      const e = chain.get(n);
-      if (e) heads.push({ entry: e, sender, nonce: n });
-    }
     const out: TransferTx[] = [];
+    const next: Entry[] = [];
+    const walk = this.heads.cursor();
     let bytes = 0;
-    while (out.length < limitTxs && heads.length > 0 && bytes + TRANSFER_BYTES <= limitBytes) {
-      let best = 0;
-      for (let i = 1; i < heads.length; i++) if (heads[i]!.entry.tx.fee > heads[best]!.entry.tx.fee) best = i;
-      const h = heads[best]!;
-      out.push(h.entry.tx);
+    while (out.length < limitTxs && bytes + TRANSFER_BYTES <= limitBytes) {
+      const h = walk.peek();
+      const s = next[0];
+      let e: Entry;
+      if (h && (!s || minesFirst(h, s))) {
+        e = h;
+        walk.next();
+        // The block-connected message may still be on its way: a first transfer must carry the confirmed nonce.
+        if (this.account(e.sender).nonce !== e.tx.nonce) continue;
+      } else if (s) {
+        e = s;
+        const last = next.pop()!;
+        if (next.length > 0) {
+          next[0] = last;
+          siftDown(next, 0, minesFirst);
+        }
+      } else break;
+      out.push(e.tx);
       bytes += TRANSFER_BYTES;
-      const next = this.bySender.get(h.sender)?.get(h.nonce + 1);
-      if (next) heads[best] = { entry: next, sender: h.sender, nonce: h.nonce + 1 };
-      else heads.splice(best, 1);
+      const q = this.bySender.get(e.sender)!;
+      const following = q.entries[q.entries.indexOf(e, 0) + 1];
+      if (following) {
+        next.push(following);
+        siftUp(next, next.length - 1, minesFirst);
+      }
     }
     return out;
   }
 
   private onBlockConnected(block: Block): void {
-    for (const tx of block.txs) {
-      if (tx.type !== 'transfer') continue;
-      // Found by sender and nonce rather than by txid: hashing every transfer of every block costs more.
-      const e = this.bySender.get(toHex(tx.sender))?.get(tx.nonce);
-      if (e && sameTransfer(e.tx, tx)) this.remove(e);
-    }
-    for (const s of touchedAccounts(block)) this.revalidateSender(s, 'confirmed-conflict');
-  }
-
-  private onBlockDisconnected(block: Block): void {
+    const touched = touchedAccounts(block);
     for (const tx of block.txs) {
       if (tx.type !== 'transfer') continue;
       const sender = toHex(tx.sender);
-      const id = computeTxid(tx);
-      const clash = this.bySender.get(sender)?.get(tx.nonce);
-      if (clash) this.remove(clash);
-      // Already verified when the block connected; the state now is the one it was valid on.
-      this.insert({ tx, txid: id, sender });
+      const q = this.bySender.get(sender);
+      // Found by sender and nonce rather than by txid: hashing every transfer of every block costs more.
+      const e = q?.entries.find((x) => x.tx.nonce === tx.nonce);
+      if (q && e && sameTransfer(e.tx, tx)) {
+        this.setQueue(sender, q, q.entries.filter((x) => x !== e));
+        this.unindex(e);
+      }
     }
-    // A disconnect takes coins back from recipients and the coinbase's miner too: their pending spends may no longer be funded.
-    for (const s of touchedAccounts(block)) this.revalidateSender(s, 'invalid-after-reorg');
+    for (const s of touched) this.revalidateSender(s, 'confirmed-conflict');
+    this.expire();
   }
 
-  /** Keeps the sender's transfers that still form a gap-free, funded chain from its confirmed nonce; drops the rest. */
-  private revalidateSender(sender: string, reason: 'confirmed-conflict' | 'invalid-after-reorg'): void {
-    const chain = this.bySender.get(sender);
-    if (!chain) return;
+  /**
+   * Puts a disconnected block's transfers back (their signatures were
+   * verified when the block connected). The state read now may already be
+   * that of the new branch, several blocks on, so the senders are checked
+   * once the reorg's disconnects are all in ({@link settleReorg}).
+   */
+  private onBlockDisconnected(block: Block): void {
+    for (const tx of block.txs) {
+      if (tx.type !== 'transfer') continue;
+      const id = computeTxid(tx);
+      if (this.byId.has(id)) continue;
+      const sender = toHex(tx.sender);
+      let q = this.bySender.get(sender);
+      if (!q) this.bySender.set(sender, (q = { entries: [], committed: 0n }));
+      const clash = q.entries.find((x) => x.tx.nonce === tx.nonce);
+      const e: Entry = { tx, txid: id, sender, recipient: toHex(tx.recipient), cost: tx.amount + tx.fee, seq: this.seq++, addedAt: this.now(), headPos: -1, tailPos: -1 };
+      const entries = q.entries.filter((x) => x !== clash);
+      entries.push(e);
+      entries.sort((a, b) => a.tx.nonce - b.tx.nonce);
+      if (clash) {
+        this.unindex(clash);
+        this.deps.bus.publish({ type: 'tx-evicted', txid: clash.txid, reason: 'invalid-after-reorg' });
+      }
+      this.setQueue(sender, q, entries);
+      this.index(e);
+    }
+    // A disconnect takes coins back from recipients and the coinbase's miner too: their pending spends may no longer be funded.
+    for (const s of touchedAccounts(block)) this.dirty.add(s);
+  }
+
+  /** Revalidates the senders a reorg touched and trims the pool to its size. */
+  private settleReorg(): void {
+    if (this.dirty.size === 0) return;
+    for (const s of this.dirty) this.revalidateSender(s, 'invalid-after-reorg');
+    this.dirty.clear();
+    while (this.byId.size > this.maxTxs) this.evict(this.tails.peek()!, 'mempool-full');
+  }
+
+  /** Keeps the sender's transfers that form a gap-free, funded chain from its confirmed nonce, within the per-sender limit; drops the rest. */
+  private revalidateSender(sender: string, reason: EvictionReason): void {
+    const q = this.bySender.get(sender);
+    if (!q) return;
     const account = this.account(sender);
     let balance = account.balance;
     let n = account.nonce;
-    const keep = new Set<Entry>();
-    for (let e = chain.get(n); e; e = chain.get(++n)) {
-      const cost = e.tx.amount + e.tx.fee;
-      if (cost > balance) break;
-      balance -= cost;
-      keep.add(e);
+    const keep: Entry[] = [];
+    const drop: Entry[] = [];
+    for (const e of q.entries) {
+      if (e.tx.nonce === n && keep.length < this.maxPerSender && e.cost <= balance) {
+        keep.push(e);
+        balance -= e.cost;
+        n++;
+      } else drop.push(e);
     }
-    for (const e of [...chain.values()]) {
-      if (!keep.has(e)) {
-        this.remove(e);
-        this.deps.bus.publish({ type: 'tx-evicted', txid: e.txid, reason });
-      }
+    if (drop.length === 0) return;
+    this.setQueue(sender, q, keep);
+    for (const e of drop) {
+      this.unindex(e);
+      this.deps.bus.publish({ type: 'tx-evicted', txid: e.txid, reason });
     }
   }
 }

@@ -91,7 +91,7 @@ function sendError(reply: FastifyReply, status: number, code: HttpErrorBody['err
  * {@link isPolicyOnly}, decides both this and whether a peer is punished.
  */
 export function rejectStatus(code: RejectCode): 400 | 409 {
-  return isPolicyOnly(code) ? 409 : 400;
+  return isPolicyOnly(code, 'transaction') ? 409 : 400;
 }
 
 /**

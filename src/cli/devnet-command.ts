@@ -9,7 +9,7 @@ import { fromHex, toHex } from '../core/encoding.js';
 import { generateKeyPair } from '../core/ed25519.js';
 import { hashFromHex } from '../core/hash.js';
 import { COIN } from '../core/params.js';
-import { signTransfer, txToJson } from '../core/transaction.js';
+import { TRANSFER_BYTES, signTransfer, txToJson } from '../core/transaction.js';
 import type { AccountView, NodeInfo } from '../node/node-api.js';
 
 /** How often the summary is redrawn, ms. */
@@ -138,9 +138,10 @@ async function sendRandomTransaction(wallets: Wallet[], peers: PeerProc[], netwo
   const api = peers[sender.peer]!.api;
   const account = await getJson<AccountView>(`${api}/accounts/${toHex(sender.publicKey)}`);
   const balance = BigInt(account.balance);
-  const fee = BigInt(1 + Math.floor(Math.random() * 1000));
+  // At least the default minimum relay fee (1 base unit per byte) plus a random tip, so fees still order the template.
+  const fee = BigInt(TRANSFER_BYTES + Math.floor(Math.random() * 1000));
   if (balance < COIN) return;
-  const amount = 1n + BigInt(Math.floor(Math.random() * 1e6)) * (balance / 100n / 1_000_000n + 1n);
+  const amount = 1_000n + BigInt(Math.floor(Math.random() * 1e6)) * (balance / 100n / 1_000_000n + 1n);
   const nonce = Math.max(sender.nextNonce, account.pendingNonce);
   const tx = signTransfer(networkId, { recipient: recipient.publicKey, amount: amount > balance / 10n ? balance / 10n : amount, fee, nonce }, sender.secretKey);
   const res = await fetch(`${api}/tx`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(txToJson(tx)), signal: AbortSignal.timeout(5_000) });

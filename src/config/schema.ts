@@ -33,8 +33,19 @@ export const DEFAULT_MINING_ENABLED = false;
 export const DEFAULT_MINING_CHUNK_MS = 100;
 /** @default 50_000 — most transactions kept in the mempool before eviction by fee rate. */
 export const DEFAULT_MEMPOOL_MAX_TRANSACTIONS = 50_000;
-/** @default '0' — smallest fee a transfer must pay to enter the mempool, base units (decimal string). */
-export const DEFAULT_MEMPOOL_MIN_FEE = '0';
+/**
+ * @default '153' — smallest fee a transfer must pay to enter the mempool, base
+ * units (decimal string): 1 base unit per byte of a 153-byte transfer, as
+ * Bitcoin Core's minimum relay fee of 1 satoshi per byte (the mempool's
+ * `DEFAULT_MIN_RELAY_FEE`).
+ */
+export const DEFAULT_MEMPOOL_MIN_FEE = '153';
+/**
+ * @default '459' — smallest amount a transfer must move to enter the mempool,
+ * base units (decimal string): three times the minimum relay fee, Bitcoin
+ * Core's dust rule (the mempool's `DEFAULT_DUST_LIMIT`).
+ */
+export const DEFAULT_MEMPOOL_DUST_LIMIT = '459';
 /** @default true — whether the local HTTP API runs. */
 export const DEFAULT_API_ENABLED = true;
 /** @default '127.0.0.1' — interface of the local HTTP API (it has no authentication, so loopback only by default). */
@@ -221,8 +232,9 @@ const mempoolSchema = z.strictObject(
   {
     maxTransactions: int(1, MAX_MEMPOOL_TRANSACTIONS).default(DEFAULT_MEMPOOL_MAX_TRANSACTIONS),
     minFee: minFeeSchema.default(DEFAULT_MEMPOOL_MIN_FEE),
+    dustLimit: minFeeSchema.default(DEFAULT_MEMPOOL_DUST_LIMIT),
   },
-  { error: expected('an object { maxTransactions, minFee }') },
+  { error: expected('an object { maxTransactions, minFee, dustLimit }') },
 );
 
 const apiSchema = z.strictObject(
@@ -302,7 +314,7 @@ export const nodeConfigSchema = nodeConfigInputSchema.transform((c) => ({
  * - `tracker?`: `{host, port}` of the bootstrap tracker
  * - `connections`: `{maxInbound, maxOutbound, banSeconds, handshakeTimeoutMs}`
  * - `mining`: `{enabled, workers, address? (64 lower-case hex), chunkMs}`
- * - `mempool`: `{maxTransactions, minFee (decimal string, base units)}`
+ * - `mempool`: `{maxTransactions, minFee, dustLimit (decimal strings, base units)}`
  * - `api`: `{enabled, host, port}` of the local HTTP API (port 0 = ephemeral)
  * - `nats?`: `{url, name?, farm}` (farm: mine through remote `cheesechain miner` processes when local mining is off)
  * - `log`: `{level}`

@@ -29,6 +29,8 @@ export const REJECT_CODES = [
   'insufficient-balance',
   'balance-overflow',
   'checkpoint',
+  'bad-timewarp',
+  'duplicate-invalid',
   // policy and duplicates (never punished)
   'already-known',
   'fee-too-low',
@@ -36,6 +38,9 @@ export const REJECT_CODES = [
   'nonce-gap',
   'orphan-pool-full',
   'coinbase-not-relayed',
+  'too-many-pending',
+  'dust',
+  'too-little-chainwork',
 ] as const;
 
 export type RejectCode = (typeof REJECT_CODES)[number];
@@ -55,25 +60,41 @@ export function reject(code: RejectCode, reason: string): Rejection {
   return { ok: false, code, reason };
 }
 
+/** What was refused: a transaction relayed on its own, or a block (and the transactions inside it). */
+export type RejectedItem = 'transaction' | 'block';
+
 /**
- * True when the code is a local policy decision or a duplicate: such a
- * rejection never punishes the peer that sent the item (design: "a
- * transaction refused only by local policy never punishes"). Exhaustive, so a
- * new code must be classified here.
+ * True when refusing `item` with `code` is a local policy decision or a
+ * duplicate: such a rejection never punishes the peer that sent the item
+ * (design: "a transaction refused only by local policy never punishes"). A
+ * relayed transaction is judged against this node's view of the chain,
+ * which the sender may not share yet, so the state-dependent codes
+ * (`bad-nonce`, `insufficient-balance`, `balance-overflow`) are policy for
+ * transactions; inside a block they are consensus failures of the block's
+ * author and punished (Bitcoin Core punishes `BLOCK_CONSENSUS`, never
+ * `TX_MISSING_INPUTS` of a relayed transaction). `time-too-new` depends on
+ * the receiver's clock and `too-little-chainwork` on its tip, so they never
+ * punish. `duplicate-invalid` is a block already proven invalid, sent again:
+ * punished (Core's `BLOCK_CACHED_INVALID`). Exhaustive, so a new code must
+ * be classified here.
  */
-export function isPolicyOnly(code: RejectCode): boolean {
+export function isPolicyOnly(code: RejectCode, item: RejectedItem): boolean {
   switch (code) {
     case 'already-known':
     case 'fee-too-low':
     case 'mempool-full':
     case 'nonce-gap':
     case 'orphan-pool-full':
-    case 'insufficient-balance':
-    case 'bad-nonce':
     case 'time-too-new':
     case 'coinbase-not-relayed':
-      // insufficient-balance / bad-nonce / time-too-new depend on the receiver's view of the chain and clock
+    case 'too-many-pending':
+    case 'dust':
+    case 'too-little-chainwork':
       return true;
+    case 'insufficient-balance':
+    case 'bad-nonce':
+    case 'balance-overflow':
+      return item === 'transaction';
     case 'malformed':
     case 'bad-version':
     case 'bad-bits':
@@ -91,8 +112,9 @@ export function isPolicyOnly(code: RejectCode): boolean {
     case 'bad-prev':
     case 'bad-diffbits':
     case 'time-too-old':
-    case 'balance-overflow':
     case 'checkpoint':
+    case 'bad-timewarp':
+    case 'duplicate-invalid':
       return false;
     default:
       return assertNever(code);

@@ -143,7 +143,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     const mempool = await root.startChild<MempoolMsg>({
       id: 'mempool',
       start: () =>
-        new MempoolActor({ networkId: netId, state: store, bus, maxTransactions: config.mempool.maxTransactions, minFee: BigInt(config.mempool.minFee) }),
+        new MempoolActor({ networkId: netId, state: store, bus, maxTransactions: config.mempool.maxTransactions, minFee: BigInt(config.mempool.minFee), dustLimit: BigInt(config.mempool.dustLimit) }),
     });
     // Facts that change the mempool's state: a full mailbox throws, the bus counts and logs it (never a silent drop).
     bus.on('block-connected', (e) => mempool.tell({ type: 'mempool/block-connected', block: e.block }));

@@ -85,7 +85,7 @@ t.test('a heavier side branch reorganises the chain and the abandoned transfers 
   const alice = newKey();
   a.extend(2);
   const fork = a.fork(2);
-  const pay = a.pay(a.miner, alice, 5_000n, 7n);
+  const pay = a.pay(a.miner, alice, 5_000n, 200n);
   a.next([pay]);
   a.next();
   for (const built of a.built) t.equal((await p.submit(built.block)).status, 'connected');
@@ -126,23 +126,23 @@ t.test('mempool: admission, typed rejections, nonce order, confirmation, evictio
   const miner = b.miner;
   const alice = newKey();
   const bob = newKey();
-  const t0 = transfer(regtest, miner, alice, 100n, 0, 5n);
-  const t1 = transfer(regtest, miner, alice, 100n, 1, 6n);
+  const t0 = transfer(regtest, miner, alice, 1_000n, 0, 205n);
+  const t1 = transfer(regtest, miner, alice, 1_000n, 1, 206n);
   t.match(await p.addTx(t1), { accepted: false, code: 'nonce-gap' });
   t.match(await p.addTx(t0), { accepted: true, txid: txid(t0) });
   t.match(await p.addTx(t0), { accepted: false, code: 'already-known' });
   t.match(await p.addTx(t1), { accepted: true });
-  t.match(await p.addTx({ ...transfer(regtest, miner, alice, 1n, 2, 1n), amount: 2n }), { accepted: false, code: 'bad-signature' });
-  t.match(await p.addTx(transfer(regtest, bob, alice, 1n, 0, 1n)), { accepted: false, code: 'insufficient-balance' });
+  t.match(await p.addTx({ ...transfer(regtest, miner, alice, 1_000n, 2, 201n), amount: 2_000n }), { accepted: false, code: 'bad-signature' });
+  t.match(await p.addTx(transfer(regtest, bob, alice, 1_000n, 0, 200n)), { accepted: false, code: 'insufficient-balance' });
 
   await p.submit(b.next([t0]).block);
   t.same(await p.poolIds(), [txid(t1)], 'the confirmed transfer left the mempool, the next one stays');
   t.match(await p.addTx(t0), { accepted: false, code: 'bad-nonce' }, 'a confirmed nonce is refused');
 
-  const [t2, t3, t4] = [2, 3, 4].map((n) => transfer(regtest, miner, bob, 1n, n, 1n));
+  const [t2, t3, t4] = [2, 3, 4].map((n) => transfer(regtest, miner, bob, 1_000n, n, 201n));
   for (const tx of [t2!, t3!, t4!]) t.match(await p.addTx(tx), { accepted: true });
-  t.match(await p.addTx(transfer(regtest, alice, bob, 1n, 0, 0n)), { accepted: false, code: 'mempool-full' }, 'full: a lower fee is refused');
-  const a0 = transfer(regtest, alice, bob, 1n, 0, 9n);
+  t.match(await p.addTx(transfer(regtest, alice, bob, 500n, 0, 153n)), { accepted: false, code: 'mempool-full' }, 'full: a lower fee is refused');
+  const a0 = transfer(regtest, alice, bob, 500n, 0, 300n);
   t.match(await p.addTx(a0), { accepted: true }, 'full: a higher fee evicts the cheapest end of a sender chain');
   t.ok(p.events.some((e) => e.type === 'tx-evicted' && e.txid === txid(t4!) && e.reason === 'mempool-full'), 'the evicted transfer is reported');
   t.same(await p.poolIds(), [a0, t1, t2!, t3!].map(txid), 'the template takes the best fee first and keeps each sender in nonce order');
@@ -153,7 +153,7 @@ t.test('a reorg that takes away a miner\'s coinbase evicts the miner\'s pending 
   const a = new ChainBuilder(regtest);
   const fork = a.fork(0);
   await p.submit(a.next().block);
-  const spend = transfer(regtest, a.miner, newKey(), 1_000n, 0, 1n);
+  const spend = transfer(regtest, a.miner, newKey(), 1_000n, 0, 200n);
   t.match(await p.addTx(spend), { accepted: true });
   fork.extend(2);
   for (const built of fork.built) await p.submit(built.block);

@@ -10,7 +10,7 @@
  * clock), so contextual checks must be given `now` ≥ the block's time minus
  * `params.maxFutureSeconds`; {@link contextFor} does that.
  */
-import { createPrivateKey, sign as nodeSign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { computeMerkleRoot, type Block } from '../../src/core/block.js';
 import { keyPairFromSeed } from '../../src/core/ed25519.js';
@@ -41,6 +41,18 @@ export interface KeyPair {
 /** A fresh random key pair (tweetnacl). */
 export function newKey(): KeyPair {
   return nacl.sign.keyPair();
+}
+
+/** A fresh random key pair made by Node's native ed25519 (a hundred times faster than tweetnacl; same key format). */
+export function fastKey(): KeyPair {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const jwk = privateKey.export({ format: 'jwk' });
+  const seed = Buffer.from(jwk.d!, 'base64url');
+  const publicKey = new Uint8Array(Buffer.from(jwk.x!, 'base64url'));
+  const secretKey = new Uint8Array(64);
+  secretKey.set(seed, 0);
+  secretKey.set(publicKey, 32);
+  return { publicKey, secretKey };
 }
 
 /** A deterministic key pair from a small number (for reproducible tests). */

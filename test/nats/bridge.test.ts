@@ -70,11 +70,11 @@ t.test('a connected block publishes block.connected, tip and block.mined with ha
 t.test('a submitted transaction is accepted, published, and found by req.tx', async (t) => {
   const bob = generateKeyPair();
   const templates = miner.templates;
-  const tx = signTransfer(netId, { recipient: bob.publicKey, amount: 1_000n, fee: 10n, nonce: 0 }, minerKey.secretKey);
+  const tx = signTransfer(netId, { recipient: bob.publicKey, amount: 1_000n, fee: 200n, nonce: 0 }, minerKey.secretKey);
   const reply = await req('submit', { tx: txToJson(tx) });
   t.same(reply, { ok: true, result: { txid: txid(tx) } });
   const accepted = await events.next((r) => r.json.event === 'tx.accepted', 'tx.accepted');
-  t.same(accepted.json.data, { txid: txid(tx), sender: toHex(minerKey.publicKey), recipient: toHex(bob.publicKey), amount: '1000', fee: '10', nonce: 0, source: 'api' });
+  t.same(accepted.json.data, { txid: txid(tx), sender: toHex(minerKey.publicKey), recipient: toHex(bob.publicKey), amount: '1000', fee: '200', nonce: 0, source: 'api' });
   const pending = await req('tx', { txid: txid(tx) });
   t.match(pending, { ok: true, result: { txid: txid(tx), status: 'mempool' } });
 

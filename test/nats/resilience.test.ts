@@ -122,7 +122,7 @@ t.test('peer and farm start while NATS is down, survive a server restart, and lo
   t.equal((err as NatsRequestError).reason, 'timeout');
   t.equal((err as NatsRequestError).code, 'ERR_NATS_REQUEST_TIMEOUT');
   const bob = generateKeyPair();
-  const tx = signTransfer(networkId(params), { recipient: bob.publicKey, amount: 777n, fee: 1n, nonce: 0 }, minerKey.secretKey);
+  const tx = signTransfer(networkId(params), { recipient: bob.publicKey, amount: 777n, fee: 200n, nonce: 0 }, minerKey.secretKey);
   t.match(await node.api.submitTransaction(txToJson(tx)), { accepted: true }, 'the peer accepts a transfer during the outage');
 
   // 4. The server restarts on the same port: everyone reconnects by themselves.

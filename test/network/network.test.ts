@@ -118,9 +118,9 @@ t.test('an invalid block bans its sender; a transaction refused only by policy d
   // Policy: a transfer with a nonce gap is refused, the sender stays connected.
   const polite = await dialClient('polite');
   const refused = until(p, 'tx-accepted', () => true);
-  const gap = transfer(regtest, b.miner, newKey(), 5n, 7, 1n);
+  const gap = transfer(regtest, b.miner, newKey(), 1_000n, 7, 200n);
   polite.send(message('PUSHTRANSACTION', { transactions: [gap] }));
-  const ok = b.pay(b.miner, newKey(), 5n, 1n);
+  const ok = b.pay(b.miner, newKey(), 1_000n, 200n);
   polite.send(message('PUSHTRANSACTION', { transactions: [ok] }));
   t.equal((await refused).txid, txid(ok), 'the valid transfer after the refused one was accepted on the same connection');
   t.ok(polite.isOpen, 'a policy refusal does not disconnect');
