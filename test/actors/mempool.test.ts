@@ -90,7 +90,7 @@ t.test('a garbage signature is refused before any per-sender state is read, howe
   t.equal(state.reads, before, 'no account was read');
 });
 
-t.test('admission reads the same state at 1k and at 10k entries', async (t) => {
+t.test('admission reads the same state at 1k and at 4k entries', async (t) => {
   const state = new CountingState();
   const p = pool({ maxTransactions: 100_000 }, state);
   const perAdmission = (): number => {
@@ -117,9 +117,9 @@ t.test('admission reads the same state at 1k and at 10k entries', async (t) => {
   };
   fill(1_000);
   const at1k = perAdmission();
-  fill(10_000);
-  const at10k = perAdmission();
-  t.equal(at10k, at1k, `${at1k} reads per admission at 1k and at 10k`);
+  fill(4_000);
+  const at4k = perAdmission();
+  t.equal(at4k, at1k, `${at1k} reads per admission at 1k and at 4k (the benchmark measures 100k)`);
 });
 
 t.test('a full pool evicts the cheapest last transfer of a sender, never leaving a gap', async (t) => {
