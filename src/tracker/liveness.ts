@@ -1,3 +1,4 @@
+import type { Clock } from '../core/clock.js';
 import { genesisBlock, networkId } from '../core/genesis.js';
 import { hashToHex } from '../core/hash.js';
 import { NETWORKS, type NetworkName } from '../core/params.js';
@@ -123,8 +124,8 @@ export interface LivenessInit {
   intervalMs: number;
   /** Most probes in flight at once. @default {@link MAX_CONCURRENT_PROBES} */
   maxConcurrent?: number;
-  /** Clock, ms since the epoch (`lastAliveAt`, round durations). */
-  now: () => number;
+  /** The clock of `lastAliveAt` and round durations. */
+  clock: Clock;
   /** A member failed its probe and was removed (called during the round, as it happens). */
   onRemoved?: (member: TrackerMember, reason: ProbeFailureReason, detail: string) => void;
   /** A round ended. */
@@ -197,8 +198,8 @@ export class LivenessLoop {
   }
 
   private async runRound(): Promise<LivenessRound> {
-    const { table, probe, now } = this.init;
-    const started = now();
+    const { table, probe, clock } = this.init;
+    const started = clock.nowMs();
     const snapshot = table.list();
     const removed: string[] = [];
     let alive = 0;
@@ -210,7 +211,7 @@ export class LivenessLoop {
         if (this.stopped) return;
         if (result.alive) {
           alive++;
-          table.markAlive(member, result.nodeId, now());
+          table.markAlive(member, result.nodeId, clock.nowMs());
         } else if (table.remove(member)) {
           removed.push(member.peerId);
           this.init.onRemoved?.({ ...member }, result.reason, result.detail);
@@ -218,7 +219,7 @@ export class LivenessLoop {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.maxConcurrent, snapshot.length) }, worker));
-    const round: LivenessRound = { checked: snapshot.length, alive, removed, ms: now() - started };
+    const round: LivenessRound = { checked: snapshot.length, alive, removed, ms: clock.nowMs() - started };
     this.init.onRound?.(round);
     return round;
   }

@@ -1,3 +1,4 @@
+import type { Clock } from '../core/clock.js';
 import { makePeerId, PID_RANDOM_BYTES, type TrackerErrorCode, type TrackerPeer } from './protocol.js';
 
 /** @default 10000 — most members in the table; JOIN_CHAIN beyond it is answered `ERROR TRACKER_FULL`. */
@@ -37,8 +38,8 @@ export interface MemberTableInit {
   maxMembers?: number;
   /** Source of random bytes (peer ids, sampling). */
   randomBytes: (n: number) => Uint8Array;
-  /** Clock, ms since the epoch. */
-  now: () => number;
+  /** The clock of `joinedAt`. */
+  clock: Clock;
 }
 
 /**
@@ -55,14 +56,14 @@ export class MemberTable {
   private readonly byAddress = new Map<string, string>();
   readonly maxMembers: number;
   private readonly randomBytes: (n: number) => Uint8Array;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   /** @throws RangeError when `maxMembers` is not a positive integer. */
   constructor(init: MemberTableInit) {
     this.maxMembers = init.maxMembers ?? DEFAULT_MAX_MEMBERS;
     if (!Number.isSafeInteger(this.maxMembers) || this.maxMembers < 1) throw new RangeError('options.maxMembers must be a positive integer');
     this.randomBytes = init.randomBytes;
-    this.now = init.now;
+    this.clock = init.clock;
   }
 
   /** Number of members. */
@@ -103,7 +104,7 @@ export class MemberTable {
     if (this.members.size >= this.maxMembers) return { ok: false, code: 'TRACKER_FULL', message: `the tracker holds ${this.maxMembers} members` };
     const peerId = this.newPeerId();
     if (peerId === undefined) return { ok: false, code: 'TRACKER_FULL', message: 'no unique peer id could be drawn' };
-    const member: TrackerMember = { peerId, host: request.host, port: request.port, joinedAt: this.now(), lastAliveAt: undefined, nodeId: undefined };
+    const member: TrackerMember = { peerId, host: request.host, port: request.port, joinedAt: this.clock.nowMs(), lastAliveAt: undefined, nodeId: undefined };
     this.members.set(peerId, member);
     this.byAddress.set(addressKey(request.host, request.port), peerId);
     return { ok: true, member: { ...member }, rejoin: false };

@@ -174,7 +174,8 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
   if (!NODE_ID_PATTERN.test(trackerId)) throw new TrackerOptionError(`options.trackerId must be 1–128 characters of A-Z a-z 0-9 _ -, got ${JSON.stringify(trackerId)}`);
   const log = init.logger.child({ component: 'tracker' });
 
-  const table = new MemberTable({ maxMembers, randomBytes, now });
+  const clock = { nowMs: now };
+  const table = new MemberTable({ maxMembers, randomBytes, clock });
   const listeners = new Set<(event: TrackerEvent) => void>();
   const textSockets = new Set<Socket>();
   const probes = new Set<PeerConnection>();
@@ -313,7 +314,7 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
       agent: TRACKER_AGENT,
       maxFrameBytes: MAX_TRACKER_FRAME_BYTES,
       pingIntervalMs: TRACKER_PING_INTERVAL_MS,
-      clock: { nowMs: now },
+      clock,
       accept: () => !closed && (peerListener?.connections.size ?? 0) < maxConnections,
       onConnection: (conn) => {
         conn.on('node_message', onPeerMessage);
@@ -333,7 +334,7 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
     table,
     probe: (member) => probePeer(member, { trackerId, network, timeoutMs: helloTimeoutMs, now, connections: probes }),
     intervalMs: helloIntervalMs,
-    now,
+    clock,
     onRemoved: (member, reason, detail) => {
       log.info({ peerId: member.peerId, host: member.host, port: member.port, reason, detail, members: table.size }, 'peer removed: no answer to HELLO');
       emit({ type: 'removed', member, reason, detail });

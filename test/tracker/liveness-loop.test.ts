@@ -7,7 +7,7 @@
 import t from 'tap';
 import { LivenessLoop, type LivenessInit, type LivenessRound, type ProbeResult } from '../../src/tracker/liveness.js';
 import { MemberTable, type TrackerMember } from '../../src/tracker/member-table.js';
-import { FakeClock } from '../helpers/fake-clock.js';
+import { ManualClock } from '../../src/core/clock.js';
 
 interface PendingProbe {
   member: TrackerMember;
@@ -58,8 +58,8 @@ const ALIVE = (nodeId: string): ProbeResult => ({ alive: true, nodeId });
 const DEAD: ProbeResult = { alive: false, reason: 'connect-failed', detail: 'ECONNREFUSED' };
 
 function setup(members: number, init: Partial<LivenessInit> = {}) {
-  const clock = new FakeClock(1_000);
-  const table = new MemberTable({ randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)), now: clock.now });
+  const clock = new ManualClock(1_000);
+  const table = new MemberTable({ randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)), clock });
   for (let i = 0; i < members; i++) table.join({ host: '127.0.0.1', port: 9000 + i });
   const probe = new ManualProbe();
   const removed: Array<{ peerId: string; reason: string }> = [];
@@ -68,7 +68,7 @@ function setup(members: number, init: Partial<LivenessInit> = {}) {
     table,
     probe: probe.probe,
     intervalMs: 3_600_000,
-    now: clock.now,
+    clock,
     onRemoved: (m, reason) => removed.push({ peerId: m.peerId, reason }),
     onRound: (r) => rounds.push(r),
     ...init,

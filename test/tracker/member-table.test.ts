@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { MAX_PID_DRAWS, MemberTable } from '../../src/tracker/member-table.js';
 import { PID_PATTERN, PID_RANDOM_BYTES } from '../../src/tracker/protocol.js';
-import { FakeClock } from '../helpers/fake-clock.js';
+import { ManualClock } from '../../src/core/clock.js';
 
 /** Deterministic "random" bytes: a counter, so PIDs differ and samples are reproducible. */
 function counterBytes(): (n: number) => Uint8Array {
@@ -22,8 +22,8 @@ function joined(table: MemberTable, host: string, port: number): string {
 }
 
 t.test('a join hands out a unique PID and records the member with the clock', async (t) => {
-  const clock = new FakeClock(5_000);
-  const table = new MemberTable({ randomBytes: counterBytes(), now: clock.now });
+  const clock = new ManualClock(5_000);
+  const table = new MemberTable({ randomBytes: counterBytes(), clock });
   const r = table.join({ host: '127.0.0.1', port: 9001 });
   t.ok(r.ok);
   if (!r.ok) return;
@@ -39,7 +39,7 @@ t.test('a join hands out a unique PID and records the member with the clock', as
 });
 
 t.test('joining again from the same HOST:PORT gives the same PID back', async (t) => {
-  const table = new MemberTable({ randomBytes: counterBytes(), now: () => 0 });
+  const table = new MemberTable({ randomBytes: counterBytes(), clock: new ManualClock() });
   const first = joined(table, 'example.org', 9001);
   const again = table.join({ host: 'example.org', port: 9001 });
   t.match(again, { ok: true, rejoin: true, member: { peerId: first } });
@@ -48,14 +48,14 @@ t.test('joining again from the same HOST:PORT gives the same PID back', async (t
 });
 
 t.test('the table is bounded: a join beyond maxMembers is refused with TRACKER_FULL, a rejoin is not', async (t) => {
-  const table = new MemberTable({ maxMembers: 2, randomBytes: counterBytes(), now: () => 0 });
+  const table = new MemberTable({ maxMembers: 2, randomBytes: counterBytes(), clock: new ManualClock() });
   const a = joined(table, 'h', 1);
   joined(table, 'h', 2);
   t.same(table.join({ host: 'h', port: 3 }), { ok: false, code: 'TRACKER_FULL', message: 'the tracker holds 2 members' });
   t.match(table.join({ host: 'h', port: 1 }), { ok: true, rejoin: true, member: { peerId: a } });
   t.ok(table.remove(table.get(a)!));
   t.match(table.join({ host: 'h', port: 3 }), { ok: true, rejoin: false }, 'room again after a removal');
-  t.throws(() => new MemberTable({ maxMembers: 0, randomBytes: counterBytes(), now: () => 0 }), new RangeError('options.maxMembers must be a positive integer'));
+  t.throws(() => new MemberTable({ maxMembers: 0, randomBytes: counterBytes(), clock: new ManualClock() }), new RangeError('options.maxMembers must be a positive integer'));
 });
 
 t.test('a random source that repeats itself cannot make two members share a PID', async (t) => {
@@ -64,7 +64,7 @@ t.test('a random source that repeats itself cannot make two members share a PID'
     draws++;
     return new Uint8Array(n);
   };
-  const table = new MemberTable({ randomBytes: stuck, now: () => 0 });
+  const table = new MemberTable({ randomBytes: stuck, clock: new ManualClock() });
   joined(table, 'h', 1);
   draws = 0;
   t.same(table.join({ host: 'h', port: 2 }), { ok: false, code: 'TRACKER_FULL', message: 'no unique peer id could be drawn' });
@@ -74,7 +74,7 @@ t.test('a random source that repeats itself cannot make two members share a PID'
   let calls = 0;
   const once = new MemberTable({
     randomBytes: (n) => (calls++ < 2 ? new Uint8Array(n) : new Uint8Array(n).fill(7)),
-    now: () => 0,
+    clock: new ManualClock(),
   });
   const first = joined(once, 'h', 1);
   const second = joined(once, 'h', 2);
@@ -83,7 +83,7 @@ t.test('a random source that repeats itself cannot make two members share a PID'
 });
 
 t.test('remove takes exactly the record given: a member that left and joined again is kept', async (t) => {
-  const table = new MemberTable({ randomBytes: counterBytes(), now: () => 0 });
+  const table = new MemberTable({ randomBytes: counterBytes(), clock: new ManualClock() });
   const id = joined(table, 'h', 1);
   const seen = table.get(id)!;
   t.ok(table.remove(seen));
@@ -97,7 +97,7 @@ t.test('remove takes exactly the record given: a member that left and joined aga
 });
 
 t.test('markAlive records the answer on the current member only', async (t) => {
-  const table = new MemberTable({ randomBytes: counterBytes(), now: () => 0 });
+  const table = new MemberTable({ randomBytes: counterBytes(), clock: new ManualClock() });
   const id = joined(table, 'h', 1);
   const record = table.get(id)!;
   table.markAlive(record, 'node-a', 1234);
@@ -109,7 +109,7 @@ t.test('markAlive records the answer on the current member only', async (t) => {
 });
 
 t.test('sample: everyone else in join order when few, a uniform draw without repeats when many', async (t) => {
-  const table = new MemberTable({ randomBytes: counterBytes(), now: () => 0 });
+  const table = new MemberTable({ randomBytes: counterBytes(), clock: new ManualClock() });
   const ids = Array.from({ length: 10 }, (_, i) => joined(table, 'h', i + 1));
   t.same(table.sample(ids[3], 100).map((m) => m.peerId), ids.filter((_, i) => i !== 3), 'all but the asker, in join order');
   t.same(table.sample(undefined, 10).map((m) => m.peerId), ids, 'exactly max: all, no randomness used');
@@ -119,7 +119,7 @@ t.test('sample: everyone else in join order when few, a uniform draw without rep
   t.notOk(picked.includes(ids[0]!), 'never the asker');
   // Every member shows up across draws (the partial Fisher–Yates reaches the whole table).
   const seen = new Set<string>();
-  const rng = new MemberTable({ randomBytes: (n) => new Uint8Array(randomBytes(n)), now: () => 0 });
+  const rng = new MemberTable({ randomBytes: (n) => new Uint8Array(randomBytes(n)), clock: new ManualClock() });
   for (let i = 0; i < 10; i++) joined(rng, 'h', i + 1);
   for (let i = 0; i < 200; i++) for (const m of rng.sample(undefined, 2)) seen.add(m.peerId);
   t.equal(seen.size, 10);

@@ -4,12 +4,13 @@
  * timer each step asks the connection for.
  */
 import t from 'tap';
+import { ManualClock } from '../../src/core/clock.js';
 import { MemberTable } from '../../src/tracker/member-table.js';
 import { encodeResponse, MAX_REQUEST_LINE_BYTES, PID_PATTERN } from '../../src/tracker/protocol.js';
 import { answerRequest, plainAddress, TextSession, type TextStep } from '../../src/tracker/text-session.js';
 
 /** A session over a fresh table, as a connection from `remote` sees it. */
-function sessionFor(remote: string | undefined = '127.0.0.1', table = new MemberTable({ randomBytes: counter(), now: () => 0 })): { session: TextSession; table: MemberTable } {
+function sessionFor(remote: string | undefined = '127.0.0.1', table = new MemberTable({ randomBytes: counter(), clock: new ManualClock() })): { session: TextSession; table: MemberTable } {
   return { session: new TextSession((request) => answerRequest(table, request, remote)), table };
 }
 
@@ -113,7 +114,7 @@ t.test('the end of the stream ends an unterminated request: it is answered, then
 });
 
 t.test('JOIN_CHAIN with an unspecified host records the address the request came from', async (t) => {
-  const table = new MemberTable({ randomBytes: counter(), now: () => 0 });
+  const table = new MemberTable({ randomBytes: counter(), clock: new ManualClock() });
   answerRequest(table, { type: 'join', host: '0.0.0.0', port: 1 }, '::ffff:10.0.0.7');
   answerRequest(table, { type: 'join', host: '::', port: 2 }, '::1');
   answerRequest(table, { type: 'join', host: '0.0.0.0', port: 3 }, undefined);
@@ -124,7 +125,7 @@ t.test('JOIN_CHAIN with an unspecified host records the address the request came
 });
 
 t.test('a full table answers TRACKER_FULL', async (t) => {
-  const table = new MemberTable({ maxMembers: 1, randomBytes: counter(), now: () => 0 });
+  const table = new MemberTable({ maxMembers: 1, randomBytes: counter(), clock: new ManualClock() });
   const { session } = sessionFor('127.0.0.1', table);
   session.receive(bytes('JOIN_CHAIN:h:1\n'));
   t.equal(wire(session.receive(bytes('JOIN_CHAIN:h:2\n'))), 'ERROR TRACKER_FULL the tracker holds 1 members\n');
