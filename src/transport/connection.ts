@@ -1,19 +1,16 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { assertNever } from '../core/reject.js';
-import { FrameDecoder, type FrameErrorCode, type FrameResult } from './frame-decoder.js';
+import { WireConnection, type Direction, type Frame } from '../p2p/wire-connection.js';
+import type { FrameError, FrameErrorCode } from './frame-decoder.js';
 import {
   CLOSE_LINGER_MS,
   HANDSHAKE_TIMEOUT_MS,
   MAX_FRAME_BYTES,
   MAX_HANDSHAKE_FRAME_BYTES,
-  MAX_NODE_ID_BYTES,
-  MAX_PORT,
-  MAX_PORT_DIGITS,
   MAX_REJECT_REASON_LENGTH,
   MAX_SEND_BUFFER_BYTES,
   MIN_PROTOCOL_VERSION,
-  NODE_ID_PATTERN,
   PING_INTERVAL_MS,
   PING_TIMEOUT_MS,
   PROTOCOL_VERSION,
@@ -39,7 +36,7 @@ import { cryptoRandom, systemClock, type Clock, type RandomSource } from '../cor
  */
 
 /** Which side dialled. */
-export type Direction = 'inbound' | 'outbound';
+export type { Direction } from '../p2p/wire-connection.js';
 
 /** What the local chain looks like; asked each time a HELLO or HEY is sent. */
 export interface ChainStatus {
@@ -50,6 +47,14 @@ export interface ChainStatus {
   /** Cumulative work of the tip, expected hashes. */
   chainWork: bigint;
 }
+
+/**
+ * Code of the REJECT that answers an application message this node does not
+ * understand (a plain string, a JSON value that is not a one-key object, an
+ * unknown method): the connection stays open and the remote is not punished,
+ * so python-p2p-network programs can talk to a cheesechain peer.
+ */
+export const UNKNOWN_MESSAGE_REJECT_CODE = 'unknown-message';
 
 /** Every reason a connection ends. */
 export const DISCONNECT_REASONS = [
@@ -223,6 +228,8 @@ export interface PeerConnectionEvents {
 export interface PeerConnectionInit {
   /** A connected socket; the connection owns it from now on. */
   socket: Socket;
+  /** Bytes already read from the socket by the listener's protocol sniffer (a shared port); processed first. */
+  initialBytes?: Buffer;
   direction: Direction;
   /** Our node id (`NODE_ID_PATTERN`). */
   nodeId: string;
@@ -266,73 +273,8 @@ export class ConnectionStateError extends Error {
   }
 }
 
-// ---------------------------------------------------------------------------
-// Id exchange parsing (pure)
-
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-
-/** Result of parsing the bytes received so far during the id exchange. */
-export type IdLineResult =
-  | { status: 'incomplete' }
-  | { status: 'ok'; nodeId: string; port: number; rest: Buffer }
-  | { status: 'error'; message: string };
-
-function checkId(id: Buffer): string | undefined {
-  if (id.length === 0) return 'empty node id';
-  if (id.length > MAX_NODE_ID_BYTES) return `node id longer than ${MAX_NODE_ID_BYTES} bytes`;
-  if (!NODE_ID_PATTERN.test(id.toString('latin1'))) return 'node id has a character outside [A-Za-z0-9_-]';
-  return undefined;
-}
-
-/**
- * Parses the dialer's id line `<nodeId>:<port>` as the acceptor receives it.
- *
- * python-p2p-network reads the id line as one `recv`: it has no terminator.
- * Here it ends at the end of the bytes received so far once it holds `:`
- * followed by at least one digit, or earlier at a `{` (the start of a JSON
- * message glued after it by a client that did not wait; those bytes are
- * returned in `rest`). Until then it is `incomplete`. The id is 1 to 128
- * characters of `[A-Za-z0-9_-]`; the port 1 to 5 digits, 0 to 65535 (0: the
- * dialer does not listen). Anything else, such as a second `:`, is an error.
- */
-export function parseIdLine(buf: Buffer): IdLineResult {
-  const brace = buf.indexOf(OPEN_BRACE);
-  const end = brace === -1 ? buf.length : brace;
-  const colon = buf.indexOf(COLON);
-  if (colon === -1 || colon >= end) {
-    const idPart = buf.subarray(0, end);
-    if (brace !== -1) return { status: 'error', message: 'id line has no port (expected <id>:<port>)' };
-    if (idPart.length > MAX_NODE_ID_BYTES) return { status: 'error', message: `node id longer than ${MAX_NODE_ID_BYTES} bytes` };
-    if (idPart.length > 0 && !NODE_ID_PATTERN.test(idPart.toString('latin1'))) {
-      return { status: 'error', message: 'node id has a character outside [A-Za-z0-9_-]' };
-    }
-    return { status: 'incomplete' };
-  }
-  const idError = checkId(buf.subarray(0, colon));
-  if (idError) return { status: 'error', message: idError };
-  const portPart = buf.subarray(colon + 1, end).toString('latin1');
-  if (portPart.length === 0) {
-    return brace === -1 ? { status: 'incomplete' } : { status: 'error', message: 'id line has no port (expected <id>:<port>)' };
-  }
-  if (portPart.includes(':')) return { status: 'error', message: 'id line has more than one ":" (node ids never contain ":")' };
-  if (!/^[0-9]+$/.test(portPart)) return { status: 'error', message: 'port of the id line is not a decimal number' };
-  if (portPart.length > MAX_PORT_DIGITS || Number(portPart) > MAX_PORT) return { status: 'error', message: `port of the id line is above ${MAX_PORT}` };
-  return { status: 'ok', nodeId: buf.subarray(0, colon).toString('latin1'), port: Number(portPart), rest: buf.subarray(end) };
-}
-
-/**
- * Parses the acceptor's bare `<nodeId>` as the dialer receives it: the whole
- * first chunk (python-p2p-network: one `recv`), or the bytes before a `{`
- * when a JSON message follows in the same chunk.
- */
-export function parseIdReply(buf: Buffer): { status: 'ok'; nodeId: string; rest: Buffer } | { status: 'error'; message: string } {
-  const brace = buf.indexOf(OPEN_BRACE);
-  const id = brace === -1 ? buf : buf.subarray(0, brace);
-  const err = checkId(id);
-  if (err) return { status: 'error', message: buf.includes(COLON) ? 'id reply must be a bare node id (no ":")' : err };
-  return { status: 'ok', nodeId: id.toString('latin1'), rest: buf.subarray(id.length) };
-}
+// The id exchange is the library's (`src/p2p/id-exchange.ts`); re-exported for the transport's users.
+export { parseIdLine, parseIdReply, type IdLineResult } from '../p2p/id-exchange.js';
 
 // ---------------------------------------------------------------------------
 
@@ -366,13 +308,12 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   /** Resolves once when the connection has ended (never rejects). */
   readonly closed: Promise<DisconnectInfo>;
 
-  private readonly socket: Socket;
+  /** The python-p2p-network wire under this connection: id exchange, framing, counters, the socket. */
+  private readonly wire: WireConnection;
   private readonly init: PeerConnectionInit;
   private readonly now: () => number;
   private readonly random: RandomSource;
-  private readonly decoder: FrameDecoder;
   private phaseValue: ConnectionPhase = 'id-exchange';
-  private idBuf: Buffer = Buffer.alloc(0);
   private remoteId: string | undefined;
   private remoteListen: number | undefined;
   private hello: HelloPayload | undefined;
@@ -385,7 +326,6 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private remoteReject: DisconnectInfo['remoteReject'];
   private handshakeTimer: NodeJS.Timeout | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
-  private lingerTimer: NodeJS.Timeout | undefined;
   private lastReceivedAt: number;
   private pingNonce: number | undefined;
   private pingSentAt = 0;
@@ -394,50 +334,58 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private resolveReady!: (h: HelloPayload) => void;
   private rejectReady!: (e: Error) => void;
   private resolveClosed!: (i: DisconnectInfo) => void;
-  private stats = { bytesReceived: 0, bytesSent: 0, messagesReceived: 0, messagesSent: 0, receiveBufferPeakBytes: 0 };
+  private stats = { messagesReceived: 0, messagesSent: 0, messagesRejected: 0 };
 
   /** @throws RangeError when `nodeId` or `listenPort` is invalid (exact message names the option). */
   constructor(init: PeerConnectionInit) {
     super();
-    if (!NODE_ID_PATTERN.test(init.nodeId)) throw new RangeError('options.nodeId must be 1 to 128 characters of [A-Za-z0-9_-]');
-    if (!Number.isInteger(init.listenPort) || init.listenPort < 0 || init.listenPort > MAX_PORT) {
-      throw new RangeError(`options.listenPort must be an integer from 0 to ${MAX_PORT}`);
-    }
     this.init = init;
-    this.socket = init.socket;
     this.direction = init.direction;
     const clock = init.clock ?? systemClock;
     this.now = () => clock.nowMs();
     this.random = init.random ?? cryptoRandom;
     this.nextNonce = this.random.below(0x7fff_ffff);
-    this.remoteAddress = init.socket.remoteAddress ?? '';
-    this.remotePort = init.socket.remotePort ?? 0;
     this.lastReceivedAt = this.now();
-    this.decoder = new FrameDecoder({ maxFrameBytes: Math.min(MAX_HANDSHAKE_FRAME_BYTES, init.maxFrameBytes ?? MAX_FRAME_BYTES) });
+    const wireInit: ConstructorParameters<typeof WireConnection>[0] = {
+      socket: init.socket,
+      direction: init.direction,
+      nodeId: init.nodeId,
+      listenPort: init.listenPort,
+      maxFrameBytes: init.maxFrameBytes ?? MAX_FRAME_BYTES,
+      closeLingerMs: init.closeLingerMs ?? CLOSE_LINGER_MS,
+      handler: {
+        onIdExchanged: (id, port) => this.onIdExchanged(id, port),
+        onIdError: (message) => this.abort('bad-id-line', `bad id ${this.direction === 'inbound' ? 'line' : 'reply'}: ${message}`),
+        onFrame: (frame) => this.onFrame(frame),
+        onFrameError: (error) => this.onFrameError(error),
+        onRemoteEnd: (truncated) => this.onEnd(truncated),
+        onSocketError: (err) => this.onSocketError(err),
+        onClose: () => this.onClose(),
+      },
+    };
+    if (init.initialBytes) wireInit.initialBytes = init.initialBytes;
+    this.wire = new WireConnection(wireInit);
+    // Before the HELLO/HEY exchange only small frames are accepted (MAX_HANDSHAKE_FRAME_BYTES).
+    this.wire.maxFrameBytes = Math.min(MAX_HANDSHAKE_FRAME_BYTES, init.maxFrameBytes ?? MAX_FRAME_BYTES);
+    this.remoteAddress = this.wire.remoteAddress;
+    this.remotePort = this.wire.remotePort;
     this.ready = new Promise<HelloPayload>((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
     });
     this.ready.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
     this.closed = new Promise<DisconnectInfo>((resolve) => (this.resolveClosed = resolve));
-
-    const socket = this.socket;
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.onEnd());
-    socket.on('error', (err) => this.onSocketError(err));
-    socket.on('close', () => this.onClose());
+    if (this.wire.phase === 'closed' || init.socket.destroyed) {
+      this.setEnding('socket-error', 'socket already closed', 'remote');
+      return;
+    }
+    this.lastReceivedAt = this.now();
+    init.socket.on('data', () => (this.lastReceivedAt = this.now()));
     this.handshakeTimer = setTimeout(
       () => this.abort('handshake-timeout', `handshake not completed within ${this.init.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS} ms`),
       init.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
     );
     this.handshakeTimer.unref();
-    if (socket.destroyed) {
-      this.setEnding('socket-error', 'socket already closed', 'remote');
-      queueMicrotask(() => this.onClose());
-      return;
-    }
-    if (this.direction === 'outbound') this.writeRaw(Buffer.from(`${init.nodeId}:${init.listenPort}`, 'latin1'));
   }
 
   // -------------------------------------------------------------------------
@@ -476,18 +424,19 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
    * Counters: bytes and messages in both directions (id exchange bytes
    * included), and the most bytes of an incomplete frame ever held.
    */
-  get counters(): Readonly<{ bytesReceived: number; bytesSent: number; messagesReceived: number; messagesSent: number; receiveBufferPeakBytes: number }> {
-    return { ...this.stats };
+  get counters(): Readonly<{ bytesReceived: number; bytesSent: number; messagesReceived: number; messagesSent: number; messagesRejected: number; receiveBufferPeakBytes: number }> {
+    const w = this.wire.counters;
+    return { bytesReceived: w.bytesReceived, bytesSent: w.bytesSent, receiveBufferPeakBytes: w.receiveBufferPeakBytes, ...this.stats };
   }
 
   /** Bytes queued in the socket, not yet handed to the kernel. */
   get sendBufferedBytes(): number {
-    return this.socket.writableLength;
+    return this.wire.sendBufferedBytes;
   }
 
   /** Bytes of an incomplete frame held by the decoder (never more than the frame limit). */
   get receiveBufferedBytes(): number {
-    return this.decoder.bufferedBytes;
+    return this.wire.receiveBufferedBytes;
   }
 
   /** `host:port` of the socket's remote end, for logs. */
@@ -526,16 +475,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
 
   /** Resolves when the send buffer has drained below the high-water mark, or at once when it is already, or when the connection ends. */
   drain(): Promise<void> {
-    if (!this.socket.writableNeedDrain || this.phaseValue === 'closed') return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        resolve();
-      };
-      this.socket.on('drain', done);
-      this.socket.on('close', done);
-    });
+    return this.wire.drain();
   }
 
   /**
@@ -556,18 +496,12 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private sendMessage(msg: Message): boolean {
     const frame = encodeMessage(msg);
     this.stats.messagesSent++;
-    const ok = this.writeRaw(frame);
-    if (this.socket.writableLength > (this.init.maxSendBufferBytes ?? MAX_SEND_BUFFER_BYTES)) {
+    const ok = this.wire.sendEncoded(frame);
+    if (this.wire.sendBufferedBytes > (this.init.maxSendBufferBytes ?? MAX_SEND_BUFFER_BYTES)) {
       this.beginClose('send-buffer-full', `more than ${this.init.maxSendBufferBytes ?? MAX_SEND_BUFFER_BYTES} bytes queued for a peer that does not read`, 'local', false);
       return false;
     }
     return ok;
-  }
-
-  private writeRaw(bytes: Buffer): boolean {
-    if (this.socket.destroyed || this.socket.writableEnded) return false;
-    this.stats.bytesSent += bytes.length;
-    return this.socket.write(bytes);
   }
 
   private myHello(): HelloPayload {
@@ -598,82 +532,49 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       return false;
     }
     this.stats.messagesSent++;
-    this.writeRaw(encodeMessage({ method, payload }));
+    this.wire.sendEncoded(encodeMessage({ method, payload }));
     return true;
   }
 
-  private onData(chunk: Buffer): void {
-    if (this.phaseValue === 'closing' || this.phaseValue === 'closed') return;
-    this.stats.bytesReceived += chunk.length;
-    this.lastReceivedAt = this.now();
-    if (this.phaseValue === 'id-exchange') {
-      const rest = this.onIdBytes(chunk);
-      if (rest === undefined || rest.length === 0) return;
-      chunk = rest;
-    }
-    const results = this.decoder.push(chunk);
-    if (this.decoder.bufferedBytes > this.stats.receiveBufferPeakBytes) this.stats.receiveBufferPeakBytes = this.decoder.bufferedBytes;
-    this.onFrames(results);
-  }
-
-  /** Handles bytes of the id exchange; returns the bytes that follow it, or undefined while it is incomplete or failed. */
-  private onIdBytes(chunk: Buffer): Buffer | undefined {
-    this.idBuf = this.idBuf.length === 0 ? chunk : Buffer.concat([this.idBuf, chunk]);
-    if (this.direction === 'inbound') {
-      const r = parseIdLine(this.idBuf);
-      switch (r.status) {
-        case 'incomplete':
-          return undefined;
-        case 'error':
-          this.abort('bad-id-line', `bad id line: ${r.message}`);
-          return undefined;
-        case 'ok':
-          this.idBuf = Buffer.alloc(0);
-          this.remoteId = r.nodeId;
-          this.remoteListen = r.port;
-          // The acceptor answers with its bare id and nothing after it (document 002).
-          this.writeRaw(Buffer.from(this.init.nodeId, 'latin1'));
-          if (r.nodeId === this.init.nodeId) {
-            this.abort('self-connection', 'the dialer has our node id');
-            return undefined;
-          }
-          this.phaseValue = 'handshake';
-          return r.rest;
-        default:
-          return assertNever(r);
-      }
-    }
-    const r = parseIdReply(this.idBuf);
-    this.idBuf = Buffer.alloc(0);
-    if (r.status === 'error') {
-      this.abort('bad-id-line', `bad id reply: ${r.message}`);
-      return undefined;
-    }
-    this.remoteId = r.nodeId;
-    if (r.nodeId === this.init.nodeId) {
-      this.abort('self-connection', 'the acceptor has our node id');
-      return undefined;
+  /** The wire's id exchange completed (inbound: our bare id has been sent). */
+  private onIdExchanged(remoteId: string, port: number | undefined): void {
+    if (this.phaseValue !== 'id-exchange') return;
+    this.remoteId = remoteId;
+    if (port !== undefined) this.remoteListen = port;
+    if (remoteId === this.init.nodeId) {
+      this.abort('self-connection', `the ${this.direction === 'inbound' ? 'dialer' : 'acceptor'} has our node id`);
+      return;
     }
     this.phaseValue = 'handshake';
-    return this.sendHello('HELLO') ? r.rest : undefined;
+    if (this.direction === 'outbound') this.sendHello('HELLO');
   }
 
-  private onFrames(results: FrameResult[]): void {
-    for (const r of results) {
-      if (this.phaseValue === 'closing' || this.phaseValue === 'closed') return;
-      if (r.type === 'error') {
-        this.abort(frameErrorReason(r.error.code), `${r.error.code}: ${r.error.message}`, undefined, r.error);
+  private onFrameError(error: FrameError): void {
+    if (this.phaseValue === 'closing' || this.phaseValue === 'closed') return;
+    this.abort(frameErrorReason(error.code), `${error.code}: ${error.message}`, undefined, error);
+  }
+
+  private onFrame(frame: Frame): void {
+    if (this.phaseValue === 'closing' || this.phaseValue === 'closed') return;
+    const decoded = decodeMessage(frame.text);
+    if (!decoded.ok) {
+      const code = decoded.error.code;
+      if (this.phaseValue === 'open' && code !== 'bad-payload') {
+        // An application message this node does not understand (a python-p2p-network
+        // program's own messages, a plain string): answered with REJECT, never a ban.
+        this.stats.messagesRejected++;
+        this.sendMessage({
+          method: 'REJECT',
+          payload: { message: '', code: UNKNOWN_MESSAGE_REJECT_CODE, reason: `${code}: ${decoded.error.message}`.slice(0, MAX_REJECT_REASON_LENGTH) },
+        });
         return;
       }
-      const decoded = decodeMessage(r.text);
-      if (!decoded.ok) {
-        this.abort(messageErrorReason(decoded.error.code), `${decoded.error.code}: ${decoded.error.message}`, decoded.error.method, decoded.error);
-        return;
-      }
-      this.stats.messagesReceived++;
-      if (this.phaseValue === 'open') this.onOpenMessage(decoded.message);
-      else this.onHandshakeMessage(decoded.message);
+      this.abort(messageErrorReason(code), `${code}: ${decoded.error.message}`, decoded.error.method, decoded.error);
+      return;
     }
+    this.stats.messagesReceived++;
+    if (this.phaseValue === 'open') this.onOpenMessage(decoded.message);
+    else this.onHandshakeMessage(decoded.message);
   }
 
   /**
@@ -730,7 +631,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     this.phaseValue = 'open';
-    this.decoder.maxFrameBytes = this.init.maxFrameBytes ?? MAX_FRAME_BYTES;
+    this.wire.maxFrameBytes = this.init.maxFrameBytes ?? MAX_FRAME_BYTES;
     this.startLiveness();
     this.connectedEmitted = true;
     this.resolveReady(this.hello!);
@@ -840,11 +741,9 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     this.stopTimers();
     if (reject && afterIds) {
       this.stats.messagesSent++;
-      this.writeRaw(encodeMessage({ method: 'REJECT', payload: { message: method ?? '', code: reason, reason: message.slice(0, MAX_REJECT_REASON_LENGTH) } }));
+      this.wire.sendEncoded(encodeMessage({ method: 'REJECT', payload: { message: method ?? '', code: reason, reason: message.slice(0, MAX_REJECT_REASON_LENGTH) } }));
     }
-    this.socket.end();
-    this.lingerTimer = setTimeout(() => this.socket.destroy(), this.init.closeLingerMs ?? CLOSE_LINGER_MS);
-    this.lingerTimer.unref();
+    this.wire.end();
   }
 
   private stopTimers(): void {
@@ -854,10 +753,9 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     this.livenessTimer = undefined;
   }
 
-  private onEnd(): void {
+  private onEnd(tail: FrameError | undefined): void {
     // The remote closed its side (a clean close: python-p2p-network fired no event for it; we do).
-    const tail = this.decoder.end();
-    const truncated = tail.length > 0 ? ` inside a frame (${tail[0]!.type === 'error' ? tail[0]!.error.message : ''})` : '';
+    const truncated = tail ? ` inside a frame (${tail.message})` : '';
     const rejected = this.remoteReject ? ` after REJECT ${this.remoteReject.code}: ${this.remoteReject.reason}` : '';
     this.setEnding('remote-closed', `the remote closed the connection${truncated}${rejected}`, 'remote');
   }
@@ -877,7 +775,6 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     if (this.phaseValue === 'closed') return;
     this.phaseValue = 'closed';
     this.stopTimers();
-    clearTimeout(this.lingerTimer);
     const info = this.info();
     this.resolveClosed(info);
     this.rejectReady(new ConnectionClosedError(info));

@@ -17,21 +17,24 @@ export const PROTOCOL_VERSION = 1;
 export const MIN_PROTOCOL_VERSION = 1;
 
 // ---------------------------------------------------------------------------
-// Framing (python-p2p-network 1.2, source document 002)
+// Framing, id exchange, connect and close timings: the wire of
+// python-p2p-network 1.2 (source document 002), defined once by the
+// `cheesechain/p2p` library that the transport is built on.
 
-/** End-of-transmission byte that terminates every frame (python-p2p-network `EOT_CHAR`). */
-export const EOT_BYTE = 0x04;
-/** Byte placed before {@link EOT_BYTE} to mark a compressed frame (python-p2p-network `COMPR_CHAR`). */
-export const COMPRESSED_MARKER_BYTE = 0x02;
-
-/**
- * Largest frame, bytes: the payload between two {@link EOT_BYTE}s, excluding
- * the terminator. For a compressed frame both the base64 text on the wire and
- * the decompressed payload must fit. Source: issue 3 ("refuses a frame over
- * 4,000,000 bytes before buffering it"); leaves room for a maximal block
- * (1,000,000 bytes binary, about 2.1 MB as JSON) with margin.
- */
-export const MAX_FRAME_BYTES = 4_000_000;
+export {
+  CLOSE_LINGER_MS,
+  COMPRESSED_MARKER_BYTE,
+  CONNECT_TIMEOUT_MS,
+  EOT_BYTE,
+  MAX_FRAME_BYTES,
+  MAX_ID_LINE_BYTES,
+  MAX_NODE_ID_BYTES,
+  MAX_PORT,
+  MAX_PORT_DIGITS,
+  MAX_SEND_BUFFER_BYTES,
+  NODE_ID_PATTERN,
+} from '../p2p/constants.js';
+import { MAX_FRAME_BYTES } from '../p2p/constants.js';
 
 /**
  * Largest frame accepted before the HELLO/HEY exchange completes, bytes. A
@@ -39,29 +42,6 @@ export const MAX_FRAME_BYTES = 4_000_000;
  * make us buffer megabytes.
  */
 export const MAX_HANDSHAKE_FRAME_BYTES = 16_384;
-
-// ---------------------------------------------------------------------------
-// Id exchange (python-p2p-network 1.2, source document 002)
-
-/**
- * Longest node id on the wire, bytes. python-p2p-network's generated ids are
- * SHA-512 hex digests, exactly 128 characters, so 128 admits them all.
- */
-export const MAX_NODE_ID_BYTES = 128;
-/**
- * Characters allowed in a node id on the wire: `[A-Za-z0-9_-]`, 1 to
- * {@link MAX_NODE_ID_BYTES}. Never `:` (it separates id and port in the id
- * line, document 002) and never `{` (so a JSON message glued after the id
- * line can be told apart). Python's hex ids match; so do cheesechain's own
- * (config `NODE_ID_PATTERN`, at most 64 characters).
- */
-export const NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
-/** Most decimal digits of the port in the id line `<id>:<port>`. */
-export const MAX_PORT_DIGITS = 5;
-/** Largest TCP port number. */
-export const MAX_PORT = 65_535;
-/** Longest id line `<id>:<port>`, bytes ({@link MAX_NODE_ID_BYTES} + 1 + {@link MAX_PORT_DIGITS}). */
-export const MAX_ID_LINE_BYTES = MAX_NODE_ID_BYTES + 1 + MAX_PORT_DIGITS;
 
 // ---------------------------------------------------------------------------
 // Items per message (source document 004 methods; values from Bitcoin Core
@@ -104,17 +84,7 @@ export const MAX_CHAIN_WORK_HEX = 64;
 
 /** @default 5000 — time allowed from TCP connect to a completed HELLO/HEY exchange, ms (config `connections.handshakeTimeoutMs` overrides it). */
 export const HANDSHAKE_TIMEOUT_MS = 5_000;
-/** @default 5000 — time allowed for a TCP connect when dialling, ms. */
-export const CONNECT_TIMEOUT_MS = 5_000;
 /** @default 30000 — after this long without receiving anything, a PING is sent, ms. */
 export const PING_INTERVAL_MS = 30_000;
 /** @default 20000 — after a PING, the connection ends with `ping-timeout` unless something arrives within this, ms. */
 export const PING_TIMEOUT_MS = 20_000;
-/** @default 1000 — after a graceful local close, how long pending writes may take before the socket is destroyed, ms. */
-export const CLOSE_LINGER_MS = 1_000;
-/**
- * @default 16 MB — most bytes queued for sending to one peer. A peer that
- * stops reading while more piles up is disconnected with `send-buffer-full`
- * (a slow peer must not make us buffer without bound). Four maximal frames.
- */
-export const MAX_SEND_BUFFER_BYTES = 4 * MAX_FRAME_BYTES;

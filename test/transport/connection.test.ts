@@ -151,12 +151,6 @@ t.test('a zlib-compressed frame is accepted; bzip2 ends the connection without a
 
 t.test('misbehaviour after the handshake ends the connection with its reason', async (t) => {
   const cases: { name: string; bytes: Buffer; reason: DisconnectReason }[] = [
-    { name: 'malformed JSON', bytes: rawFrame('{"PING": {"nonce": 1}'), reason: 'malformed-json' },
-    { name: 'a plain string (python send(str))', bytes: rawFrame('hello world'), reason: 'malformed-json' },
-    { name: 'a JSON list', bytes: rawFrame('[1, 2, 3]'), reason: 'not-an-object' },
-    { name: 'a JSON number', bytes: rawFrame('42'), reason: 'not-an-object' },
-    { name: 'two keys', bytes: rawFrame('{"PING": {"nonce": 1}, "PONG": {"nonce": 1}}'), reason: 'not-one-key' },
-    { name: 'an unknown method', bytes: rawFrame('{"GET_CHAIN": "PID1"}'), reason: 'unknown-method' },
     { name: 'a bad payload', bytes: rawFrame('{"GETBLOCK": {"hash": 7}}'), reason: 'bad-payload' },
     { name: 'an empty frame', bytes: Buffer.of(0x04), reason: 'empty-frame' },
     { name: 'invalid UTF-8', bytes: Buffer.of(0xc3, 0x28, 0x04), reason: 'bad-frame' },
@@ -178,6 +172,35 @@ t.test('misbehaviour after the handshake ends the connection with its reason', a
       t.equal(server.counts.node_message, 0);
     });
   }
+});
+
+t.test('an application message the peer does not understand is answered with REJECT, the connection stays open, no ban', async (t) => {
+  const cases: { name: string; bytes: Buffer; code: string }[] = [
+    { name: 'malformed JSON (a string to python-p2p-network)', bytes: rawFrame('{"PING": {"nonce": 1}'), code: 'malformed-json' },
+    { name: 'a plain string (python send(str))', bytes: rawFrame('hello world'), code: 'malformed-json' },
+    { name: 'a JSON list', bytes: rawFrame('[1, 2, 3]'), code: 'not-an-object' },
+    { name: 'a JSON number', bytes: rawFrame('42'), code: 'not-an-object' },
+    { name: 'two keys', bytes: rawFrame('{"PING": {"nonce": 1}, "PONG": {"nonce": 1}}'), code: 'not-one-key' },
+    { name: 'an unknown method', bytes: rawFrame('{"GET_CHAIN": "PID1"}'), code: 'unknown-method' },
+    { name: 'an application dictionary', bytes: rawFrame('{"chat": "hi", "from": "py"}'), code: 'not-one-key' },
+  ];
+  const { listener, nextConnection } = await startListener(t);
+  const py = await RawPeer.connect(t, listener.port);
+  await py.handshake('chatty');
+  const server = await nextConnection();
+  await server.conn.ready;
+  for (const c of cases) {
+    await py.write(c.bytes);
+    const reject = await py.expect('REJECT');
+    t.match(reject.payload, { code: 'unknown-message', reason: new RegExp(`^${c.code}: `) }, c.name);
+  }
+  await py.send(message('GETADDR', {}));
+  const [got] = await server.messagesCount(1);
+  t.same(got, { method: 'GETADDR', payload: {} }, 'the connection still serves the protocol');
+  t.equal(server.conn.counters.messagesRejected, cases.length);
+  t.equal(server.conn.phase, 'open');
+  py.end();
+  t.match(await server.ended(), { reason: 'remote-closed', penalty: 'none' });
 });
 
 t.test('misbehaviour during the handshake', async (t) => {
