@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { openSocket } from '../p2p/dial.js';
 import { PeerConnection, type PeerConnectionInit } from './connection.js';
 import { CONNECT_TIMEOUT_MS, MAX_PORT } from './limits.js';
 
@@ -174,33 +175,17 @@ export function dial(init: DialInit): Promise<PeerConnection> {
   const { host, port, connectTimeoutMs, ...connOptions } = init;
   if (!Number.isInteger(port) || port < 1 || port > MAX_PORT) return Promise.reject(new RangeError(`options.port must be an integer from 1 to ${MAX_PORT}`));
   const timeoutMs = connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
-  return new Promise<PeerConnection>((resolve, reject) => {
-    const socket = connect({ host, port, noDelay: true });
-    const timer = setTimeout(() => {
-      cleanup();
-      socket.destroy();
-      reject(new DialError(host, port, `no connection within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onError = (err: Error): void => {
-      cleanup();
-      socket.destroy();
-      reject(new DialError(host, port, err.message, err));
-    };
-    const onConnect = (): void => {
-      cleanup();
+  return openSocket(host, port, timeoutMs).then(
+    (socket) => {
       try {
-        resolve(new PeerConnection({ ...connOptions, socket, direction: 'outbound' }));
+        return new PeerConnection({ ...connOptions, socket, direction: 'outbound' });
       } catch (err) {
         socket.destroy();
-        reject(err);
+        throw err;
       }
-    };
-    function cleanup(): void {
-      clearTimeout(timer);
-      socket.off('error', onError);
-      socket.off('connect', onConnect);
-    }
-    socket.once('error', onError);
-    socket.once('connect', onConnect);
-  });
+    },
+    (err: Error) => {
+      throw new DialError(host, port, err.message, err);
+    },
+  );
 }

@@ -4,47 +4,16 @@
  * library only) dials a cheesechain listener, and accepts a cheesechain
  * dialer, and both exchange HELLO/HEY and messages.
  */
-import t, { type Test } from 'tap';
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { message } from '../../src/transport/messages.js';
+import { runPython as run, skipWithoutPython as skip } from '../helpers/python.js';
 import { NET, Recorder, dialRecorded, startListener } from './helpers.js';
 
 // dist/test/transport/ → repository root
 const SCRIPT = fileURLToPath(new URL('../../../test/transport/python_client.py', import.meta.url));
 
-type Line = { event: string; [k: string]: unknown };
-
-/** The tests need python3 (present on the development machine and in CI); without it they are skipped, not failed. */
-const skip = spawnSync('python3', ['--version']).status === 0 ? false : 'python3 is not installed';
-
-/** Runs the Python client; yields its JSON lines as they come and its exit code at the end. */
-function runPython(t: Test, args: string[]): { next: () => Promise<Line>; exit: Promise<number>; lines: Line[] } {
-  const child: ChildProcessWithoutNullStreams = spawn('python3', [SCRIPT, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill();
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const lines: Line[] = [];
-  const queue: Line[] = [];
-  const waiters: ((l: Line) => void)[] = [];
-  createInterface({ input: child.stdout }).on('line', (text) => {
-    const line = JSON.parse(text) as Line;
-    lines.push(line);
-    const w = waiters.shift();
-    if (w) w(line);
-    else queue.push(line);
-  });
-  const exit = new Promise<number>((resolve) =>
-    child.on('close', (code) => {
-      if (stderr) t.comment(`python stderr: ${stderr}`);
-      resolve(code ?? -1);
-    }),
-  );
-  return { next: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((r) => waiters.push(r))), exit, lines };
-}
+const runPython = (t: Parameters<typeof run>[0], args: string[]): ReturnType<typeof run> => run(t, SCRIPT, args);
 
 t.test('a python-p2p-network client dials a cheesechain listener', { skip }, async (t) => {
   const { listener, nextConnection } = await startListener(t, { nodeId: 'cheese-srv' });
