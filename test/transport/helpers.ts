@@ -5,6 +5,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { Test } from 'tap';
+import { NODE_EVENTS } from '../../src/p2p/node.js';
 import { networkId } from '../../src/core/genesis.js';
 import { hashToHex } from '../../src/core/hash.js';
 import { NETWORKS } from '../../src/core/params.js';
@@ -23,14 +24,8 @@ export const H = (n: number): string => n.toString(16).padStart(64, '0');
 export const STATUS: ChainStatus = { height: 7, tip: H(7), chainWork: 0x10n };
 export const status = (): ChainStatus => STATUS;
 
-export const EVENT_NAMES = [
-  'outbound_node_connected',
-  'inbound_node_connected',
-  'outbound_node_disconnected',
-  'inbound_node_disconnected',
-  'node_message',
-  'node_disconnect_with_outbound_node',
-] as const satisfies readonly (keyof PeerConnectionEvents)[];
+/** The python-p2p-network events a connection emits: the library's seven but `node_request_to_stop` (the listener's). */
+export const EVENT_NAMES = NODE_EVENTS.filter((e): e is Exclude<(typeof NODE_EVENTS)[number], 'node_request_to_stop'> => e !== 'node_request_to_stop') satisfies readonly (keyof PeerConnectionEvents)[];
 
 /** Every event of one connection, counted, with the messages and the disconnect info. */
 export class Recorder {
