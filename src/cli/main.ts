@@ -38,6 +38,7 @@ export const COMMAND_MODULES: Readonly<Record<string, string>> = {
   devnet: './devnet-command.js',
   miner: './miner-command.js',
   watch: './watch-command.js',
+  switch: './switch-command.js',
 };
 
 

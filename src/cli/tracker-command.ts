@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { ConfigError, coerceValue, readConfigFile, type ConfigIssue } from '../config/load.js';
+import { ConfigError, coerceValue, issuesFromZod, readConfigFile } from '../config/load.js';
 import { describeValue, LOG_LEVELS, MAX_HOST_LENGTH, NODE_ID_PATTERN, type LogLevel } from '../config/schema.js';
 import { NETWORK_NAMES, type NetworkName } from '../core/params.js';
 import { DEFAULT_TRACKER_PORT } from '../tracker/protocol.js';
@@ -95,17 +95,6 @@ export interface TrackerCommandOptions {
   logLevel?: string;
 }
 
-function issuesOf(error: z.ZodError, flagged: ReadonlyMap<string, string>): ConfigIssue[] {
-  return error.issues.flatMap((issue): ConfigIssue[] => {
-    const path = issue.path.map(String).join('.');
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((k) => ({ path: path ? `${path}.${k}` : k, message: 'unknown config field' }));
-    }
-    const source = flagged.get(path);
-    return [source ? { path, message: issue.message, source } : { path, message: issue.message }];
-  });
-}
-
 /**
  * Loads the tracker's config: defaults < file < flags.
  * @throws ConfigError (exit 2) for a missing or unreadable file, invalid JSON, an unknown key, or a bad value; it names each field.
@@ -125,7 +114,7 @@ export function loadTrackerConfig(options: TrackerCommandOptions): TrackerConfig
   flag('log.level', '--log-level', options.logLevel);
   const result = trackerConfigSchema.safeParse(merged);
   if (result.success) return result.data;
-  throw new ConfigError('invalid', issuesOf(result.error, flagged), options.config, { cause: result.error });
+  throw new ConfigError('invalid', issuesFromZod(result.error, flagged), options.config, { cause: result.error });
 }
 
 /**

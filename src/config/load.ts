@@ -329,6 +329,22 @@ export function loadConfig(options: LoadConfigOptions): NodeConfig {
   throw new ConfigError('invalid', issues, options.file, { cause: result.error });
 }
 
+/**
+ * The issues of a failed parse of a config that is not a peer's (tracker,
+ * switch): unknown keys named one per issue, and `flagged` (dotted path →
+ * flag name) says which values came from the command line.
+ */
+export function issuesFromZod(error: z.ZodError, flagged: ReadonlyMap<string, string>): ConfigIssue[] {
+  return error.issues.flatMap((issue): ConfigIssue[] => {
+    const path = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => ({ path: path ? `${path}.${k}` : k, message: 'unknown config field' }));
+    }
+    const source = flagged.get(path);
+    return [source ? { path, message: issue.message, source } : { path, message: issue.message }];
+  });
+}
+
 function toConfigIssues(issue: z.core.$ZodIssue, sources: ReadonlyMap<string, string>): ConfigIssue[] {
   const path = issue.path.map(String);
   if (issue.code === 'unrecognized_keys') {

@@ -263,6 +263,93 @@ const logSchema = z.strictObject(
   { error: expected('an object { level }') },
 );
 
+// ---------------------------------------------------------------------------
+// Senz (seed document 000): the coin service of a peer, and the switch's own config
+
+/** @default '127.0.0.1:9090' — the Senz switch a coin service registers on (document 000's switch port). */
+export const DEFAULT_SENZ_SWITCH = '127.0.0.1:9090';
+/** @default 'mysensors' — the switch's name (document 000). */
+export const DEFAULT_SENZ_SWITCH_NAME = 'mysensors';
+/** @default 'coins' — the name a coin service registers under. */
+export const DEFAULT_SENZ_SERVICE_NAME = 'coins';
+/**
+ * @default the original base node's table (service id → coin value: 1→50,
+ * 2→45, 3→30, 4→10), here in base units: the coins a `cc` request pays.
+ */
+export const DEFAULT_SENZ_PRICES: Readonly<Record<string, string>> = { '1': '5000000000', '2': '4500000000', '3': '3000000000', '4': '1000000000' };
+/** @default '1000' — fee of each transfer a coin service pays, base units. */
+export const DEFAULT_SENZ_FEE = '1000';
+/** Service ids and Senz names: the Senz grammar's name characters. */
+export const SENZ_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Most entries of a price table. */
+export const MAX_SENZ_PRICES = 1000;
+
+const senzNameSchema = z
+  .string({ error: expected('a Senz name: 1–64 characters of A-Z a-z 0-9 _ . -') })
+  .regex(SENZ_NAME_PATTERN, { error: expected('a Senz name: 1–64 characters of A-Z a-z 0-9 _ . -') });
+
+const baseUnitsSchema = z
+  .string({ error: expected('a decimal string of base units, e.g. "5000000000"') })
+  .regex(MIN_FEE_RE, { error: expected('a decimal string of base units without sign, fraction or leading zeros') })
+  .refine((s) => BigInt(s) <= MAX_MONEY, { error: expected(`at most ${MAX_MONEY} base units (MAX_MONEY)`) });
+
+const senzSchema = z.strictObject(
+  {
+    /** `host:port` of the switch. @default {@link DEFAULT_SENZ_SWITCH} */
+    switch: hostPortSchema.default(DEFAULT_SENZ_SWITCH),
+    /** @default {@link DEFAULT_SENZ_SWITCH_NAME} */
+    switchName: senzNameSchema.default(DEFAULT_SENZ_SWITCH_NAME),
+    /** The service's own Senz name. @default {@link DEFAULT_SENZ_SERVICE_NAME} */
+    name: senzNameSchema.default(DEFAULT_SENZ_SERVICE_NAME),
+    /** Service id → coin value paid for one `cc` request, base units. @default {@link DEFAULT_SENZ_PRICES} */
+    prices: z
+      .record(senzNameSchema, baseUnitsSchema.refine((s) => s !== '0', { error: expected('a price of at least 1 base unit') }), {
+        error: expected('an object { "<service id>": "<base units>" }'),
+      })
+      .refine((r) => Object.keys(r).length >= 1 && Object.keys(r).length <= MAX_SENZ_PRICES, { error: expected(`1 to ${MAX_SENZ_PRICES} services`) })
+      .default(() => ({ ...DEFAULT_SENZ_PRICES })),
+    /** Fee of each payment, base units. @default {@link DEFAULT_SENZ_FEE} */
+    fee: baseUnitsSchema.default(DEFAULT_SENZ_FEE),
+  },
+  { error: expected('an object { switch, switchName, name, prices, fee }') },
+);
+
+/** Key types of the Senz switch. */
+export const SENZ_KEY_TYPES = ['rsa', 'ed25519'] as const;
+
+/**
+ * Config of `cheesechain switch` (its own file; every field optional):
+ * - `host` @default '127.0.0.1', `port` @default 9090, `name` @default 'mysensors'
+ * - `dataDir` @default 'data/switch': the switch's key and its LMDB users
+ * - `keyType` @default 'rsa': type of the switch's own key
+ * - `maxDatagramBytes` @default 2048; `ratePerSecond` @default 20; `rateBurst` @default 40
+ * - `timeWindowMs` @default 120000; `requireTime` @default true; `replayCacheSize` @default 100000
+ * - `maxUsersPerAddress` @default 16; `pingIntervalMs` @default 20000; `log.level` @default 'info'
+ * The defaults are the named constants of `src/senz/switch.ts` (docs/senz.md).
+ */
+export const senzSwitchConfigSchema = z.strictObject(
+  {
+    host: hostSchema.default('127.0.0.1'),
+    port: portSchema.default(9090),
+    name: senzNameSchema.default(DEFAULT_SENZ_SWITCH_NAME),
+    dataDir: str('a folder path').default('data/switch'),
+    keyType: z.enum(SENZ_KEY_TYPES, { error: expected(`one of ${SENZ_KEY_TYPES.join(', ')}`) }).default('rsa'),
+    maxDatagramBytes: int(256, 65_507).default(2048),
+    ratePerSecond: int(1, 1_000_000).default(20),
+    rateBurst: int(1, 1_000_000).default(40),
+    timeWindowMs: int(1000, 24 * 3600_000).default(120_000),
+    requireTime: boolSchema.default(true),
+    replayCacheSize: int(1, 10_000_000).default(100_000),
+    maxUsersPerAddress: int(1, 1_000_000).default(16),
+    pingIntervalMs: int(100, 24 * 3600_000).default(20_000),
+    log: logSchema.prefault({}),
+  },
+  { error: expected('a JSON object') },
+);
+
+/** The validated config of `cheesechain switch`. */
+export type SenzSwitchConfig = z.output<typeof senzSwitchConfigSchema>;
+
 /**
  * The config as written (file, environment, command line merged), before the
  * defaults that depend on the network are filled in. Strict at every level.
@@ -286,6 +373,8 @@ export const nodeConfigInputSchema = z.strictObject(
     mempool: mempoolSchema.prefault({}),
     api: apiSchema.prefault({}),
     nats: natsSchema.optional(),
+    /** The Senz coin service (document 000), off when absent. */
+    senz: senzSchema.optional(),
     log: logSchema.prefault({}),
   },
   { error: expected('a JSON object') },
@@ -317,6 +406,7 @@ export const nodeConfigSchema = nodeConfigInputSchema.transform((c) => ({
  * - `mempool`: `{maxTransactions, minFee, dustLimit (decimal strings, base units)}`
  * - `api`: `{enabled, host, port}` of the local HTTP API (port 0 = ephemeral)
  * - `nats?`: `{url, name?, farm}` (farm: mine through remote `cheesechain miner` processes when local mining is off)
+ * - `senz?`: `{switch (host:port), switchName, name, prices (service id → base units), fee}`: the Senz coin service (docs/senz.md)
  * - `log`: `{level}`
  */
 export type NodeConfig = z.output<typeof nodeConfigSchema>;
