@@ -22,6 +22,10 @@ export const AGREEMENT_TIMEOUT_MS = 20_000;
 export const START_TIMEOUT_MS = 30_000;
 /** Number of user wallets (besides the three mining keys) the generator moves coins between. */
 export const USER_WALLETS = 4;
+/** @default 9090 — UDP port of the devnet's Senz switch (`--senz`; document 000's port). */
+export const DEVNET_SWITCH_PORT = 9090;
+/** The peer that runs the coin service under `--senz`. */
+export const DEVNET_COIN_PEER = 'peer1';
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const MAIN = join(PACKAGE_ROOT, 'dist/src/cli/main.js');
@@ -34,6 +38,8 @@ export interface DevnetOptions {
   nats?: string;
   txIntervalMs: number;
   fresh: boolean;
+  /** Also run a Senz switch and make {@link DEVNET_COIN_PEER} a coin service (docs/senz.md). */
+  senz?: boolean;
 }
 
 interface PeerProc {
@@ -63,8 +69,9 @@ export function registerDevnetCommand(program: Command): void {
     .option('--nats <url>', 'publish every peer\'s events on this NATS server')
     .option('--tx-interval <ms>', 'pause between generated transactions, ms', parsePositiveInt, DEFAULT_TX_INTERVAL_MS)
     .option('--fresh', 'delete the data folder first', false)
-    .action(async (o: { duration?: number; dataDir: string; configDir: string; nats?: string; txInterval: number; fresh: boolean }) => {
-      const code = await runDevnet({ duration: o.duration, dataDir: resolve(o.dataDir), configDir: resolve(o.configDir), nats: o.nats, txIntervalMs: o.txInterval, fresh: o.fresh });
+    .option('--senz', `also run a Senz switch on udp 127.0.0.1:${DEVNET_SWITCH_PORT} and make ${DEVNET_COIN_PEER} the coin service "coins" (docs/senz.md)`, false)
+    .action(async (o: { duration?: number; dataDir: string; configDir: string; nats?: string; txInterval: number; fresh: boolean; senz: boolean }) => {
+      const code = await runDevnet({ duration: o.duration, dataDir: resolve(o.dataDir), configDir: resolve(o.configDir), nats: o.nats, txIntervalMs: o.txInterval, fresh: o.fresh, senz: o.senz });
       process.exit(code);
     });
 }
@@ -100,9 +107,9 @@ async function getJson<T>(url: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-function spawnLogged(name: string, args: string[], logFile: string): { child: ChildProcess; exited: Promise<void> } {
+function spawnLogged(name: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): { child: ChildProcess; exited: Promise<void> } {
   const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -131,8 +138,8 @@ function loadWallets(opts: DevnetOptions, peerCount: number): Wallet[] {
 }
 
 /** Document 003's "create transaction": a random signed transfer between the devnet's wallets. */
-async function sendRandomTransaction(wallets: Wallet[], peers: PeerProc[], networkId: Uint8Array, stats: { sent: number; refused: number }): Promise<void> {
-  const sender = wallets[Math.floor(Math.random() * wallets.length)]!;
+async function sendRandomTransaction(wallets: Wallet[], peers: PeerProc[], networkId: Uint8Array, stats: { sent: number; refused: number }, senders: Wallet[] = wallets): Promise<void> {
+  const sender = senders[Math.floor(Math.random() * senders.length)]!;
   let recipient = wallets[Math.floor(Math.random() * wallets.length)]!;
   if (recipient === sender) recipient = wallets[(wallets.indexOf(sender) + 1) % wallets.length]!;
   const api = peers[sender.peer]!.api;
@@ -164,7 +171,14 @@ function formatRate(hps: number): string {
   return `${hps.toFixed(0)} H/s`;
 }
 
-function renderSummary(infos: Array<NodeInfo | undefined>, peers: PeerProc[], started: number, stats: { sent: number; refused: number }): string {
+/** What the devnet reads of its Senz parts (from their LMDB folders, which LMDB lets another process read). */
+interface SenzCounts {
+  users: number;
+  coins: number;
+  confirmed: number;
+}
+
+function renderSummary(infos: Array<NodeInfo | undefined>, peers: PeerProc[], started: number, stats: { sent: number; refused: number }, senz?: SenzCounts): string {
   const secs = Math.floor((Date.now() - started) / 1000);
   const lines = [
     `cheesechain devnet — ${secs} s — transactions sent ${stats.sent}, refused ${stats.refused} — Ctrl-C stops`,
@@ -178,6 +192,7 @@ function renderSummary(infos: Array<NodeInfo | undefined>, peers: PeerProc[], st
         `${name}  ${String(info.height).padStart(6)}  ${short(info.tip)}   ${String(info.peers).padStart(5)}  ${String(info.mempool).padStart(7)}  ${formatRate(info.hashRate).padStart(12)}  ${String(info.blocksWon).padStart(5)}`,
       );
   });
+  if (senz) lines.push(`senz: switch udp 127.0.0.1:${DEVNET_SWITCH_PORT}, ${senz.users} users; coin service "coins" on ${DEVNET_COIN_PEER}: ${senz.coins} coins issued, ${senz.confirmed} confirmed`);
   return lines.join('\n');
 }
 
@@ -201,6 +216,9 @@ export async function runDevnet(opts: DevnetOptions): Promise<number> {
 
   const tracker = spawnLogged('tracker', ['tracker', '--config', join(opts.configDir, 'tracker.json')], join(opts.dataDir, 'tracker.log'));
   procs.push(tracker);
+  if (opts.senz) {
+    procs.push(spawnLogged('switch', ['switch', '--port', String(DEVNET_SWITCH_PORT), '--data-dir', join(opts.dataDir, 'switch')], join(opts.dataDir, 'switch.log')));
+  }
   const peers: PeerProc[] = [];
   try {
     await waitForPort(trackerConfig.host, trackerConfig.port, START_TIMEOUT_MS);
@@ -209,7 +227,9 @@ export async function runDevnet(opts: DevnetOptions): Promise<number> {
       const cfg = JSON.parse(readFileSync(join(opts.configDir, file), 'utf8')) as { api: { host: string; port: number } };
       const args = ['node', '--config', join(opts.configDir, file), '--data-dir', join(opts.dataDir, name)];
       if (opts.nats) args.push('--nats', opts.nats);
-      const p = spawnLogged(name, args, join(opts.dataDir, `${name}.log`));
+      // The coin service is configured through the environment (precedence: file < environment), so the devnet's files stay as they are.
+      const env = opts.senz && name === DEVNET_COIN_PEER ? { CHEESECHAIN_SENZ_SWITCH: `127.0.0.1:${DEVNET_SWITCH_PORT}` } : undefined;
+      const p = spawnLogged(name, args, join(opts.dataDir, `${name}.log`), env);
       procs.push(p);
       peers.push({ name, ...p, api: `http://${cfg.api.host}:${cfg.api.port}` });
     }
@@ -230,9 +250,17 @@ export async function runDevnet(opts: DevnetOptions): Promise<number> {
   let running = true;
   const tty = Boolean(process.stdout.isTTY);
 
+  // Under --senz the coin service owns its peer's mining key and its nonces: the generator never spends from it.
+  const senders = opts.senz ? wallets.filter((w) => w.name !== `miner${peers.findIndex((p) => p.name === DEVNET_COIN_PEER) + 1}`) : wallets;
+  const senz = opts.senz ? await openSenzCounts(opts.dataDir) : undefined;
+  if (opts.senz) {
+    console.log(`senz: switch on udp 127.0.0.1:${DEVNET_SWITCH_PORT} (name mysensors), coin service "coins" on ${DEVNET_COIN_PEER}. Try:`);
+    console.log('  cheesechain senz keygen --name alice && cheesechain senz register --name alice');
+    console.log('  cheesechain senz coin --name alice --service-id 1 --param colombo-kandy-115km');
+  }
   const generator = (async () => {
     while (running) {
-      await sendRandomTransaction(wallets, peers, networkId, stats).catch(() => stats.refused++);
+      await sendRandomTransaction(wallets, peers, networkId, stats, senders).catch(() => stats.refused++);
       await new Promise((r) => setTimeout(r, opts.txIntervalMs));
     }
   })();
@@ -241,7 +269,7 @@ export async function runDevnet(opts: DevnetOptions): Promise<number> {
   const summary = setInterval(() => {
     void poll().then((infos) => {
       if (!running) return;
-      const text = renderSummary(infos, peers, started, stats);
+      const text = renderSummary(infos, peers, started, stats, senz?.());
       if (tty) logUpdate(text);
       else if (Date.now() - lastPlain >= 5_000) {
         lastPlain = Date.now();
@@ -269,7 +297,7 @@ export async function runDevnet(opts: DevnetOptions): Promise<number> {
       await new Promise((r) => setTimeout(r, 500));
       infos = await poll();
     }
-    console.log(renderSummary(infos, peers, started, stats));
+    console.log(renderSummary(infos, peers, started, stats, senz?.()));
     if (agree(infos)) {
       console.log(`all ${peers.length} peers agree on tip ${infos[0]!.tip} at height ${infos[0]!.height}`);
     } else {
@@ -278,9 +306,38 @@ export async function runDevnet(opts: DevnetOptions): Promise<number> {
     }
   }
   await stopAll();
+  senz?.close();
   return code;
 }
 
 function agree(infos: Array<NodeInfo | undefined>): boolean {
   return infos.every((i) => i && i.tip === infos[0]!.tip);
+}
+
+/**
+ * Counts of the devnet's Senz parts, read from the switch's and the coin
+ * service's LMDB folders (read-only; each may not exist yet, then it counts 0).
+ */
+async function openSenzCounts(dataDir: string): Promise<(() => SenzCounts) & { close(): void }> {
+  const { SwitchUserStore } = await import('../senz/user-store.js');
+  const { CoinStore } = await import('../senz/coin-store.js');
+  const { COIN_STORE_DIR } = await import('../senz/coin-service.js');
+  const { SWITCH_FILES } = await import('../senz/switch.js');
+  let users: ReturnType<typeof SwitchUserStore.open> | undefined;
+  let coins: ReturnType<typeof CoinStore.open> | undefined;
+  const read = (): SenzCounts => {
+    try {
+      users ??= existsSync(join(dataDir, 'switch', SWITCH_FILES.users)) ? SwitchUserStore.open(join(dataDir, 'switch', SWITCH_FILES.users), true) : undefined;
+      coins ??= existsSync(join(dataDir, DEVNET_COIN_PEER, COIN_STORE_DIR)) ? CoinStore.open(join(dataDir, DEVNET_COIN_PEER, COIN_STORE_DIR), true) : undefined;
+    } catch {
+      // not created yet by its process
+    }
+    return { users: users?.count() ?? 0, ...(coins?.counts() ?? { coins: 0, confirmed: 0 }) };
+  };
+  return Object.assign(read, {
+    close: () => {
+      void users?.close();
+      void coins?.close();
+    },
+  });
 }

@@ -39,6 +39,7 @@ export const COMMAND_MODULES: Readonly<Record<string, string>> = {
   miner: './miner-command.js',
   watch: './watch-command.js',
   switch: './switch-command.js',
+  senz: './senz-command.js',
 };
 
 

@@ -104,7 +104,9 @@ async function runUntilStopped(config: NodeConfig, logger: Logger, stopRequested
   const { natsNodeDeps } = await import('../nats/node-wiring.js');
   let node;
   try {
-    node = await startNode(config, { logger, ...natsNodeDeps });
+    // The Senz coin service (src/senz) is loaded only for a peer configured with `senz`.
+    const senz = config.senz ? [(await import('../senz/coin-service.js')).coinService] : [];
+    node = await startNode(config, { logger, ...natsNodeDeps, services: [...(natsNodeDeps.services ?? []), ...senz] });
   } catch (err) {
     logger.fatal({ err }, 'node failed to start');
     throw err;

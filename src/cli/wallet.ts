@@ -5,6 +5,9 @@ import { keyPairFromSeed, generateKeyPair } from '../core/ed25519.js';
 import { DecodeError, bytesEqual, fromHex, toHex } from '../core/encoding.js';
 import { hashFromHex } from '../core/hash.js';
 import { COIN, MAX_MONEY } from '../core/params.js';
+import { COIN_DECIMALS, formatCoins } from '../core/coins.js';
+
+export { COIN_DECIMALS, formatCoins };
 import { parseAmount, signTransfer, txToJson } from '../core/transaction.js';
 import type { AccountView, NodeInfo } from '../node/node-api.js';
 
@@ -21,8 +24,6 @@ export const DEFAULT_WALLET_FILE = 'wallet.key';
 export const DEFAULT_API_URL = `http://127.0.0.1:${defaultApiPort('devnet')}`;
 /** @default 1000 — fee of a transfer when `--fee` is not given, base units (0.00001 coin). */
 export const DEFAULT_FEE_BASE_UNITS = 1000n;
-/** Decimals of a coin amount: one coin is 10^8 base units ({@link COIN}). */
-export const COIN_DECIMALS = 8;
 /** Mode of a key file: read and write by its owner only. */
 export const KEY_FILE_MODE = 0o600;
 /** Permission bits that must be clear on a key file (group and others). */
@@ -92,15 +93,6 @@ export function parseBaseUnits(text: string, what = 'amount'): bigint {
     if (err instanceof DecodeError) throw new WalletError('bad-usage', err.message);
     throw err;
   }
-}
-
-/** Base units as coins with no trailing zeros: `150000000n` → `'1.5'`, `1n` → `'0.00000001'`. */
-export function formatCoins(base: bigint): string {
-  const sign = base < 0n ? '-' : '';
-  const abs = base < 0n ? -base : base;
-  const whole = abs / COIN;
-  const fraction = (abs % COIN).toString().padStart(COIN_DECIMALS, '0').replace(/0+$/, '');
-  return `${sign}${whole}${fraction ? '.' + fraction : ''}`;
 }
 
 // ---------------------------------------------------------------------------

@@ -115,7 +115,10 @@ export class SenzClient {
     const fromSwitch = host === this.o.switchHost && port === this.o.switchPort;
     let switchKey = this.switchKey;
     // REGISTRATION_DONE carries the switch's key and is signed with it (trust on first use, as the original clients).
-    if (!switchKey && fromSwitch && msg.sender === this.switchName) {
+    const code = attributeValue(msg, 'msg');
+    // Only a registration answer carries the switch's own key (a GET #pubkey answer carries another user's).
+    const registrationReply = code === SWITCH_REPLY.registrationDone || code === SWITCH_REPLY.alreadyRegistered;
+    if (!switchKey && fromSwitch && msg.sender === this.switchName && registrationReply) {
       const k = attributeValue(msg, 'pubkey');
       try {
         switchKey = k ? parsePublicKeyBase64(k) : undefined;

@@ -91,7 +91,7 @@ export type SwitchOutcome = 'accepted' | 'oversize' | 'rateLimited' | 'overloade
  * signature and forwards the message by name under the sharing rules
  * (docs/senz.md). Users and sharing rules live in LMDB under the data folder.
  */
-export class SenzSwitch extends EventEmitter<{ outcome: [SwitchOutcome] }> {
+export class SenzSwitch extends EventEmitter<{ outcome: [SwitchOutcome]; registered: [string] }> {
   readonly name: string;
   private readonly o: Required<Omit<SwitchOptions, 'logger' | 'host' | 'port' | 'name'>> & { host: string; port: number };
   private readonly log: Logger | undefined;
@@ -342,6 +342,7 @@ export class SenzSwitch extends EventEmitter<{ outcome: [SwitchOutcome] }> {
     this.perAddress.set(host, (this.perAddress.get(host) ?? 0) + 1);
     this.stats.users++;
     this.log?.info({ user: user.name, keyType: key.type, host, port }, 'senz user registered');
+    this.emit('registered', user.name);
     this.reply(host, port, `DATA #msg ${SWITCH_REPLY.registrationDone} #pubkey ${publicKeyBase64(this.key.publicKey)}`);
   }
 

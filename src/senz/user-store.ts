@@ -31,9 +31,14 @@ export interface SwitchUser {
 export class SwitchUserStore {
   private constructor(private readonly db: RootDatabase) {}
 
-  /** Opens (or creates) the store in folder `path`. */
-  static open(path: string): SwitchUserStore {
-    return new SwitchUserStore(open({ path, compression: false }));
+  /** Opens (or creates) the store in folder `path`; `readOnly` lets another process read a running switch's users (LMDB allows it). */
+  static open(path: string, readOnly = false): SwitchUserStore {
+    return new SwitchUserStore(open({ path, compression: false, readOnly }));
+  }
+
+  /** Number of users. */
+  count(): number {
+    return this.db.getKeysCount({ start: ['user'], end: ['user', '\uffff'] });
   }
 
   getUser(name: string): SwitchUser | undefined {

@@ -134,3 +134,15 @@ t.test('formatSenz writes drafts and refuses values that would change the gramma
   t.throws(() => formatSenz({ command: 'PUT', attributes: [['x', '@evil']] }), SenzParseError);
   t.throws(() => formatSenz({ command: 'PUT', attributes: [['x', 'a b']] }), SenzParseError);
 });
+
+t.test('the worked example of docs/senz.md (RFC 8032 test 1 key)', async (t) => {
+  const key = keyPairFromEd25519Seed(Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex'));
+  const sealed = sealSenz('DATA #msg hello #time 1700000000.000 @bob', 'alice', key.privateKey);
+  t.equal(sealed, 'DATA #msg hello #time 1700000000.000 @bob ^alice pMCp189RkeMtxIsdUI8Oqq5BkUao5I8Cd4rg7EGJ1/yo4MlR+Ei1pz5mXthGI3xK5WVnTYAJ4TFXie2sj9/6Bw==');
+  const m = parseSenz(sealed);
+  t.equal(Buffer.from(m.signedText).toString('hex'), '44415441236d736768656c6c6f2374696d65313730303030303030302e30303040626f625e616c696365');
+  t.equal(
+    publicKeyBase64(key.publicKey),
+    'LS0tLS1CRUdJTiBQVUJMSUMgS0VZLS0tLS0KTUNvd0JRWURLMlZ3QXlFQTExcVlBWUt4Q3JmVlMvN1R5V1FIT2c3aGN2UGFwaU1scndJYWFQY0hVUm89Ci0tLS0tRU5EIFBVQkxJQyBLRVktLS0tLQo=',
+  );
+});
