@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { ConfigError, coerceValue, issuesFromZod, readConfigFile } from '../config/load.js';
+import { applyFlags, ConfigError, coerceValue, issuesFromZod, readConfigFile } from '../config/load.js';
 import { LOG_LEVELS, senzSwitchConfigSchema, type SenzSwitchConfig } from '../config/schema.js';
 import { createLogger } from './logger.js';
 
@@ -33,18 +33,13 @@ export interface SwitchCommandOptions {
  */
 export function loadSwitchConfig(options: SwitchCommandOptions, cwd = process.cwd()): SenzSwitchConfig {
   const merged: Record<string, unknown> = options.config !== undefined ? readConfigFile(options.config) : {};
-  const flagged = new Map<string, string>();
-  const flag = (path: string, name: string, value: unknown): void => {
-    if (value === undefined) return;
-    if (path === 'log.level') merged.log = { ...(typeof merged.log === 'object' && merged.log !== null ? merged.log : {}), level: value };
-    else merged[path] = value;
-    flagged.set(path, name);
-  };
-  flag('host', '--host', options.host);
-  flag('port', '--port', coerceValue('number', options.port));
-  flag('name', '--name', options.name);
-  flag('dataDir', '--data-dir', options.dataDir !== undefined && !isAbsolute(options.dataDir) ? resolve(cwd, options.dataDir) : options.dataDir);
-  flag('log.level', '--log-level', options.logLevel);
+  const flagged = applyFlags(merged, [
+    ['host', '--host', options.host],
+    ['port', '--port', coerceValue('number', options.port)],
+    ['name', '--name', options.name],
+    ['dataDir', '--data-dir', options.dataDir !== undefined && !isAbsolute(options.dataDir) ? resolve(cwd, options.dataDir) : options.dataDir],
+    ['log.level', '--log-level', options.logLevel],
+  ]);
   const result = senzSwitchConfigSchema.safeParse(merged);
   if (!result.success) throw new ConfigError('invalid', issuesFromZod(result.error, flagged), options.config, { cause: result.error });
   return { ...result.data, dataDir: resolve(cwd, result.data.dataDir) };

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { ConfigError, coerceValue, issuesFromZod, readConfigFile } from '../config/load.js';
+import { applyFlags, ConfigError, coerceValue, issuesFromZod, readConfigFile } from '../config/load.js';
 import { describeValue, LOG_LEVELS, MAX_HOST_LENGTH, NODE_ID_PATTERN, type LogLevel } from '../config/schema.js';
 import { NETWORK_NAMES, type NetworkName } from '../core/params.js';
 import { DEFAULT_TRACKER_PORT } from '../tracker/protocol.js';
@@ -101,17 +101,12 @@ export interface TrackerCommandOptions {
  */
 export function loadTrackerConfig(options: TrackerCommandOptions): TrackerConfig {
   const merged: Record<string, unknown> = options.config !== undefined ? readConfigFile(options.config) : {};
-  const flagged = new Map<string, string>();
-  const flag = (path: string, name: string, value: unknown): void => {
-    if (value === undefined) return;
-    if (path === 'log.level') merged.log = { ...(typeof merged.log === 'object' && merged.log !== null ? merged.log : {}), level: value };
-    else merged[path] = value;
-    flagged.set(path, name);
-  };
-  flag('host', '--host', options.host);
-  flag('port', '--port', coerceValue('number', options.port));
-  flag('peerPort', '--peer-port', coerceValue('number', options.peerPort));
-  flag('log.level', '--log-level', options.logLevel);
+  const flagged = applyFlags(merged, [
+    ['host', '--host', options.host],
+    ['port', '--port', coerceValue('number', options.port)],
+    ['peerPort', '--peer-port', coerceValue('number', options.peerPort)],
+    ['log.level', '--log-level', options.logLevel],
+  ]);
   const result = trackerConfigSchema.safeParse(merged);
   if (result.success) return result.data;
   throw new ConfigError('invalid', issuesFromZod(result.error, flagged), options.config, { cause: result.error });

@@ -330,6 +330,20 @@ export function loadConfig(options: LoadConfigOptions): NodeConfig {
 }
 
 /**
+ * Sets command-line values into a merged config (dotted paths, `undefined`
+ * skipped) and returns which flag set which path, for {@link issuesFromZod}.
+ */
+export function applyFlags(merged: Json, flags: ReadonlyArray<readonly [path: string, flag: string, value: unknown]>): Map<string, string> {
+  const flagged = new Map<string, string>();
+  for (const [path, flag, value] of flags) {
+    if (value === undefined) continue;
+    setPath(merged, path.split('.'), value);
+    flagged.set(path, flag);
+  }
+  return flagged;
+}
+
+/**
  * The issues of a failed parse of a config that is not a peer's (tracker,
  * switch): unknown keys named one per issue, and `flagged` (dotted path →
  * flag name) says which values came from the command line.

@@ -40,9 +40,9 @@ import { keyPairFromEd25519Seed, verifyText, type SenzPublicKey } from './keys.j
 
 /** Folder of the coin records inside the peer's data folder. */
 export const COIN_STORE_DIR = 'senz-coins';
-/** Pause between registrations with the switch (the first at start; later ones refresh the switch's record of our address), ms. */
+/** Pause between registrations with the switch once registered (they refresh the switch's record of our address), ms. */
 export const REGISTER_INTERVAL_MS = 30_000;
-/** Pause before another attempt after a registration that got no answer or a refusal, ms. */
+/** Pause between attempts while not registered (switch not up yet, or no answer), ms. */
 export const REGISTER_RETRY_MS = 2_000;
 /** Coins listed by a `hist` request, newest first. */
 export const HISTORY_LIMIT = 10;
@@ -69,7 +69,7 @@ export type CoinServiceMsg =
   | { type: 'coins/senz'; received: ReceivedSenz }
   | { type: 'coins/block-connected'; block: Block; height: number; hash: string }
   | { type: 'coins/block-disconnected'; block: Block }
-  | { type: 'coins/register' }
+  | { type: 'coins/register-tick' }
   | { type: 'coins/stats'; reply: Reply<CoinServiceStats> };
 
 /** Counters of a coin service. */
@@ -81,6 +81,8 @@ export interface CoinServiceStats {
   refused: number;
   /** Requests whose signature did not verify with the requester's key from the switch. */
   unverified: number;
+  /** Requests dropped because the mailbox was full. */
+  dropped: number;
 }
 
 /** What a coin service needs from its peer. */
@@ -133,11 +135,10 @@ export class CoinServiceActor implements Actor<CoinServiceMsg> {
   private readonly minerAddress: string;
   private readonly keys = new Map<string, SenzPublicKey>();
   private readonly unsubscribe: Array<() => void> = [];
-  private timer: NodeJS.Timeout | undefined;
-  private retry: NodeJS.Timeout | undefined;
-  private self!: ActorContext<CoinServiceMsg>['self'];
+  private lastRegistered = -Infinity;
+  private registering = false;
   private readonly now: () => number;
-  private readonly stats: CoinServiceStats = { registered: false, coinsIssued: 0, coinsConfirmed: 0, transfersSubmitted: 0, refused: 0, unverified: 0 };
+  private readonly stats: CoinServiceStats = { registered: false, coinsIssued: 0, coinsConfirmed: 0, transfersSubmitted: 0, refused: 0, unverified: 0, dropped: 0 };
 
   constructor(private readonly d: CoinServiceDeps) {
     this.now = d.now ?? Date.now;
@@ -145,7 +146,6 @@ export class CoinServiceActor implements Actor<CoinServiceMsg> {
   }
 
   async start(ctx: ActorContext<CoinServiceMsg>): Promise<void> {
-    this.self = ctx.self;
     this.store = CoinStore.open(join(this.d.dataDir, COIN_STORE_DIR));
     for (const c of this.store.all()) {
       this.stats.coinsIssued++;
@@ -161,17 +161,16 @@ export class CoinServiceActor implements Actor<CoinServiceMsg> {
       switchPort: port,
       switchName: this.d.config.switchName,
     });
-    this.unsubscribe.push(this.client.onMessage((received) => ctx.self.offer({ type: 'coins/senz', received })));
-    this.unsubscribe.push(this.d.bus.on('block-connected', (e) => ctx.self.offer({ type: 'coins/block-connected', block: e.block, height: e.entry.height, hash: e.entry.hash })));
-    this.unsubscribe.push(this.d.bus.on('block-disconnected', (e) => ctx.self.offer({ type: 'coins/block-disconnected', block: e.block })));
-    this.timer = setInterval(() => ctx.self.offer({ type: 'coins/register' }), REGISTER_INTERVAL_MS);
-    ctx.self.offer({ type: 'coins/register' });
+    // A request that finds the mailbox full is dropped (the client asks again); a block is a fact the coin records must not miss.
+    this.unsubscribe.push(this.client.onMessage((received) => ctx.self.offer({ type: 'coins/senz', received }) || this.stats.dropped++));
+    this.unsubscribe.push(this.d.bus.on('block-connected', (e) => ctx.deliver({ type: 'coins/block-connected', block: e.block, height: e.entry.height, hash: e.entry.hash })));
+    this.unsubscribe.push(this.d.bus.on('block-disconnected', (e) => ctx.deliver({ type: 'coins/block-disconnected', block: e.block })));
+    ctx.every(REGISTER_RETRY_MS, { type: 'coins/register-tick' });
+    ctx.self.tell({ type: 'coins/register-tick' });
     await this.resubmitPending();
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    if (this.retry) clearTimeout(this.retry);
     for (const u of this.unsubscribe.splice(0)) u();
     await this.client?.close();
     await this.store?.close();
@@ -179,8 +178,8 @@ export class CoinServiceActor implements Actor<CoinServiceMsg> {
 
   async receive(msg: CoinServiceMsg): Promise<void> {
     switch (msg.type) {
-      case 'coins/register':
-        await this.register();
+      case 'coins/register-tick':
+        if (!this.stats.registered || this.now() - this.lastRegistered >= REGISTER_INTERVAL_MS) this.register();
         return;
       case 'coins/senz':
         await this.onSenz(msg.received);
@@ -197,18 +196,25 @@ export class CoinServiceActor implements Actor<CoinServiceMsg> {
     }
   }
 
-  private async register(): Promise<void> {
-    try {
-      const r = await this.client.register();
-      if (!this.stats.registered) this.d.logger?.info({ name: this.d.config.name, switch: this.d.config.switch, reply: r }, 'coin service registered on the Senz switch');
-      this.stats.registered = true;
-    } catch (err) {
-      this.d.logger?.warn({ err: (err as Error).message, switch: this.d.config.switch }, 'coin service could not register on the Senz switch; retrying');
-      if (!this.stats.registered) {
-        if (this.retry) clearTimeout(this.retry);
-        this.retry = setTimeout(() => this.self.offer({ type: 'coins/register' }), REGISTER_RETRY_MS);
-      }
-    }
+  /**
+   * Sends a registration and returns at once: the answer is awaited outside
+   * the mailbox, so requests keep being served while the switch is slow or
+   * down. One registration is in flight at a time.
+   */
+  private register(): void {
+    if (this.registering) return;
+    this.registering = true;
+    this.client
+      .register(REGISTER_RETRY_MS)
+      .then(
+        (r) => {
+          if (!this.stats.registered) this.d.logger?.info({ name: this.d.config.name, switch: this.d.config.switch, reply: r }, 'coin service registered on the Senz switch');
+          this.stats.registered = true;
+          this.lastRegistered = this.now();
+        },
+        (err: Error) => this.d.logger?.warn({ err: err.message, switch: this.d.config.switch }, 'coin service could not register on the Senz switch; retrying'),
+      )
+      .finally(() => (this.registering = false));
   }
 
   /** Payments recorded before a restart that the node does not know: the same signed bytes again (never a second payment). */

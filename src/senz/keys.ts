@@ -130,6 +130,10 @@ export function keyPairFromPem(pem: string): SenzKeyPair {
   } catch (err) {
     throw new SenzKeyError(`not a PEM private key: ${(err as Error).message}`);
   }
+  return pairOf(privateKey);
+}
+
+function pairOf(privateKey: KeyObject): SenzKeyPair {
   const pub = createPublicKey(privateKey);
   const publicKey = parseKeyObject(pub, pub.export({ type: 'spki', format: 'pem' }).toString());
   return { type: publicKey.type, privateKey, publicKey };
@@ -144,10 +148,7 @@ export function keyPairFromEd25519Seed(seed: Uint8Array): SenzKeyPair {
   if (seed.length !== 32) throw new SenzKeyError('an ed25519 seed has 32 bytes');
   // PKCS#8 prefix of an ed25519 private key (RFC 8410 §7), followed by the 32-byte seed.
   const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seed)]);
-  const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-  const pub = createPublicKey(privateKey);
-  const publicKey = parseKeyObject(pub, pub.export({ type: 'spki', format: 'pem' }).toString());
-  return { type: 'ed25519', privateKey, publicKey };
+  return pairOf(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
 }
 
 /**
