@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../core/clock.js';
 import { createSocket, type Socket } from 'node:dgram';
 import { attribute, attributeValue, parseSenz, SenzParseError, type SenzMessage } from './grammar.js';
 import { parsePublicKeyBase64, publicKeyBase64, sealSenz, SenzKeyError, verifyText, type SenzKeyPair, type SenzPublicKey } from './keys.js';
@@ -32,8 +33,8 @@ export interface SenzClientOptions {
   switchKey?: SenzPublicKey;
   /** Local interface to bind. @default '127.0.0.1' */
   bindHost?: string;
-  /** Clock, unix ms. @default Date.now */
-  now?: () => number;
+  /** The clock (unix ms). @default systemClock */
+  clock?: Clock;
 }
 
 /** A message received by a client, with where it came from. */
@@ -69,7 +70,8 @@ export class SenzClient {
     this.name = o.name;
     this.switchName = o.switchName ?? DEFAULT_SWITCH_NAME;
     this.switchKey = o.switchKey;
-    this.now = o.now ?? Date.now;
+    const clock = o.clock ?? systemClock;
+    this.now = () => clock.nowMs();
     socket.on('message', (data, rinfo) => this.onDatagram(data.toString('latin1'), rinfo.address, rinfo.port));
     socket.on('error', () => undefined);
   }

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../core/clock.js';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -94,8 +95,8 @@ export interface CoinServiceDeps {
   minerSecretKey: Uint8Array;
   dataDir: string;
   logger?: Logger;
-  /** Clock, unix ms. @default Date.now */
-  now?: () => number;
+  /** The clock (unix ms). @default systemClock */
+  clock?: Clock;
 }
 
 /** The original miner's coin id: the first 20 hex characters of SHA-1 over S_PARA ‖ date ‖ sender. */
@@ -141,7 +142,8 @@ export class CoinServiceActor implements Actor<CoinServiceMsg> {
   private readonly stats: CoinServiceStats = { registered: false, coinsIssued: 0, coinsConfirmed: 0, transfersSubmitted: 0, refused: 0, unverified: 0, dropped: 0 };
 
   constructor(private readonly d: CoinServiceDeps) {
-    this.now = d.now ?? Date.now;
+    const clock = d.clock ?? systemClock;
+    this.now = () => clock.nowMs();
     this.minerAddress = Buffer.from(d.minerSecretKey.subarray(32, 64)).toString('hex');
   }
 

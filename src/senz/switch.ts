@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../core/clock.js';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -59,8 +60,8 @@ export interface SwitchOptions {
   maxUsersPerAddress?: number;
   pingIntervalMs?: number;
   logger?: Logger;
-  /** Clock, unix ms. @default Date.now */
-  now?: () => number;
+  /** The clock (unix ms). @default systemClock */
+  clock?: Clock;
 }
 
 /** Counters of a running switch (each datagram lands in exactly one of the outcome counters). */
@@ -93,7 +94,7 @@ export type SwitchOutcome = 'accepted' | 'oversize' | 'rateLimited' | 'overloade
  */
 export class SenzSwitch extends EventEmitter<{ outcome: [SwitchOutcome]; registered: [string] }> {
   readonly name: string;
-  private readonly o: Required<Omit<SwitchOptions, 'logger' | 'host' | 'port' | 'name'>> & { host: string; port: number };
+  private readonly o: Required<Omit<SwitchOptions, 'logger' | 'host' | 'port' | 'name' | 'clock'>> & { host: string; port: number };
   private readonly log: Logger | undefined;
   private readonly now: () => number;
   private readonly limiter: RateLimiter;
@@ -128,7 +129,8 @@ export class SenzSwitch extends EventEmitter<{ outcome: [SwitchOutcome]; registe
     super();
     this.name = options.name ?? DEFAULT_SWITCH_NAME;
     this.log = options.logger;
-    this.now = options.now ?? Date.now;
+    const clock = options.clock ?? systemClock;
+    this.now = () => clock.nowMs();
     this.o = {
       host: options.host ?? DEFAULT_SWITCH_HOST,
       port: options.port ?? DEFAULT_SWITCH_PORT,
@@ -142,7 +144,6 @@ export class SenzSwitch extends EventEmitter<{ outcome: [SwitchOutcome]; registe
       replayCacheSize: options.replayCacheSize ?? DEFAULT_REPLAY_CACHE_SIZE,
       maxUsersPerAddress: options.maxUsersPerAddress ?? DEFAULT_MAX_USERS_PER_ADDRESS,
       pingIntervalMs: options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
-      now: this.now,
     };
     this.limiter = new RateLimiter({ perSecond: this.o.ratePerSecond, burst: this.o.rateBurst, maxAddresses: RATE_LIMIT_ADDRESSES });
     // Twice the window: a message leaves the cache only after its #time is out of the window on either side.
