@@ -317,6 +317,33 @@ const senzSchema = z.strictObject(
 /** Key types of the Senz switch. */
 export const SENZ_KEY_TYPES = ['rsa', 'ed25519'] as const;
 
+/** @default '127.0.0.1' — interface of the switch (document 000's switch listened on every interface; loopback avoids exposing it by accident). */
+export const DEFAULT_SWITCH_HOST = '127.0.0.1';
+/** @default 9090 — UDP port of the switch (document 000). */
+export const DEFAULT_SWITCH_PORT = 9090;
+/** @default 'rsa' — type of the switch's own key: RSA, as the original clients expect. */
+export const DEFAULT_SWITCH_KEY_TYPE: (typeof SENZ_KEY_TYPES)[number] = 'rsa';
+/** @default 2048 — largest datagram read, bytes; a longer one is dropped unread. */
+export const DEFAULT_MAX_DATAGRAM_BYTES = 2048;
+/** @default 20 — sustained datagrams per second accepted from one IP address. */
+export const DEFAULT_RATE_PER_SECOND = 20;
+/** @default 40 — datagrams an idle IP address may send at once. */
+export const DEFAULT_RATE_BURST = 40;
+/** @default 120000 — a message's `#time` may be this far from the switch's clock, ms. */
+export const DEFAULT_TIME_WINDOW_MS = 120_000;
+/** @default true — messages without `#time` are refused (they could be replayed once they leave the replay cache). */
+export const DEFAULT_REQUIRE_TIME = true;
+/** @default 100000 — most signatures held by the replay cache. */
+export const DEFAULT_REPLAY_CACHE_SIZE = 100_000;
+/** @default 16 — most users registered from one IP address. */
+export const DEFAULT_MAX_USERS_PER_ADDRESS = 16;
+/** @default 20000 — pause between PING rounds, ms (document 000: 20 s). */
+export const DEFAULT_PING_INTERVAL_MS = 20_000;
+/** @default 'data/switch' — the switch's data folder (relative to the working folder, or to the config file's folder). */
+export const DEFAULT_SWITCH_DATA_DIR = 'data/switch';
+/** The switch's own name: {@link DEFAULT_SENZ_SWITCH_NAME}. */
+export const DEFAULT_SWITCH_NAME = DEFAULT_SENZ_SWITCH_NAME;
+
 /**
  * Config of `cheesechain switch` (its own file; every field optional):
  * - `host` @default '127.0.0.1', `port` @default 9090, `name` @default 'mysensors'
@@ -325,23 +352,23 @@ export const SENZ_KEY_TYPES = ['rsa', 'ed25519'] as const;
  * - `maxDatagramBytes` @default 2048; `ratePerSecond` @default 20; `rateBurst` @default 40
  * - `timeWindowMs` @default 120000; `requireTime` @default true; `replayCacheSize` @default 100000
  * - `maxUsersPerAddress` @default 16; `pingIntervalMs` @default 20000; `log.level` @default 'info'
- * The defaults are the named constants of `src/senz/switch.ts` (docs/senz.md).
+ * The defaults are the named constants above (docs/senz.md).
  */
 export const senzSwitchConfigSchema = z.strictObject(
   {
-    host: hostSchema.default('127.0.0.1'),
-    port: portSchema.default(9090),
-    name: senzNameSchema.default(DEFAULT_SENZ_SWITCH_NAME),
-    dataDir: str('a folder path').default('data/switch'),
-    keyType: z.enum(SENZ_KEY_TYPES, { error: expected(`one of ${SENZ_KEY_TYPES.join(', ')}`) }).default('rsa'),
-    maxDatagramBytes: int(256, 65_507).default(2048),
-    ratePerSecond: int(1, 1_000_000).default(20),
-    rateBurst: int(1, 1_000_000).default(40),
-    timeWindowMs: int(1000, 24 * 3600_000).default(120_000),
-    requireTime: boolSchema.default(true),
-    replayCacheSize: int(1, 10_000_000).default(100_000),
-    maxUsersPerAddress: int(1, 1_000_000).default(16),
-    pingIntervalMs: int(100, 24 * 3600_000).default(20_000),
+    host: hostSchema.default(DEFAULT_SWITCH_HOST),
+    port: portSchema.default(DEFAULT_SWITCH_PORT),
+    name: senzNameSchema.default(DEFAULT_SWITCH_NAME),
+    dataDir: str('a folder path').default(DEFAULT_SWITCH_DATA_DIR),
+    keyType: z.enum(SENZ_KEY_TYPES, { error: expected(`one of ${SENZ_KEY_TYPES.join(', ')}`) }).default(DEFAULT_SWITCH_KEY_TYPE),
+    maxDatagramBytes: int(256, 65_507).default(DEFAULT_MAX_DATAGRAM_BYTES),
+    ratePerSecond: int(1, 1_000_000).default(DEFAULT_RATE_PER_SECOND),
+    rateBurst: int(1, 1_000_000).default(DEFAULT_RATE_BURST),
+    timeWindowMs: int(1000, 24 * 3600_000).default(DEFAULT_TIME_WINDOW_MS),
+    requireTime: boolSchema.default(DEFAULT_REQUIRE_TIME),
+    replayCacheSize: int(1, 10_000_000).default(DEFAULT_REPLAY_CACHE_SIZE),
+    maxUsersPerAddress: int(1, 1_000_000).default(DEFAULT_MAX_USERS_PER_ADDRESS),
+    pingIntervalMs: int(100, 24 * 3600_000).default(DEFAULT_PING_INTERVAL_MS),
     log: logSchema.prefault({}),
   },
   { error: expected('a JSON object') },

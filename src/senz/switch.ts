@@ -7,33 +7,37 @@ import type { Logger } from 'pino';
 import { attribute, attributeValue, parseSenz, SenzParseError, sharedAttributeNames, TIME_ATTRIBUTE, type SenzMessage } from './grammar.js';
 import { checkTime, RateLimiter, ReplayCache } from './guards.js';
 import { generateSenzKey, keyPairFromPem, parsePublicKeyBase64, privateKeyPem, publicKeyBase64, sealSenz, SenzKeyError, verifyText, type SenzKeyPair, type SenzKeyType, type SenzPublicKey } from './keys.js';
+import {
+  DEFAULT_MAX_DATAGRAM_BYTES,
+  DEFAULT_MAX_USERS_PER_ADDRESS,
+  DEFAULT_PING_INTERVAL_MS,
+  DEFAULT_RATE_BURST,
+  DEFAULT_RATE_PER_SECOND,
+  DEFAULT_REPLAY_CACHE_SIZE,
+  DEFAULT_REQUIRE_TIME,
+  DEFAULT_SWITCH_HOST,
+  DEFAULT_SWITCH_KEY_TYPE,
+  DEFAULT_SWITCH_NAME,
+  DEFAULT_SWITCH_PORT,
+  DEFAULT_TIME_WINDOW_MS,
+} from '../config/schema.js';
 import { PING, SWITCH_REPLY } from './replies.js';
 import { SwitchUserStore, type SwitchUser } from './user-store.js';
 
-/** @default '127.0.0.1' — interface of the switch (document 000's switch listened on every interface; loopback avoids exposing it by accident). */
-export const DEFAULT_SWITCH_HOST = '127.0.0.1';
-/** @default 9090 — UDP port of the switch (document 000). */
-export const DEFAULT_SWITCH_PORT = 9090;
-/** @default 'mysensors' — the switch's own name (document 000). */
-export const DEFAULT_SWITCH_NAME = 'mysensors';
-/** @default 'rsa' — type of the switch's own key: RSA, as the original clients expect. */
-export const DEFAULT_SWITCH_KEY_TYPE: SenzKeyType = 'rsa';
-/** @default 2048 — largest datagram read, bytes; a longer one is dropped unread. */
-export const DEFAULT_MAX_DATAGRAM_BYTES = 2048;
-/** @default 20 — sustained datagrams per second accepted from one IP address. */
-export const DEFAULT_RATE_PER_SECOND = 20;
-/** @default 40 — datagrams an idle IP address may send at once. */
-export const DEFAULT_RATE_BURST = 40;
-/** @default 120000 — a message's `#time` may be this far from the switch's clock, ms. */
-export const DEFAULT_TIME_WINDOW_MS = 120_000;
-/** @default true — messages without `#time` are refused (they could be replayed once they leave the replay cache). */
-export const DEFAULT_REQUIRE_TIME = true;
-/** @default 100000 — most signatures held by the replay cache. */
-export const DEFAULT_REPLAY_CACHE_SIZE = 100_000;
-/** @default 16 — most users registered from one IP address. */
-export const DEFAULT_MAX_USERS_PER_ADDRESS = 16;
-/** @default 20000 — pause between PING rounds, ms (document 000: 20 s). */
-export const DEFAULT_PING_INTERVAL_MS = 20_000;
+export {
+  DEFAULT_SWITCH_HOST,
+  DEFAULT_SWITCH_PORT,
+  DEFAULT_SWITCH_NAME,
+  DEFAULT_SWITCH_KEY_TYPE,
+  DEFAULT_MAX_DATAGRAM_BYTES,
+  DEFAULT_RATE_PER_SECOND,
+  DEFAULT_RATE_BURST,
+  DEFAULT_TIME_WINDOW_MS,
+  DEFAULT_REQUIRE_TIME,
+  DEFAULT_REPLAY_CACHE_SIZE,
+  DEFAULT_MAX_USERS_PER_ADDRESS,
+  DEFAULT_PING_INTERVAL_MS,
+};
 /** A user silent for this long is no longer pinged, ms (document 000: one day). */
 export const PING_IDLE_LIMIT_MS = 24 * 3600_000;
 /** Most source addresses the rate limiter tracks. */
