@@ -3,9 +3,11 @@
  * template for a SHA-256d hash at or below a target (Bitcoin's proof of work,
  * the hash read as a little-endian 256-bit integer).
  *
- * Two variants compute the same thing: `wasm-simd` (WebAssembly, four nonces
- * per 128-bit vector, built from `assembly/mining.ts`) and `ts` (portable
- * TypeScript). Both use the job precomputation of `sha256-job.ts` and reject
+ * Three variants compute the same thing: `native-sha-ni` (C through
+ * Node-API with the x86 SHA extensions, four nonces interleaved, built from
+ * `native/` by node-gyp), `wasm-simd` (WebAssembly, four nonces per 128-bit
+ * vector, built from `assembly/mining.ts`) and `ts` (portable TypeScript).
+ * All use the job precomputation of `sha256-job.ts` and reject
  * on digest word 7 (the hash's top 32 bits) first; each candidate that
  * survives is confirmed with the reference SHA-256d of the core
  * (`src/core/hash.ts`) before it is reported, so a reported nonce always
@@ -13,13 +15,14 @@
  */
 import { sha256d } from '../core/hash.js';
 import { hashMeetsTarget } from '../core/pow.js';
+import { NativeKernel, nativeUnavailable, type NativeUnavailable } from './kernel-native.js';
 import { NO_CANDIDATE, digestTs, scanTs } from './kernel-ts.js';
 import { WasmKernel, wasmUnavailable, type WasmUnavailable } from './kernel-wasm.js';
 import { HEADER_BYTES, NONCE_OFFSET, NONCE_SPACE, prepareJob } from './sha256-job.js';
 
 /** The kernel variants, fastest first. */
-export const KERNEL_VARIANTS = ['wasm-simd', 'ts'] as const;
-/** A kernel variant: `wasm-simd` (WebAssembly 128-bit SIMD) or `ts` (pure TypeScript). */
+export const KERNEL_VARIANTS = ['native-sha-ni', 'wasm-simd', 'ts'] as const;
+/** A kernel variant: `native-sha-ni` (C with the x86 SHA extensions), `wasm-simd` (WebAssembly 128-bit SIMD) or `ts` (pure TypeScript). */
 export type KernelVariant = (typeof KERNEL_VARIANTS)[number];
 
 /** Most nonces handed to one low-level scan call (keeps 32-bit loop counters far from overflow). */
@@ -39,9 +42,9 @@ export class KernelUnavailableError extends Error {
   readonly code = 'ERR_KERNEL_UNAVAILABLE';
   constructor(
     readonly variant: KernelVariant,
-    readonly detail: WasmUnavailable,
+    readonly detail: WasmUnavailable | NativeUnavailable,
   ) {
-    super(`mining kernel ${variant} is unavailable: ${describe(detail)}`);
+    super(`mining kernel ${variant} is unavailable: ${variant === 'native-sha-ni' ? describeNative(detail as NativeUnavailable) : describeWasm(detail as WasmUnavailable)}`);
   }
 }
 
@@ -51,7 +54,7 @@ export class MiningRangeError extends RangeError {
   readonly code = 'ERR_MINING_RANGE';
 }
 
-function describe(detail: WasmUnavailable): string {
+function describeWasm(detail: WasmUnavailable): string {
   switch (detail.reason) {
     case 'missing':
       return `${detail.path} not found (run npm run build)`;
@@ -62,7 +65,21 @@ function describe(detail: WasmUnavailable): string {
   }
 }
 
-/** The low-level interface both variants implement. */
+/** Why the native kernel cannot run, in words for logs and the benchmark. */
+export function describeNative(detail: NativeUnavailable): string {
+  switch (detail.reason) {
+    case 'not-x86':
+      return `the SHA-NI kernel is for x86-64 only, this is ${detail.arch}`;
+    case 'missing':
+      return `${detail.path} not found (its build during npm ci failed or was skipped; npm run build:native shows why)`;
+    case 'no-sha':
+      return 'this CPU lacks the SHA extensions (CPUID leaf 7 EBX bit 29, SSSE3, SSE4.1)';
+    case 'failed':
+      return `loading the addon failed: ${String(detail.error)}`;
+  }
+}
+
+/** The low-level interface every variant implements. */
 interface Kernel {
   setJob(job: Uint32Array): void;
   /** Index of the first candidate in [start, start + count) (count ≤ SCAN_CALL_NONCES), or −1. */
@@ -87,16 +104,42 @@ class TsKernel implements Kernel {
 
 /** The variants usable in this process, fastest first. `ts` is always available. */
 export function availableVariants(): KernelVariant[] {
-  return wasmUnavailable() === undefined ? ['wasm-simd', 'ts'] : ['ts'];
+  const out: KernelVariant[] = [];
+  if (nativeUnavailable() === undefined) out.push('native-sha-ni');
+  if (wasmUnavailable() === undefined) out.push('wasm-simd');
+  out.push('ts');
+  return out;
 }
 
-/** The fastest available variant: `wasm-simd` when WebAssembly SIMD validates, else `ts`. */
+/** The fastest available variant: `native-sha-ni` where the addon is built and the CPU has the SHA extensions, else `wasm-simd` where WebAssembly SIMD validates, else `ts`. */
 export function bestVariant(): KernelVariant {
   return availableVariants()[0]!;
 }
 
+/** Which kernel the pool uses by default here, and why (for the start-up log and `bench mining`). */
+export interface KernelChoice {
+  variant: KernelVariant;
+  /** One sentence: why this variant and not a faster one. */
+  reason: string;
+}
+
+/** The variant {@link bestVariant} picks, with the reason the faster ones are out. */
+export function kernelChoice(): KernelChoice {
+  const native = nativeUnavailable();
+  if (native === undefined) return { variant: 'native-sha-ni', reason: 'the CPU has the SHA extensions and the native addon is built' };
+  const wasm = wasmUnavailable();
+  const why = `native kernel unavailable: ${describeNative(native)}`;
+  if (wasm === undefined) return { variant: 'wasm-simd', reason: why };
+  return { variant: 'ts', reason: `${why}; wasm-simd unavailable: ${describeWasm(wasm)}` };
+}
+
 function createKernel(variant: KernelVariant): Kernel {
   switch (variant) {
+    case 'native-sha-ni': {
+      const why = nativeUnavailable();
+      if (why) throw new KernelUnavailableError(variant, why);
+      return new NativeKernel();
+    }
     case 'wasm-simd': {
       const why = wasmUnavailable();
       if (why) throw new KernelUnavailableError(variant, why);

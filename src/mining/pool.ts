@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import type { KernelVariant } from './kernel.js';
+import { kernelChoice, type KernelChoice, type KernelVariant } from './kernel.js';
 import {
   CONTROL,
   CONTROL_BYTES,
@@ -47,7 +47,7 @@ export interface MiningPoolInit {
   workers?: number;
   /** Target duration of one nonce range, ms. @default {@link DEFAULT_CHUNK_MS} */
   chunkMs?: number;
-  /** Kernel variant of the workers. @default the fastest available (`wasm-simd`, else `ts`) */
+  /** Kernel variant of the workers. @default the fastest available (`native-sha-ni`, else `wasm-simd`, else `ts`; see `kernelChoice`) */
   variant?: KernelVariant;
   /**
    * Nonces tried per header time before the time is rolled forward by one
@@ -124,6 +124,8 @@ interface Session {
 export class MiningPool implements Miner {
   /** Number of worker threads. */
   readonly workers: number;
+  /** The kernel variant every worker runs, and why (logged by the node at start-up). */
+  readonly kernel: KernelChoice;
   readonly chunkMs: number;
   readonly nonceSpace: number;
   private readonly piscina: Piscina<MiningTask, MiningTaskResult>;
@@ -148,7 +150,9 @@ export class MiningPool implements Miner {
     const buffer = new SharedArrayBuffer(CONTROL_BYTES);
     this.control = new Int32Array(buffer);
     this.startedAt = new Float64Array(buffer, WORKER_STARTED_AT_BYTE, MAX_WORKERS);
-    const workerData: MiningWorkerData = { control: buffer, ...(init.variant ? { variant: init.variant } : {}) };
+    this.kernel = init.variant ? { variant: init.variant, reason: 'chosen by the caller' } : kernelChoice();
+    // The workers run the variant chosen here, so what the node logs is what hashes.
+    const workerData: MiningWorkerData = { control: buffer, variant: this.kernel.variant };
     this.piscina = new Piscina<MiningTask, MiningTaskResult>({
       filename: new URL('./worker.js', import.meta.url).href,
       minThreads: this.workers,

@@ -174,6 +174,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
       } else {
         const pool = new MiningPool({ workers: config.mining.workers, chunkMs: config.mining.chunkMs });
         cleanup.push(() => pool.close());
+        log.info({ kernel: pool.kernel.variant, reason: pool.kernel.reason, workers: pool.workers }, 'mining kernel');
         power = pool;
       }
       minerRef = await root.startChild<MinerMsg>({

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { MiningBenchOptionError, formatMiningBench, runMiningBench, type MiningBenchResult } from '../../src/mining/bench.js';
+import { availableVariants, kernelChoice } from '../../src/mining/kernel.js';
 
 t.test('a short run prints one JSON object with kernels, pool and cancellation', async (t) => {
   let text = '';
@@ -9,7 +10,7 @@ t.test('a short run prints one JSON object with kernels, pool and cancellation',
   t.same(json, JSON.parse(JSON.stringify(result)), 'the printed object is the returned one');
   t.same(
     json.kernels.map((k) => k.name),
-    ['noble', 'node-crypto', 'ts', 'wasm-simd'],
+    ['noble', 'node-crypto', ...[...availableVariants()].reverse()],
     'baselines first, then every kernel variant',
   );
   for (const k of json.kernels) t.ok(k.hashesPerSecond > 0 && k.hashesPerCpuSecond > 0, `${k.name} measured`);
@@ -20,9 +21,10 @@ t.test('a short run prints one JSON object with kernels, pool and cancellation',
   t.ok(json.machine.cores >= 1 && json.machine.node === process.version);
   t.equal(json.ratios.kernelOverNoble.noble, 1);
   t.equal(json.ratios.poolScaling['1'], 1);
+  t.same({ variant: json.defaultVariant, reason: json.defaultVariantReason }, kernelChoice(), 'it says which kernel the pool runs and why');
 
   const table = formatMiningBench(result);
-  for (const needle of ['@noble/hashes', 'node:crypto', 'kernel ts', 'kernel wasm-simd', '1 worker', 'cancellation', json.machine.node]) {
+  for (const needle of ['@noble/hashes', 'node:crypto', 'kernel ts', 'kernel wasm-simd', `pool kernel: ${json.defaultVariant} (${json.defaultVariantReason})`, '1 worker', 'cancellation', json.machine.node]) {
     t.match(table, needle, `the table shows ${needle}`);
   }
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { decodeHeader } from '../../src/core/header.js';
@@ -11,15 +12,29 @@ import {
   availableVariants,
   bestVariant,
   digestNonces,
+  kernelChoice,
   scanNonces,
   type KernelVariant,
 } from '../../src/mining/kernel.js';
+import { nativeUnavailable } from '../../src/mining/kernel-native.js';
 import { MAX_TARGET, NONCE_OFFSET } from '../../src/mining/sha256-job.js';
 
 /** Differential runs per variant: random headers, each with a random nonce. */
 const DIFFERENTIAL_HEADERS = 100_000;
-/** Nonces per header in the differential run of the SIMD kernel (one per lane). */
-const LANES = 4;
+/** Nonces per header in the differential runs: one per lane of the variant (native: 4 interleaved; wasm-simd: 4 per vector). */
+const LANES: Record<KernelVariant, number> = { 'native-sha-ni': 4, 'wasm-simd': 4, ts: 1 };
+/** Seeds of the variants' random streams, so a failure can be replayed. */
+const SEED: Record<KernelVariant, number> = { 'native-sha-ni': 10, 'wasm-simd': 0, ts: -1 };
+
+/** The CPU announces the SHA extensions (Linux /proc/cpuinfo flag `sha_ni`). */
+function cpuHasShaNi(): boolean {
+  if (process.arch !== 'x64') return false;
+  try {
+    return /^flags\s*:.*\bsha_ni\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 /** Deterministic xorshift128 so a failure can be replayed. */
 function rng(seed: number): () => number {
@@ -56,16 +71,33 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-t.test('the TypeScript variant is always available and wasm-simd is built', async (t) => {
+t.test('the TypeScript variant is always available, wasm-simd is built, native-sha-ni runs where the CPU has SHA-NI', async (t) => {
   t.ok(availableVariants().includes('ts'));
   t.ok(availableVariants().includes('wasm-simd'), 'npm run build produced dist/wasm/mining-simd.wasm with SIMD');
-  t.equal(bestVariant(), 'wasm-simd');
+  const choice = kernelChoice();
+  t.equal(choice.variant, bestVariant());
+  if (cpuHasShaNi()) {
+    t.same(nativeUnavailable(), undefined, 'npm ci / npm run build built build/Release/cheesechain_mining.node');
+    t.equal(bestVariant(), 'native-sha-ni');
+  } else {
+    t.equal(bestVariant(), 'wasm-simd');
+    t.match(choice.reason, /native kernel unavailable/);
+  }
+});
+
+t.test('a missing addon is reported as missing, with its path', async (t) => {
+  const path = '/nonexistent/cheesechain_mining.node';
+  t.same(nativeUnavailable(path), process.arch === 'x64' ? { reason: 'missing', path } : { reason: 'not-x86', arch: process.arch });
 });
 
 for (const variant of KERNEL_VARIANTS) {
+  if (!availableVariants().includes(variant)) {
+    t.test(`${variant}: unavailable on this machine`, { skip: kernelChoice().reason }, () => {});
+    continue;
+  }
   t.test(`${variant}: digests equal @noble/hashes sha256d for ${DIFFERENTIAL_HEADERS} random headers and nonces`, async (t) => {
-    const next = rng(variant === 'ts' ? 1 : 2);
-    const lanes = variant === 'ts' ? 1 : LANES;
+    const next = rng(SEED[variant] + 2);
+    const lanes = LANES[variant];
     let mismatches = 0;
     let first = '';
     for (let i = 0; i < DIFFERENTIAL_HEADERS; i++) {
@@ -84,7 +116,7 @@ for (const variant of KERNEL_VARIANTS) {
   });
 
   t.test(`${variant}: scans find exactly the first nonce at or below a target taken from the range`, async (t) => {
-    const next = rng(variant === 'ts' ? 3 : 4);
+    const next = rng(SEED[variant] + 4);
     let wrong = 0;
     let exact = 0;
     for (let i = 0; i < 1_500; i++) {
@@ -111,7 +143,7 @@ for (const variant of KERNEL_VARIANTS) {
   });
 
   t.test(`${variant}: every reported nonce passes the core's checkProofOfWork`, async (t) => {
-    const next = rng(variant === 'ts' ? 5 : 6);
+    const next = rng(SEED[variant] + 6);
     const params = NETWORKS.regtest;
     // About one hash in 4096 meets this target.
     const bits = encodeCompact((1n << 244n) - 1n);
