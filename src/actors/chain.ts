@@ -3,7 +3,7 @@ import { blockHash } from '../core/block.js';
 import { hashFromHex, hashToHex } from '../core/hash.js';
 import type { NetworkParams } from '../core/params.js';
 import { workFromBits } from '../core/pow.js';
-import { reject, type RejectCode, type Verdict } from '../core/reject.js';
+import { reject, type RejectCode, type Rejection, type Verdict } from '../core/reject.js';
 import { AccountOverlay } from '../core/state.js';
 import { checkBlock, checkHeaderContext, connectTransactions, medianTimePast, nextBits, type HeaderLike, type VerifiedTransfers } from '../core/validation.js';
 import type { EventBus } from './events.js';
@@ -80,6 +80,8 @@ export type ChainMsg =
 interface IndexNode extends BlockIndexEntry {
   parent: IndexNode | undefined;
   invalid: boolean;
+  /** Why the block is invalid: its own failure, or `bad-prev` naming the invalid ancestor. */
+  failure?: Rejection;
   /** Arrival order: among branches of equal work the first received wins (Bitcoin's `nSequenceId`). */
   sequence: number;
 }
@@ -269,7 +271,8 @@ export class ChainActor implements Actor<ChainMsg> {
     const hash = hashToHex(blockHash(block));
     const known = this.index.get(hash);
     if (known) {
-      return known.invalid ? this.invalid(hash, reject('bad-prev', 'block is known to be invalid'), source) : { status: 'duplicate', hash };
+      // Refused from the index alone, without validating the same bytes again (Bitcoin Core's BLOCK_CACHED_INVALID).
+      return known.invalid ? this.invalid(hash, reject('duplicate-invalid', `block is known to be invalid (${known.failure?.code ?? 'bad-prev'})`), source) : { status: 'duplicate', hash };
     }
     if (this.orphans.has(hash)) return { status: 'duplicate', hash };
     const structural = checkBlock(block, params, networkId, this.verified);
@@ -315,7 +318,7 @@ export class ChainActor implements Actor<ChainMsg> {
     if (node.chainWork > this.tip.chainWork) {
       const before = this.tip;
       await this.activateBestChain();
-      if (node.invalid) return this.invalid(hash, reject('bad-prev', 'block failed to connect during reorg'), source);
+      if (node.invalid) return this.invalid(hash, node.failure ?? reject('bad-prev', 'an ancestor failed to connect during the reorg'), source);
       if (this.tip !== before && this.isMain(node)) {
         const depth = before.height - this.forkPoint(before, node).height;
         return { status: 'reorg', hash, height: node.height, depth };
@@ -402,9 +405,11 @@ export class ChainActor implements Actor<ChainMsg> {
       path.reverse();
       for (const node of path) {
         const block = this.deps.store.getBlock(node.hash);
-        const v: Verdict = block ? await this.connectTipQuiet(node, block) : reject('bad-prev', 'block body missing');
+        // The index says the body was stored: its absence is a fault of this node's store, never of a peer.
+        if (!block) throw new Error(`block ${node.hash} at height ${node.height} is indexed but its body is missing from the store`);
+        const v: Verdict = await this.connectTipQuiet(node, block);
         if (!v.ok) {
-          this.markInvalid(node);
+          this.markInvalid(node, v);
           this.deps.bus.publish({ type: 'block-rejected', hash: node.hash, code: v.code, reason: v.reason });
           break;
         }
@@ -426,12 +431,14 @@ export class ChainActor implements Actor<ChainMsg> {
     return { ok: true };
   }
 
-  private markInvalid(node: IndexNode): void {
+  private markInvalid(node: IndexNode, failure: Rejection): void {
     node.invalid = true;
+    node.failure = failure;
     for (const n of this.index.values()) {
       for (let p = n.parent; p; p = p.parent) {
         if (p === node) {
           n.invalid = true;
+          n.failure = reject('bad-prev', `ancestor ${node.hash} is invalid (${failure.code})`);
           break;
         }
         if (p.height < node.height) break;

@@ -35,10 +35,21 @@ export interface PeerLink {
   send(msg: Message): void;
 }
 
+/**
+ * What a peer did wrong, as the chain or the mempool decided it: the item, the
+ * validation code (a consensus code, never a policy one: {@link isPolicyOnly})
+ * and a sentence. The peer manager answers it with a REJECT naming the code
+ * and the item, then ends the connection with `invalid-block` or
+ * `invalid-transaction` (docs/protocol.md section 8).
+ */
+export type Offence =
+  | { kind: 'invalid-block'; hash: string; code: RejectCode; reason: string }
+  | { kind: 'invalid-transaction'; txid: string; code: RejectCode; reason: string };
+
 /** How the gossip actor reaches the peer manager. */
 export interface PeerManagerHooks {
-  /** Ends the connection and bans the peer for misbehaviour (a consensus-invalid block or transaction). */
-  punish(nodeId: string, reason: string): void;
+  /** Ends the connection and punishes the peer for a consensus-invalid block or transaction it sent. */
+  punish(nodeId: string, offence: Offence): void;
   /** Addresses to answer GETADDR with. */
   addresses(): AddrEntry[];
   /** Addresses learnt from ADDR. */
@@ -280,8 +291,7 @@ export class GossipActor implements Actor<GossipMsg> {
     const r = await request(this.deps.chain, 'chain/submit-block', { block, source: peer.link.nodeId });
     switch (r.status) {
       case 'invalid':
-        peer.link.send(message('REJECT', { message: 'BLOCK', code: r.code, reason: r.reason.slice(0, MAX_REJECT_REASON_LENGTH), hash }));
-        this.punishIf(peer, r.code, 'block', `invalid block ${hash}: ${r.reason}`);
+        this.refuse(peer, { kind: 'invalid-block', hash, code: r.code, reason: r.reason });
         break;
       case 'orphan':
         // Its ancestors are missing: find the fork point with a locator.
@@ -302,8 +312,7 @@ export class GossipActor implements Actor<GossipMsg> {
     const transfers: TransferTx[] = [];
     for (const tx of txs) {
       if (tx.type !== 'transfer') {
-        peer.link.send(message('REJECT', { message: 'PUSHTRANSACTION', code: 'coinbase-not-relayed', reason: 'a coinbase is only valid inside a block' }));
-        this.punishIf(peer, 'bad-coinbase-position', 'transaction', 'relayed a coinbase outside a block');
+        this.refuse(peer, { kind: 'invalid-transaction', txid: '', code: 'bad-coinbase-position', reason: 'relayed a coinbase outside a block' });
         return;
       }
       transfers.push(tx);
@@ -315,18 +324,27 @@ export class GossipActor implements Actor<GossipMsg> {
     for (const r of results) {
       // Duplicates are the normal noise of relaying: not worth a message.
       if (r.accepted || r.code === 'already-known') continue;
-      peer.link.send(message('REJECT', { message: 'PUSHTRANSACTION', code: r.code, reason: r.reason.slice(0, MAX_REJECT_REASON_LENGTH), hash: r.txid }));
-      if (!isPolicyOnly(r.code, 'transaction')) {
-        this.punishIf(peer, r.code, 'transaction', `invalid transaction ${r.txid}: ${r.reason}`);
+      if (this.refuse(peer, { kind: 'invalid-transaction', txid: r.txid, code: r.code, reason: r.reason })) {
         return;
       }
     }
   }
 
-  /** Punishes the peer unless the code is policy for what it sent ({@link isPolicyOnly}, the one rule). */
-  private punishIf(peer: PeerState, code: RejectCode, item: RejectedItem, reason: string): void {
-    if (isPolicyOnly(code, item)) return;
-    this.deps.hooks.punish(peer.link.nodeId, reason);
+  /**
+   * Answers a refused block or transaction: a policy refusal ({@link isPolicyOnly}, the one rule) gets a
+   * REJECT and the connection stays; a consensus failure goes to the peer manager, which sends the REJECT
+   * and ends the connection. Returns true when the peer was punished.
+   */
+  private refuse(peer: PeerState, offence: Offence): boolean {
+    const item = offence.kind === 'invalid-block' ? 'block' : 'transaction';
+    if (isPolicyOnly(offence.code, item)) {
+      const hash = offence.kind === 'invalid-block' ? offence.hash : offence.txid;
+      const method = offence.kind === 'invalid-block' ? 'BLOCK' : 'PUSHTRANSACTION';
+      peer.link.send(message('REJECT', { message: method, code: offence.code, reason: offence.reason.slice(0, MAX_REJECT_REASON_LENGTH), ...(hash ? { hash } : {}) }));
+      return false;
+    }
+    this.deps.hooks.punish(peer.link.nodeId, offence);
+    return true;
   }
 
   /** Sends the fetcher's GETBLOCK requests to their peers. */

@@ -4,7 +4,7 @@ import type { EventBus } from './events.js';
 import { PeerConnection, type ChainStatus, type DisconnectInfo, type DisconnectReason } from '../transport/connection.js';
 import { CONNECT_TIMEOUT_MS, MAX_ADDR_ADDRESSES } from '../transport/limits.js';
 import { message, type AddrEntry, type Message } from '../transport/messages.js';
-import type { GossipMsg, PeerLink } from './gossip.js';
+import type { GossipMsg, Offence, PeerLink } from './gossip.js';
 import type { Actor, ActorContext, ActorRef, Reply } from './runtime/actor.js';
 import { cryptoRandom, systemClock, type Clock, type RandomSource } from '../core/clock.js';
 
@@ -49,7 +49,7 @@ export type PeerManagerMsg =
   | { type: 'pm/disconnected'; conn: PeerConnection; info: DisconnectInfo }
   | { type: 'pm/early-message'; conn: PeerConnection; message: Message }
   | { type: 'pm/dial-failed'; key: string }
-  | { type: 'pm/punish'; nodeId: string; reason: string }
+  | { type: 'pm/punish'; nodeId: string; offence: Offence }
   | { type: 'pm/learn'; addresses: AddrEntry[]; from: string; static?: boolean }
   | { type: 'pm/dial-tick' }
   | { type: 'pm/addr-tick' }
@@ -162,7 +162,9 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
       case 'pm/punish': {
         const conn = this.open.get(msg.nodeId);
         this.ban(msg.nodeId, conn ? this.listenKey(conn) : undefined);
-        void conn?.close('misbehaviour', msg.reason);
+        const o = msg.offence;
+        const item = o.kind === 'invalid-block' ? { method: 'BLOCK' as const, hash: o.hash } : { method: 'PUSHTRANSACTION' as const, hash: o.txid };
+        void conn?.reject(o.kind, `${o.kind === 'invalid-block' ? 'block' : 'transaction'} ${item.hash}: ${o.reason}`, { ...item, code: o.code });
         return;
       }
       case 'pm/learn':

@@ -200,7 +200,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     let peerManagerRef: ActorRef<PeerManagerMsg> | undefined;
     let peerManager: PeerManagerActor | undefined;
     const hooks: PeerManagerHooks = {
-      punish: (id, reason) => peerManagerRef?.tell({ type: 'pm/punish', nodeId: id, reason }),
+      punish: (id, offence) => peerManagerRef?.tell({ type: 'pm/punish', nodeId: id, offence }),
       addresses: () => peerManager?.addresses() ?? [],
       learn: (addresses, from) => peerManagerRef?.offer({ type: 'pm/learn', addresses, from }),
     };

@@ -490,6 +490,17 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     return this.closed;
   }
 
+  /**
+   * Ends the connection because of something the remote sent that the node
+   * refused (a consensus-invalid block or transaction): first a REJECT naming
+   * the refused message, the validation code and the item's hash (Bitcoin's
+   * `reject` with its ccode), then the close with `reason`.
+   */
+  reject(reason: DisconnectReason, message: string, refused: { method: Method; code: string; hash?: string }): Promise<DisconnectInfo> {
+    this.beginClose(reason, message, 'local', true, undefined, refused.method, refused);
+    return this.closed;
+  }
+
   // -------------------------------------------------------------------------
   // Internals
 
@@ -722,7 +733,15 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     this.beginClose(reason, message, 'local', true, cause, method);
   }
 
-  private beginClose(reason: DisconnectReason, message: string, initiator: 'local' | 'remote', reject: boolean, cause?: unknown, method?: string): void {
+  private beginClose(
+    reason: DisconnectReason,
+    message: string,
+    initiator: 'local' | 'remote',
+    reject: boolean,
+    cause?: unknown,
+    method?: string,
+    refused?: { code: string; hash?: string },
+  ): void {
     if (this.phaseValue === 'closing' || this.phaseValue === 'closed' || this.ending) return;
     this.setEnding(reason, message, initiator, cause);
     const wasOpen = this.phaseValue === 'open';
@@ -741,7 +760,8 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     this.stopTimers();
     if (reject && afterIds) {
       this.stats.messagesSent++;
-      this.wire.sendEncoded(encodeMessage({ method: 'REJECT', payload: { message: method ?? '', code: reason, reason: message.slice(0, MAX_REJECT_REASON_LENGTH) } }));
+      const payload = { message: method ?? '', code: refused?.code ?? reason, reason: message.slice(0, MAX_REJECT_REASON_LENGTH), ...(refused?.hash ? { hash: refused.hash } : {}) };
+      this.wire.sendEncoded(encodeMessage({ method: 'REJECT', payload }));
     }
     this.wire.end();
   }

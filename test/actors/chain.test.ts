@@ -110,13 +110,14 @@ t.test('a reorg onto a branch with a block that fails to connect falls back to t
   const fork = a.fork(1);
   fork.next();
   const { mineBlock } = await import('../helpers/chain-builder.js');
-  // Valid proof of work and structure, but the coinbase claims the wrong height: fails only when connected.
+  // Valid proof of work and structure, but its transfer spends from an empty account: fails only when connected.
   const bad = mineBlock({ params: regtest, prev: fork.tip, txs: [fork.pay(newKey(), newKey(), 1n)], minerKey: fork.miner.publicKey, time: fork.tip.header.time + 1 });
   t.equal((await p.submit(fork.blocks[2]!.block)).status, 'side-branch');
   const r = await p.submit(bad);
-  t.equal(r.status, 'invalid');
+  t.match(r, { status: 'invalid', code: 'insufficient-balance' }, 'the block is refused with the failure of its own connect, not a generic code');
   t.equal(p.store.getTip().hash, a.tip.hash, 'the tip is back on the valid chain');
   t.equal(p.store.getTip().height, 2);
+  t.match(await p.submit(bad), { status: 'invalid', code: 'duplicate-invalid' }, 'sent again, it is refused from the index as known-invalid');
 });
 
 t.test('mempool: admission, typed rejections, nonce order, confirmation, eviction by fee, template order', async (t) => {

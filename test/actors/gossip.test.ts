@@ -13,7 +13,7 @@ import { NETWORKS } from '../../src/core/params.js';
 import { EventBus } from '../../src/actors/events.js';
 import { BLOCK_STALL_TIMEOUT_MS } from '../../src/actors/block-fetcher.js';
 import type { ChainMsg, SubmitBlockResult } from '../../src/actors/chain.js';
-import { GOSSIP_TICK_MS, GossipActor, type GossipMsg, type PeerLink, type PeerManagerHooks } from '../../src/actors/gossip.js';
+import { GOSSIP_TICK_MS, GossipActor, type GossipMsg, type Offence, type PeerLink, type PeerManagerHooks } from '../../src/actors/gossip.js';
 import type { AddTxResult, MempoolMsg } from '../../src/actors/mempool.js';
 import { message, type AddrEntry, type Message, type MessageOf, type Method } from '../../src/transport/messages.js';
 import { MAX_LIST_OF_BLOCKS } from '../../src/transport/limits.js';
@@ -57,11 +57,11 @@ class TestLink implements PeerLink {
 
 /** Records what gossip tells the peer manager. */
 class Hooks implements PeerManagerHooks {
-  readonly punished: Array<{ nodeId: string; reason: string }> = [];
+  readonly punished: Array<{ nodeId: string; offence: Offence }> = [];
   readonly learnt: Array<{ addresses: AddrEntry[]; from: string }> = [];
   book: AddrEntry[] = [{ host: '127.0.0.1', port: 18400, nodeId: 'far' }];
-  punish(nodeId: string, reason: string): void {
-    this.punished.push({ nodeId, reason });
+  punish(nodeId: string, offence: Offence): void {
+    this.punished.push({ nodeId, offence });
   }
   addresses(): AddrEntry[] {
     return this.book;
@@ -168,17 +168,18 @@ t.test('a delivered block goes to the chain with its source; the next wanted blo
   t.same(a.sent, [], 'a connected block needs no answer');
 });
 
-t.test('an invalid block: REJECT to the sender and punishment; a policy refusal is not punished', async (t) => {
+t.test('an invalid block is handed to the peer manager as a typed offence; a policy refusal gets a REJECT and no punishment', async (t) => {
   const { up, from, hooks, setSubmitResult } = await setup();
   const a = await up('a');
   setSubmitResult((hash) => ({ status: 'invalid', hash, code: 'bad-merkle-root', reason: 'merkle root mismatch' }));
   await from('a', message('BLOCK', { block: GENESIS }));
-  t.match(a.of('REJECT'), [{ payload: { message: 'BLOCK', code: 'bad-merkle-root', hash: GENESIS_HASH } }]);
-  t.match(hooks.punished, [{ nodeId: 'a', reason: new RegExp(`invalid block ${GENESIS_HASH}`) }]);
+  t.same(a.of('REJECT'), [], 'the REJECT of a punished peer is the peer manager’s, sent as it ends the connection');
+  t.match(hooks.punished, [{ nodeId: 'a', offence: { kind: 'invalid-block', hash: GENESIS_HASH, code: 'bad-merkle-root', reason: 'merkle root mismatch' } }]);
   const b = await up('b');
   setSubmitResult((hash) => ({ status: 'invalid', hash, code: 'time-too-new', reason: 'two hours ahead' }));
   await from('b', message('BLOCK', { block: GENESIS }));
   t.equal(hooks.punished.length, 1, 'a block from the future is policy: b is not punished');
+  t.match(b.of('REJECT'), [{ payload: { message: 'BLOCK', code: 'time-too-new', hash: GENESIS_HASH } }], 'b is told why');
 });
 
 t.test('an orphan block makes gossip look for the fork point with a locator', async (t) => {
@@ -260,13 +261,12 @@ t.test('an announcement of transactions fetches only those the mempool lacks', a
   t.same(a.of('GETTRANSACTIONS'), [message('GETTRANSACTIONS', { txids: ['new1', 'new2'] })]);
 });
 
-t.test('a relayed coinbase is refused and punished; a refused transfer gets a REJECT', async (t) => {
+t.test('a relayed coinbase is a punished offence; a transfer refused by policy gets a REJECT', async (t) => {
   const { up, from, hooks, mempool } = await setup();
   const a = await up('a');
   const coinbase = GENESIS.txs[0]!;
   await from('a', message('PUSHTRANSACTION', { transactions: [coinbase] }));
-  t.match(a.of('REJECT'), [{ payload: { message: 'PUSHTRANSACTION', code: 'coinbase-not-relayed' } }]);
-  t.match(hooks.punished, [{ nodeId: 'a', reason: 'relayed a coinbase outside a block' }]);
+  t.match(hooks.punished, [{ nodeId: 'a', offence: { kind: 'invalid-transaction', code: 'bad-coinbase-position', reason: 'relayed a coinbase outside a block' } }]);
   t.same(mempool.of('mempool/add-many'), [], 'nothing reached the mempool');
   mempool.handlers['mempool/add-many'] = (m) => m.txs.map((): AddTxResult => ({ accepted: false, ok: false, txid: 'low', code: 'fee-too-low', reason: 'below the minimum relay fee' }));
   const b = await up('b');

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { connect } from 'node:net';
-import { blockToJson } from '../../src/core/block.js';
+import { blockHash, blockToJson } from '../../src/core/block.js';
 import { txid, txToJson } from '../../src/core/transaction.js';
 import { EOT_BYTE } from '../../src/transport/limits.js';
 import { ChainBuilder, newKey, regtest, transfer } from '../helpers/chain-builder.js';
@@ -131,8 +131,10 @@ t.test('an invalid block bans its sender; a transaction refused only by policy d
   const bad = b.next().block;
   bad.header = { ...bad.header, merkleRoot: new Uint8Array(32) };
   rude.send(message('BLOCK', { block: bad }));
-  t.match((await banned).reason, /misbehaviour|invalid/);
-  await rude.closed;
+  t.match((await banned).reason, /^invalid-block: /, 'the sender is banned for an invalid block, the typed reason end to end');
+  const ended = await rude.closed;
+  t.equal(ended.reason, 'remote-closed');
+  t.match(ended.remoteReject, { message: 'BLOCK', code: 'bad-merkle-root', hash: hashToHex(blockHash(bad)) }, 'a REJECT naming the message, the validation code and the block came before the close');
   t.ok(polite.isOpen, 'the polite peer is still connected');
 });
 
