@@ -96,7 +96,7 @@ export type SwitchOutcome = 'accepted' | 'oversize' | 'rateLimited' | 'overloade
  * signature and forwards the message by name under the sharing rules
  * (docs/senz.md). Users and sharing rules live in LMDB under the data folder.
  */
-export class SenzSwitch extends EventEmitter<{ outcome: [SwitchOutcome]; registered: [string] }> {
+export class SenzSwitch extends EventEmitter<{ outcome: [SwitchOutcome]; registered: [name: string] }> {
   readonly name: string;
   private readonly o: Required<Omit<SwitchOptions, 'logger' | 'host' | 'port' | 'name' | 'clock'>> & { host: string; port: number };
   private readonly log: Logger | undefined;
@@ -329,6 +329,7 @@ export class SenzSwitch extends EventEmitter<{ outcome: [SwitchOutcome]; registe
       }
       this.lastSeen.set(existing.name, now);
       await store.putUser({ ...existing, host, port, lastSeen: now });
+      this.emit('registered', existing.name);
       this.reply(host, port, `DATA #msg ${SWITCH_REPLY.alreadyRegistered} #pubkey ${publicKeyBase64(this.key.publicKey)}`);
       return;
     }

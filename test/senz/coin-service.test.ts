@@ -33,11 +33,13 @@ t.test('coin id and date are the original miner\'s', async (t) => {
 
 const PRICE = COIN; // 1 coin per carpool request (service 1) in this test
 
-async function peerWithCoinService(t: Test, switchPort: number): Promise<RunningNode> {
-  const dir = mkdtempSync(join(tmpdir(), 'cheesechain-senz-'));
+/** A regtest peer running the coin service; `dir` keeps its data folder across a restart (the caller owns it). */
+async function peerWithCoinService(t: Test, switchPort: number, dir?: string): Promise<RunningNode> {
+  const owned = dir === undefined;
+  const dataDir = dir ?? mkdtempSync(join(tmpdir(), 'cheesechain-senz-'));
   const config = nodeConfigSchema.parse({
     network: 'regtest',
-    dataDir: dir,
+    dataDir,
     nodeId: 'coins-peer',
     listen: { host: '127.0.0.1', port: 0 },
     api: { enabled: false },
@@ -48,7 +50,7 @@ async function peerWithCoinService(t: Test, switchPort: number): Promise<Running
   const node = await startNode(config, { logger: pino({ level: process.env.CHEESECHAIN_TEST_LOG ?? 'silent' }), services: [coinService] });
   t.teardown(async () => {
     await node.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (owned) rmSync(dataDir, { recursive: true, force: true });
   });
   return node;
 }
@@ -77,8 +79,10 @@ t.test('a coin for a carpool request is paid on the chain, confirmed in the next
   const sw = new SenzSwitch({ dataDir: t.testdir({}), port: 0, keyType: 'ed25519' });
   await sw.start();
   t.teardown(() => sw.stop());
-  const registered = new Promise<void>((resolve) => sw.on('registered', (name) => name === 'coins' && resolve()));
-  const node = await peerWithCoinService(t, sw.port);
+  const coinsRegistered = (): Promise<void> => new Promise<void>((resolve) => sw.on('registered', (name) => name === 'coins' && resolve()));
+  const registered = coinsRegistered();
+  const dir = t.testdir({});
+  const node = await peerWithCoinService(t, sw.port, dir);
   await registered;
   const aliceKey = generateSenzKey('ed25519');
   const alice = await user(t, sw, 'alice', aliceKey);
@@ -152,4 +156,15 @@ t.test('a coin for a carpool request is paid on the chain, confirmed in the next
   const rsaUser = await user(t, sw, 'carol', generateSenzKey('rsa', 1024));
   const noAddr = await rsaUser.request(`SHARE #f cc #TIME ${time} #COIN #S_ID 1 #S_PARA y @coins`, (r) => fromCoins(r));
   t.equal(attributeValue(noAddr.msg, 'reason'), 'no-address', 'an RSA key is no chain address without #ADDR');
+
+  // a restarted peer keeps its coin records: the first request again gets the same coin and no payment
+  const minerNonce = (await node.api.account(node.miningAddress)).pendingNonce;
+  await node.stop();
+  const reRegistered = coinsRegistered();
+  const restarted = await peerWithCoinService(t, sw.port, dir);
+  await reRegistered;
+  const afterRestart = await alice.request(request, (r) => fromCoins(r) && r.msg.command === 'PUT');
+  t.equal(attributeValue(afterRestart.msg, 'COIN'), coin);
+  t.equal(attributeValue(afterRestart.msg, 'TXID'), paid);
+  t.equal((await restarted.api.account(restarted.miningAddress)).pendingNonce, minerNonce, 'no payment after the restart');
 });
