@@ -20,7 +20,15 @@
  *    are not. Target: p99 under 200 ms.
  * 3. Sync: blocks and transactions per second for a late joiner catching up
  *    {@link SYNC_BLOCKS} blocks of {@link SYNC_TXS_PER_BLOCK} transfers from a
- *    peer that has them.
+ *    peer that has them, and {@link EMPTY_SYNC_BLOCKS} blocks with only a
+ *    coinbase (the per-block cost alone). Target for the empty blocks: at
+ *    least 5,000 blocks per second.
+ * 4. Memory: the resident set (RSS) of one peer in a child process of its
+ *    own: idle after start, with {@link MEMPOOL_TXS} transfers in its mempool
+ *    (pushed over PUSHTRANSACTION; its mempool is configured to hold them),
+ *    and while it syncs the chain of 3 (peak of samples every
+ *    {@link MEMORY_SAMPLE_MS} ms). Targets: idle < 150 MB, with the full
+ *    mempool < 400 MB.
  *
  * Every peer runs in its own worker thread (`bench/lib/peer-worker.ts`), as
  * if it were its own process: ten peers share the machine's cores, not one
@@ -29,8 +37,10 @@
  * average and the CPU time this process used are printed beside each
  * wall-clock rate.
  *
- * Arguments pick benchmarks: `node dist/bench/network.js [intake]
- * [propagation] [sync]` (all three when none is given). With
+ * Arguments pick benchmarks: `node dist/bench/network.js [--json] [intake]
+ * [propagation] [sync] [memory]` (all four when none is given). With
+ * `--json` the tables go to stderr and stdout gets one JSON object,
+ * {@link NetworkBenchJson}, with every figure and the machine's load. With
  * `BENCH_TRACE=1` the propagation benchmark prints, for every block, when
  * each peer (p0 … p9) connected it, ms after the origin p0 began.
  */
@@ -38,6 +48,7 @@ import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { blockToJson } from '../src/core/block.js';
 import type { Account } from '../src/core/state.js';
@@ -51,7 +62,7 @@ import type { BaselineJob, BaselineResult } from './lib/baseline-worker.js';
 import { benchKey, checkKeyDerivation } from './lib/keys.js';
 import { RawClient, tempDir, withTimeout } from './lib/peers.js';
 import { clock, fmt, percentile, startSpan, table, type Span } from './lib/stats.js';
-import { WorkerPeer } from './lib/worker-peer.js';
+import { WorkerPeer, type PeerMemory } from './lib/worker-peer.js';
 
 /** Funded accounts that sign the intake and propagation transfers. */
 const SENDERS = 1_000;
@@ -75,12 +86,26 @@ const SETTLE_MS = 200;
 /** Blocks of the sync benchmark and transfers in each (after the first, which funds the sender). */
 const SYNC_BLOCKS = 2_000;
 const SYNC_TXS_PER_BLOCK = 10;
+/** Blocks of the empty-block sync: a coinbase each. */
+const EMPTY_SYNC_BLOCKS = 5_000;
+/** Transfers in the mempool of the memory benchmark's peer: {@link MEMPOOL_TXS_PER_SENDER} from each of the {@link SENDERS}. */
+const MEMPOOL_TXS_PER_SENDER = 100;
+const MEMPOOL_TXS = SENDERS * MEMPOOL_TXS_PER_SENDER;
+/** Interval of the RSS samples while the memory benchmark's peer syncs, ms. */
+const MEMORY_SAMPLE_MS = 100;
+/** Wait before reading the idle peer's RSS, after its start and setup blocks, ms. */
+const IDLE_SETTLE_MS = 1_000;
 /** Longest wait for any awaited event before the run fails, ms. */
 const STEP_TIMEOUT_MS = 120_000;
+/** Longest wait for the memory benchmark's mempool to fill, ms. */
+const MEMPOOL_FILL_TIMEOUT_MS = 600_000;
 
-/** Issue 3's targets. */
+/** Targets (issue 3 for intake and propagation; the performance issue for empty-block sync and memory). */
 const TARGET_INTAKE_PER_S = 5_000;
 const TARGET_PROPAGATION_P99_MS = 200;
+const TARGET_EMPTY_SYNC_PER_S = 5_000;
+const TARGET_IDLE_RSS_MB = 150;
+const TARGET_MEMPOOL_RSS_MB = 400;
 
 // ---------------------------------------------------------------------------
 // Chains
@@ -130,6 +155,28 @@ function buildSyncChain(): BuiltBlock[] {
   return b.extend(SYNC_BLOCKS, (height) => (height === 1 ? [] : Array.from({ length: SYNC_TXS_PER_BLOCK }, () => b.pay(b.miner, freshRecipient(n++), TRANSFER_AMOUNT, TRANSFER_FEE))));
 }
 
+/** The empty-block sync chain: coinbases only. */
+function buildEmptySyncChain(): BuiltBlock[] {
+  return new ChainBuilder(regtest, { miner: benchKey(3) }).extend(EMPTY_SYNC_BLOCKS);
+}
+
+/** The memory benchmark's chain: the senders funded, and transfers in no block for the mempool. */
+interface MemoryChain {
+  setup: BuiltBlock[];
+  mempool: TransferTx[];
+}
+
+function buildMemoryChain(): MemoryChain {
+  const b = new ChainBuilder(regtest, { miner: benchKey(4) });
+  const senders: KeyPair[] = Array.from({ length: SENDERS }, (_, i) => benchKey(1_000 + i));
+  const setup = [b.next(), b.next(senders.map((s) => b.pay(b.miner, s, SENDER_FUNDS, TRANSFER_FEE)))];
+  const mempool: TransferTx[] = [];
+  for (let round = 0; round < MEMPOOL_TXS_PER_SENDER; round++) {
+    for (let i = 0; i < SENDERS; i++) mempool.push(b.pay(senders[i]!, senders[(i + round + 1) % SENDERS]!.publicKey, TRANSFER_AMOUNT, TRANSFER_FEE));
+  }
+  return { setup, mempool };
+}
+
 const transfersOf = (blocks: BuiltBlock[]): TransferTx[] => blocks.flatMap((x) => x.block.txs.filter((tx): tx is TransferTx => tx.type === 'transfer'));
 
 // ---------------------------------------------------------------------------
@@ -157,9 +204,7 @@ async function benchIntake(chain: PropagationChain, txs: TransferTx[]): Promise<
   try {
     for (const x of chain.setup) await peer.submitBlock(blockToJson(x.block));
     client = await RawClient.connect(peer.listenPort, 'bench-client');
-    if (PUSH_BATCH > MAX_PUSH_TRANSACTIONS) throw new Error('benchmark: PUSH_BATCH exceeds MAX_PUSH_TRANSACTIONS');
-    const frames: Buffer[] = [];
-    for (let i = 0; i < txs.length; i += PUSH_BATCH) frames.push(encodeMessage(message('PUSHTRANSACTION', { transactions: txs.slice(i, i + PUSH_BATCH) })));
+    const frames = pushFrames(txs);
     const done = peer.untilAccepted(txs.length);
     const stop = startSpan();
     const t0 = clock();
@@ -209,7 +254,7 @@ async function propagate(peers: WorkerPeer[], x: BuiltBlock): Promise<Propagatio
   const { value } = await peers[0]!.submitBlock(blockToJson(x.block));
   if (value.result.status !== 'connected') throw new Error(`benchmark: origin refused block ${hash}: ${JSON.stringify(value.result)}`);
   const times = (await withTimeout(Promise.all(arrivals), STEP_TIMEOUT_MS, `block ${hash} reaching every peer`)).map((at) => at - value.startedAt);
-  if (process.env.BENCH_TRACE) console.log(`  ${hash.slice(0, 12)}: ${times.map((t) => t.toFixed(0)).join(' ')}`);
+  if (process.env.BENCH_TRACE) say(`  ${hash.slice(0, 12)}: ${times.map((t) => t.toFixed(0)).join(' ')}`);
   return { lastMs: Math.max(...times), medianMs: percentile(times, 50), originMs: times[0]! };
 }
 
@@ -304,8 +349,137 @@ async function benchSync(blocks: BuiltBlock[]): Promise<SyncResult> {
 }
 
 // ---------------------------------------------------------------------------
+// 4. Memory
+// ---------------------------------------------------------------------------
+
+interface MemoryResult {
+  idle: PeerMemory;
+  mempool: PeerMemory;
+  mempoolTxs: number;
+  /** Largest sample while syncing, and the sample after the sync finished. */
+  syncPeak: PeerMemory;
+  syncAfter: PeerMemory;
+  syncBlocks: number;
+  syncSamples: number;
+}
+
+/** PUSHTRANSACTION frames of {@link PUSH_BATCH} transfers. */
+function pushFrames(txs: TransferTx[]): Buffer[] {
+  if (PUSH_BATCH > MAX_PUSH_TRANSACTIONS) throw new Error('benchmark: PUSH_BATCH exceeds MAX_PUSH_TRANSACTIONS');
+  const frames: Buffer[] = [];
+  for (let i = 0; i < txs.length; i += PUSH_BATCH) frames.push(encodeMessage(message('PUSHTRANSACTION', { transactions: txs.slice(i, i + PUSH_BATCH) })));
+  return frames;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One peer in its own process: RSS idle, then with the mempool full. */
+async function benchMempoolMemory(mem: MemoryChain): Promise<Pick<MemoryResult, 'idle' | 'mempool' | 'mempoolTxs'>> {
+  const peer = await WorkerPeer.startProcess({ name: 'memory', overrides: { mempool: { maxTransactions: mem.mempool.length } } });
+  let client: RawClient | undefined;
+  try {
+    for (const x of mem.setup) await peer.submitBlock(blockToJson(x.block));
+    await sleep(IDLE_SETTLE_MS);
+    const idle = await peer.memory();
+    const frames = pushFrames(mem.mempool);
+    client = await RawClient.connect(peer.listenPort, 'bench-client');
+    const done = peer.untilAccepted(mem.mempool.length);
+    for (const f of frames) await client.write(f);
+    await withTimeout(done, MEMPOOL_FILL_TIMEOUT_MS, `${mem.mempool.length} transfers entering the memory peer's mempool`);
+    const mempool = await peer.memory();
+    return { idle, mempool, mempoolTxs: mem.mempool.length };
+  } finally {
+    await client?.close();
+    await peer.stop();
+  }
+}
+
+/** A late joiner in its own process syncing `blocks` from a seed peer: RSS sampled while it syncs. */
+async function benchSyncMemory(blocks: BuiltBlock[]): Promise<Pick<MemoryResult, 'syncPeak' | 'syncAfter' | 'syncBlocks' | 'syncSamples'>> {
+  const dir = await seedDataDir(blocks);
+  let seed: WorkerPeer | undefined;
+  let late: WorkerPeer | undefined;
+  try {
+    seed = await WorkerPeer.start({ name: 'seed', dir });
+    late = await WorkerPeer.startProcess({ name: 'late', peers: [seed.listenPort] });
+    const tip = blocks[blocks.length - 1]!.entry.hash;
+    let synced = false;
+    const done = withTimeout(late.untilTip(tip), STEP_TIMEOUT_MS, `the memory peer syncing ${blocks.length} blocks`).finally(() => (synced = true));
+    let peak = await late.memory();
+    let samples = 1;
+    while (!synced) {
+      await Promise.race([sleep(MEMORY_SAMPLE_MS), done]);
+      const m = await late.memory();
+      samples++;
+      if (m.rssBytes > peak.rssBytes) peak = m;
+    }
+    await done;
+    return { syncPeak: peak, syncAfter: await late.memory(), syncBlocks: blocks.length, syncSamples: samples };
+  } finally {
+    await late?.stop();
+    await seed?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Output
 // ---------------------------------------------------------------------------
+
+/** The `--json` output: every figure of the run, null for a benchmark not selected. Rates per second, times ms, memory MB (2^20 bytes). */
+export interface NetworkBenchJson {
+  machine: { node: string; cpus: number; platform: string; arch: string; loadAverage: { start: number[]; end: number[] } };
+  intake: {
+    transfers: number;
+    txPerSecond: number;
+    verifyBaselinePerSecond: number;
+    mempoolBaselinePerSecond: number;
+    /** txPerSecond / verifyBaselinePerSecond. */
+    overVerifyBaseline: number;
+    coresBusy: number;
+    loadAverage: number;
+  } | null;
+  propagation: {
+    peers: number;
+    blockTransfers: number;
+    usual: { blocks: number; p50Ms: number; p99Ms: number; maxMs: number; coresBusy: number };
+    cold: { blocks: number; p50Ms: number; p99Ms: number; maxMs: number; coresBusy: number };
+    /** Usual case: the block's transfers reaching every mempool beforehand. */
+    txRelay: { p50Ms: number; p99Ms: number };
+    loadAverage: number;
+  } | null;
+  sync: {
+    blocks: number;
+    txs: number;
+    blocksPerSecond: number;
+    txPerSecond: number;
+    coresBusy: number;
+    /** txPerSecond / the intake benchmark's verify baseline, when it ran. */
+    txOverVerifyBaseline: number | null;
+    emptyBlocks: number;
+    emptyBlocksPerSecond: number;
+    emptyCoresBusy: number;
+    loadAverage: number;
+  } | null;
+  memory: {
+    idleRssMb: number;
+    mempool100kRssMb: number;
+    mempoolTxs: number;
+    idleHeapUsedMb: number;
+    mempoolHeapUsedMb: number;
+    syncPeakRssMb: number;
+    syncAfterRssMb: number;
+    syncBlocks: number;
+    loadAverage: number;
+  } | null;
+  durationMs: number;
+}
+
+/** With `--json` the human-readable lines go to stderr, keeping stdout for the one JSON object. */
+let humanOut: NodeJS.WriteStream = process.stdout;
+const say = (line = ''): void => void humanOut.write(`${line}\n`);
+const mb = (bytes: number): number => bytes / 2 ** 20;
+const load1 = (): number => loadavg()[0]!;
 
 const load = (): string => loadavg()[0]!.toFixed(2);
 const seconds = (ms: number): string => fmt(ms / 1000, 2);
@@ -313,7 +487,7 @@ const seconds = (ms: number): string => fmt(ms / 1000, 2);
 const cores = (s: Span): string => fmt(s.cpuMs / s.wallMs, 2);
 const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
 
-const BENCHMARKS = ['intake', 'propagation', 'sync'] as const;
+const BENCHMARKS = ['intake', 'propagation', 'sync', 'memory'] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 
 /** The benchmarks named on the command line, all when none is. @throws Error naming an unknown one. */
@@ -324,32 +498,53 @@ function selected(argv: string[]): Set<BenchmarkName> {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const run = selected(process.argv.slice(2));
-  console.log(`cheesechain network benchmark — node ${process.versions.node}, ${availableParallelism()} CPUs, ${process.platform}/${process.arch}, load average ${load()} at start`);
+  const loadAtStart = loadavg();
+  const { values, positionals } = parseArgs({ options: { json: { type: 'boolean', default: false } }, allowPositionals: true });
+  const run = selected(positionals);
+  if (values.json) humanOut = process.stderr;
+  say(`cheesechain network benchmark — node ${process.versions.node}, ${availableParallelism()} CPUs, ${process.platform}/${process.arch}, load average ${load()} at start`);
   checkKeyDerivation();
 
   const buildStop = startSpan();
-  const chain = buildPropagationChain();
-  const syncChain = run.has('sync') ? buildSyncChain() : [];
-  const intakeTxs = transfersOf(chain.usual);
-  console.log(
-    `built beforehand in ${seconds(buildStop().wallMs)} s: ${SENDERS} funded senders, ${2 * PROPAGATION_BLOCKS} blocks of ${BLOCK_TRANSFERS} transfers${run.has('sync') ? `, a ${SYNC_BLOCKS}-block sync chain (${SYNC_TXS_PER_BLOCK} transfers per block)` : ''}`,
-  );
-  console.log('');
+  const chain = run.has('intake') || run.has('propagation') ? buildPropagationChain() : undefined;
+  const syncChain = run.has('sync') || run.has('memory') ? buildSyncChain() : [];
+  const emptyChain = run.has('sync') ? buildEmptySyncChain() : [];
+  const memoryChain = run.has('memory') ? buildMemoryChain() : undefined;
+  const built: string[] = [];
+  if (chain) built.push(`${SENDERS} funded senders, ${2 * PROPAGATION_BLOCKS} blocks of ${BLOCK_TRANSFERS} transfers`);
+  if (syncChain.length > 0) built.push(`a ${SYNC_BLOCKS}-block sync chain (${SYNC_TXS_PER_BLOCK} transfers per block)`);
+  if (emptyChain.length > 0) built.push(`${EMPTY_SYNC_BLOCKS} empty blocks`);
+  if (memoryChain) built.push(`${MEMPOOL_TXS} transfers for a mempool`);
+  say(`built beforehand in ${seconds(buildStop().wallMs)} s: ${built.join(', ')}`);
+  say('');
 
-  if (run.has('intake')) await reportIntake(chain, intakeTxs);
-  if (run.has('propagation')) await reportPropagation(chain);
-  if (run.has('sync')) await reportSync(syncChain);
-  console.log(`total ${seconds(performance.now() - started)} s`);
+  const intake = chain && run.has('intake') ? await reportIntake(chain, transfersOf(chain.usual)) : null;
+  const propagation = chain && run.has('propagation') ? await reportPropagation(chain) : null;
+  const sync = run.has('sync') ? await reportSync(syncChain, emptyChain, intake?.verifyBaselinePerSecond ?? null) : null;
+  const memory = memoryChain ? await reportMemory(memoryChain, syncChain) : null;
+  const durationMs = performance.now() - started;
+  say(`total ${seconds(durationMs)} s`);
+  if (values.json) {
+    const result: NetworkBenchJson = {
+      machine: { node: process.versions.node, cpus: availableParallelism(), platform: process.platform, arch: process.arch, loadAverage: { start: loadAtStart, end: loadavg() } },
+      intake,
+      propagation,
+      sync,
+      memory,
+      durationMs,
+    };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  }
 }
 
-async function reportIntake(chain: PropagationChain, intakeTxs: TransferTx[]): Promise<void> {
+async function reportIntake(chain: PropagationChain, intakeTxs: TransferTx[]): Promise<NetworkBenchJson['intake']> {
   const verify = await runBaseline({ kind: 'verify', txs: intakeTxs, state: new Map(), batch: PUSH_BATCH });
   const mempool = await runBaseline({ kind: 'mempool', txs: intakeTxs, state: chain.stateAfterSetup, batch: PUSH_BATCH });
   const intake = await benchIntake(chain, intakeTxs);
   const intakeRate = perSecond(intake);
-  console.log(`1. transaction intake: ${fmt(INTAKE_TXS)} signed transfers of ${SENDERS} senders into one peer's mempool (load average ${load()})`);
-  console.log(
+  const loadAverage = load1();
+  say(`1. transaction intake: ${fmt(INTAKE_TXS)} signed transfers of ${SENDERS} senders into one peer's mempool (load average ${load()})`);
+  say(
     table(
       ['path', 'transfers', 'seconds', 'transfers/s', 'CPU cores busy', 'target'],
       [
@@ -366,13 +561,23 @@ async function reportIntake(chain: PropagationChain, intakeTxs: TransferTx[]): P
       ],
     ),
   );
-  console.log(`  intake / mempool alone: ${fmt(intakeRate / perSecond(mempool), 2)}×; intake / verifySignature alone: ${fmt(intakeRate / perSecond(verify), 2)}×`);
-  console.log('');
+  say(`  intake / mempool alone: ${fmt(intakeRate / perSecond(mempool), 2)}×; intake / verifySignature alone: ${fmt(intakeRate / perSecond(verify), 2)}×`);
+  say('');
+  return {
+    transfers: intake.count,
+    txPerSecond: intakeRate,
+    verifyBaselinePerSecond: perSecond(verify),
+    mempoolBaselinePerSecond: perSecond(mempool),
+    overVerifyBaseline: intakeRate / perSecond(verify),
+    coresBusy: intake.span.cpuMs / intake.span.wallMs,
+    loadAverage,
+  };
 }
 
-async function reportPropagation(chain: PropagationChain): Promise<void> {
+async function reportPropagation(chain: PropagationChain): Promise<NetworkBenchJson['propagation']> {
   const prop = await benchPropagation(chain);
-  console.log(`2. block propagation: ${NETWORK_PEERS} peers on loopback, each with ${prop.degrees.join('/')} connections (Möbius ladder, diameter 3), blocks of ${BLOCK_TRANSFERS} transfers + coinbase (load average ${load()})`);
+  const loadAverage = load1();
+  say(`2. block propagation: ${NETWORK_PEERS} peers on loopback, each with ${prop.degrees.join('/')} connections (Möbius ladder, diameter 3), blocks of ${BLOCK_TRANSFERS} transfers + coinbase (load average ${load()})`);
   const row = (name: string, xs: PropagationSample[], span: Span): string[] => {
     const last = xs.map((s) => s.lastMs);
     const p99 = percentile(last, 99);
@@ -388,29 +593,100 @@ async function reportPropagation(chain: PropagationChain): Promise<void> {
       `p99 < ${TARGET_PROPAGATION_P99_MS} ms: ${verdict(p99 < TARGET_PROPAGATION_P99_MS)}`,
     ];
   };
-  console.log(
+  say(
     table(
       ['case', 'blocks', 'origin p50 ms', 'median peer p50 ms', 'every peer p50 ms', 'every peer p99 ms', 'max ms', 'CPU cores busy', 'target'],
       [row('transfers already in every mempool (usual)', prop.usual, prop.usualSpan), row('transfers in no mempool', prop.cold, prop.coldSpan)],
     ),
   );
-  console.log(
+  say(
     `  (usual case: each block's ${BLOCK_TRANSFERS} transfers, pushed to one peer, reached all ${NETWORK_PEERS} mempools in p50 ${fmt(percentile(prop.txRelayMs, 50))} ms, p99 ${fmt(percentile(prop.txRelayMs, 99))} ms)`,
   );
-  console.log('');
+  say('');
+  const summary = (xs: PropagationSample[], span: Span): { blocks: number; p50Ms: number; p99Ms: number; maxMs: number; coresBusy: number } => {
+    const last = xs.map((s) => s.lastMs);
+    return { blocks: xs.length, p50Ms: percentile(last, 50), p99Ms: percentile(last, 99), maxMs: Math.max(...last), coresBusy: span.cpuMs / span.wallMs };
+  };
+  return {
+    peers: NETWORK_PEERS,
+    blockTransfers: BLOCK_TRANSFERS,
+    usual: summary(prop.usual, prop.usualSpan),
+    cold: summary(prop.cold, prop.coldSpan),
+    txRelay: { p50Ms: percentile(prop.txRelayMs, 50), p99Ms: percentile(prop.txRelayMs, 99) },
+    loadAverage,
+  };
 }
 
-async function reportSync(syncChain: BuiltBlock[]): Promise<void> {
+async function reportSync(syncChain: BuiltBlock[], emptyChain: BuiltBlock[], verifyBaseline: number | null): Promise<NetworkBenchJson['sync']> {
   const sync = await benchSync(syncChain);
-  console.log(`3. sync: a late joiner catching up ${fmt(sync.blocks)} blocks (${fmt(sync.txs)} transactions, coinbases included) from one peer (load average ${load()})`);
-  console.log(
+  const empty = await benchSync(emptyChain);
+  const loadAverage = load1();
+  const blocksPerSecond = (r: SyncResult): number => (r.blocks * 1000) / r.span.wallMs;
+  const txPerSecond = (sync.txs * 1000) / sync.span.wallMs;
+  say(`3. sync: a late joiner catching up from one peer (load average ${load()})`);
+  say(
     table(
-      ['blocks', 'transactions', 'seconds', 'blocks/s', 'transactions/s', 'CPU cores busy'],
-      [[fmt(sync.blocks), fmt(sync.txs), seconds(sync.span.wallMs), fmt((sync.blocks * 1000) / sync.span.wallMs, 1), fmt((sync.txs * 1000) / sync.span.wallMs), cores(sync.span)]],
-      0,
+      ['chain', 'blocks', 'transactions', 'seconds', 'blocks/s', 'transactions/s', 'CPU cores busy', 'target'],
+      [
+        [`${SYNC_TXS_PER_BLOCK} transfers per block`, fmt(sync.blocks), fmt(sync.txs), seconds(sync.span.wallMs), fmt(blocksPerSecond(sync), 1), fmt(txPerSecond), cores(sync.span), ''],
+        [
+          'empty blocks (coinbase only)',
+          fmt(empty.blocks),
+          fmt(empty.txs),
+          seconds(empty.span.wallMs),
+          fmt(blocksPerSecond(empty), 1),
+          fmt((empty.txs * 1000) / empty.span.wallMs),
+          cores(empty.span),
+          `≥ ${fmt(TARGET_EMPTY_SYNC_PER_S)} blocks/s: ${verdict(blocksPerSecond(empty) >= TARGET_EMPTY_SYNC_PER_S)}`,
+        ],
+      ],
     ),
   );
-  console.log('');
+  if (verifyBaseline !== null) say(`  sync transactions/s / verifySignature alone (intake baseline): ${fmt(txPerSecond / verifyBaseline, 2)}×`);
+  say('');
+  return {
+    blocks: sync.blocks,
+    txs: sync.txs,
+    blocksPerSecond: blocksPerSecond(sync),
+    txPerSecond,
+    coresBusy: sync.span.cpuMs / sync.span.wallMs,
+    txOverVerifyBaseline: verifyBaseline === null ? null : txPerSecond / verifyBaseline,
+    emptyBlocks: empty.blocks,
+    emptyBlocksPerSecond: blocksPerSecond(empty),
+    emptyCoresBusy: empty.span.cpuMs / empty.span.wallMs,
+    loadAverage,
+  };
+}
+
+async function reportMemory(mem: MemoryChain, syncChain: BuiltBlock[]): Promise<NetworkBenchJson['memory']> {
+  const pool = await benchMempoolMemory(mem);
+  const sync = await benchSyncMemory(syncChain);
+  const loadAverage = load1();
+  say(`4. memory: resident set (RSS) of one peer in a child process of its own (load average ${load()})`);
+  const row = (what: string, m: PeerMemory, target: string): string[] => [what, fmt(mb(m.rssBytes), 1), fmt(mb(m.heapUsedBytes), 1), fmt(mb(m.externalBytes), 1), target];
+  say(
+    table(
+      ['state', 'RSS MB', 'JS heap used MB', 'external MB', 'target'],
+      [
+        row('idle (regtest, 2 blocks, mining off)', pool.idle, `< ${TARGET_IDLE_RSS_MB} MB: ${verdict(mb(pool.idle.rssBytes) < TARGET_IDLE_RSS_MB)}`),
+        row(`${fmt(pool.mempoolTxs)} transfers in its mempool`, pool.mempool, `< ${TARGET_MEMPOOL_RSS_MB} MB: ${verdict(mb(pool.mempool.rssBytes) < TARGET_MEMPOOL_RSS_MB)}`),
+        row(`syncing ${fmt(sync.syncBlocks)} blocks: peak of ${sync.syncSamples} samples`, sync.syncPeak, ''),
+        row('after that sync', sync.syncAfter, ''),
+      ],
+    ),
+  );
+  say('');
+  return {
+    idleRssMb: mb(pool.idle.rssBytes),
+    mempool100kRssMb: mb(pool.mempool.rssBytes),
+    mempoolTxs: pool.mempoolTxs,
+    idleHeapUsedMb: mb(pool.idle.heapUsedBytes),
+    mempoolHeapUsedMb: mb(pool.mempool.heapUsedBytes),
+    syncPeakRssMb: mb(sync.syncPeak.rssBytes),
+    syncAfterRssMb: mb(sync.syncAfter.rssBytes),
+    syncBlocks: sync.syncBlocks,
+    loadAverage,
+  };
 }
 
 await main();

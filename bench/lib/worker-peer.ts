@@ -1,8 +1,14 @@
 /**
  * The main thread's handle on a benchmark peer running in a worker thread
- * (`peer-worker.ts`): requests with replies, and the times at which the
- * peer's tip changed, stamped in the worker with {@link clock}.
+ * (`peer-worker.ts`) or a child process (`peer-process.ts`): requests with
+ * replies, and the times at which the peer's tip changed, stamped by the peer
+ * with {@link clock} (comparable across threads; across processes on one
+ * machine to within the clocks' agreement, so the benchmarks time processes
+ * only with their own clock).
  */
+import { fork } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BlockJson } from '../../src/core/block.js';
 import type { NodeInfo, SubmitBlockResult } from '../../src/node/node-api.js';
@@ -18,7 +24,17 @@ export type PeerCommand =
   | { id: number; cmd: 'info' }
   /** Answered with the node ids of the connected peers. */
   | { id: number; cmd: 'peers' }
+  /** Answered with the hosting process's {@link PeerMemory}. */
+  | { id: number; cmd: 'memory' }
   | { id: number; cmd: 'stop' };
+
+/** Memory of the process hosting a peer (`process.memoryUsage()`), bytes. */
+export interface PeerMemory {
+  rssBytes: number;
+  heapUsedBytes: number;
+  externalBytes: number;
+  arrayBuffersBytes: number;
+}
 
 type Command = PeerCommand extends infer C ? (C extends { id: number } ? Omit<C, 'id'> : never) : never;
 
@@ -36,6 +52,40 @@ export interface Answer<T> {
   at: number;
 }
 
+/** How the main thread talks to the thread or process hosting a peer: its 'message' and 'error' events, and two calls. */
+interface Channel {
+  events: EventEmitter;
+  post(c: PeerCommand): void;
+  terminate(): Promise<unknown>;
+}
+
+function threadChannel(opts: BenchPeerOptions): Channel {
+  const worker = new Worker(new URL('./peer-worker.js', import.meta.url), { workerData: opts });
+  return { events: worker, post: (c) => worker.postMessage(c), terminate: () => worker.terminate() };
+}
+
+function processChannel(opts: BenchPeerOptions): Channel {
+  const child = fork(fileURLToPath(new URL('./peer-process.js', import.meta.url)), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  child.send(opts);
+  let terminating = false;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      // A peer process that dies on its own fails whatever waits on it.
+      if (!terminating && code !== 0) child.emit('error', new Error(`benchmark peer ${opts.name} exited (${code ?? signal})`));
+      resolve();
+    }),
+  );
+  return {
+    events: child,
+    post: (c) => void child.send(c),
+    terminate: async () => {
+      terminating = true;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
 export class WorkerPeer {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (a: Answer<unknown>) => void; reject: (e: Error) => void }>();
@@ -48,23 +98,34 @@ export class WorkerPeer {
 
   private constructor(
     readonly name: string,
-    private readonly worker: Worker,
+    private readonly worker: Channel,
     readonly listenPort: number,
   ) {
-    worker.on('message', (r: PeerReport) => this.onReport(r));
-    worker.on('error', (err) => this.fail(err));
+    worker.events.on('message', (r: PeerReport) => this.onReport(r));
+    worker.events.on('error', (err: Error) => this.fail(err));
   }
 
   /** Starts a peer in a new worker thread; resolves once it listens. */
   static start(opts: BenchPeerOptions): Promise<WorkerPeer> {
-    const worker = new Worker(new URL('./peer-worker.js', import.meta.url), { workerData: opts });
+    return WorkerPeer.ready(opts, threadChannel(opts));
+  }
+
+  /** Starts a peer in a child process of its own (for its resident memory); resolves once it listens. */
+  static startProcess(opts: BenchPeerOptions): Promise<WorkerPeer> {
+    return WorkerPeer.ready(opts, processChannel(opts));
+  }
+
+  private static ready(opts: BenchPeerOptions, channel: Channel): Promise<WorkerPeer> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
-      worker.once('error', onError);
-      worker.once('message', (r: PeerReport) => {
-        worker.off('error', onError);
-        if (r.type === 'ready') resolve(new WorkerPeer(opts.name, worker, r.listenPort));
-        else reject(new Error(`benchmark peer ${opts.name} did not start: ${JSON.stringify(r)}`));
+      channel.events.once('error', onError);
+      channel.events.once('message', (r: PeerReport) => {
+        channel.events.off('error', onError);
+        if (r.type === 'ready') resolve(new WorkerPeer(opts.name, channel, r.listenPort));
+        else {
+          void channel.terminate();
+          reject(new Error(`benchmark peer ${opts.name} did not start: ${JSON.stringify(r)}`));
+        }
       });
     });
   }
@@ -104,7 +165,7 @@ export class WorkerPeer {
     const id = this.nextId++;
     return new Promise<Answer<T>>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (a: Answer<unknown>) => void, reject });
-      this.worker.postMessage({ ...c, id });
+      this.worker.post({ ...c, id } as PeerCommand);
     });
   }
 
@@ -132,6 +193,10 @@ export class WorkerPeer {
   async peerIds(): Promise<string[]> {
     return (await this.request<string[]>({ cmd: 'peers' })).value;
   }
+  /** Memory of the thread's process (the whole benchmark for a thread peer; the peer alone for a process peer). */
+  async memory(): Promise<PeerMemory> {
+    return (await this.request<PeerMemory>({ cmd: 'memory' })).value;
+  }
 
   /** Resolves with the time at which the peer's tip became `hash` (now or later). */
   untilTip(hash: string): Promise<number> {
@@ -145,7 +210,7 @@ export class WorkerPeer {
     });
   }
 
-  /** Stops the node (removing its data folder) and ends the worker. */
+  /** Stops the node (removing its data folder) and ends its thread or process. */
   async stop(): Promise<void> {
     if (!this.failure) await this.request({ cmd: 'stop' }).catch(() => undefined);
     await this.worker.terminate();
