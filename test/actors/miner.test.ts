@@ -77,7 +77,7 @@ async function setup() {
   actor.start(ctx);
   const send = (msg: MinerMsg): Promise<void> => Promise.resolve(actor.receive(msg));
   /** Hands the next fact the pool delivered (a solution or a failure) to the actor. */
-  const deliverNext = async (): Promise<void> => send(await ctx.nextDelivered());
+  const deliverNext = async (): Promise<void> => send(await ctx.next());
   const stats = (): Promise<MinerStats> => new Promise((resolve, reject) => void send({ type: 'miner/stats', reply: new Reply(resolve, reject) }));
   t.teardown(() => actor.stop());
   return {
@@ -184,11 +184,11 @@ t.test('a pool failure of the current work crashes the actor; one of old work is
   await send({ type: 'miner/start' });
   const old = miner.last;
   await send({ type: 'miner/tip-changed' });
-  await ctx.nextDelivered(); // the aborted job's null
+  await ctx.next(); // the aborted job's null
   old.fail(new Error('worker died'));
-  t.same(ctx.delivered, [], 'a settled job reports once');
+  t.same(ctx.mailbox, [], 'a settled job reports once');
   miner.last.fail(new Error('worker died'));
-  const failed = await ctx.nextDelivered();
+  const failed = await ctx.next();
   await t.rejects(send(failed), { message: 'worker died' });
   await t.resolves(send({ type: 'miner/failed', generation: 1, error: new Error('stale') }), 'an old generation is ignored');
 });

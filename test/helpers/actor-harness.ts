@@ -5,7 +5,7 @@
  * context is a {@link StubContext} whose timers the test fires by hand. The
  * test calls `receive` itself and awaits it, so every step is deterministic.
  */
-import { Reply, type ActorContext, type ActorRef } from '../../src/actors/runtime/actor.js';
+import { Reply, type Actor, type ActorContext, type ActorRef } from '../../src/actors/runtime/actor.js';
 
 type Tagged = { type: string };
 type Of<M, T extends string> = Extract<M, { type: T }>;
@@ -26,6 +26,8 @@ export class StubRef<M extends Tagged> implements ActorRef<M> {
   readonly received: M[] = [];
   /** When false, `offer` refuses (a full mailbox) and `tell` throws. */
   accepting = true;
+  /** Called with every message received (after it is recorded). */
+  onMessage: ((msg: M) => void) | undefined;
 
   constructor(
     readonly name: string,
@@ -61,6 +63,7 @@ export class StubRef<M extends Tagged> implements ActorRef<M> {
 
   private take(msg: M): void {
     this.received.push(msg);
+    this.onMessage?.(msg);
     const reply = (msg as { reply?: unknown }).reply;
     if (!(reply instanceof Reply)) return;
     const handler = this.handlers[msg.type as M['type']] as ((m: M) => unknown) | undefined;
@@ -77,17 +80,23 @@ export class StubRef<M extends Tagged> implements ActorRef<M> {
   }
 }
 
-/** The context an actor is started with: its own mailbox is a {@link StubRef}; timers and deliveries wait for the test. */
+/**
+ * The context an actor is started with. What the actor sends itself (through
+ * `self`, e.g. from a socket callback) and the facts it `deliver`s wait in
+ * {@link mailbox}, in order, until the test hands them over ({@link next},
+ * {@link pump}); timers registered with `every` are only recorded.
+ */
 export class StubContext<M extends Tagged> implements ActorContext<M> {
   readonly self: StubRef<M>;
   /** Timers the actor registered with `every`: interval, ms, and the message. */
   readonly timers: Array<{ intervalMs: number; msg: M }> = [];
-  /** Facts delivered from callbacks (`deliver`), in order, not yet handed to the actor. */
-  readonly delivered: M[] = [];
+  /** Messages sent to the actor itself or delivered from callbacks, in order, not yet handed to it. */
+  readonly mailbox: M[] = [];
   private waiters: Array<() => void> = [];
 
   constructor(readonly name: string) {
     this.self = new StubRef<M>(name);
+    this.self.onMessage = (m) => this.enqueue(m);
   }
 
   every(intervalMs: number, msg: M): void {
@@ -95,15 +104,40 @@ export class StubContext<M extends Tagged> implements ActorContext<M> {
   }
 
   deliver(msg: M): void {
-    this.delivered.push(msg);
+    this.enqueue(msg);
+  }
+
+  /** Resolves with the next message for the actor (waiting for one when none is queued) and removes it. */
+  async next(): Promise<M> {
+    while (this.mailbox.length === 0) await new Promise<void>((r) => this.waiters.push(r));
+    return this.mailbox.shift() as M;
+  }
+
+  /**
+   * Hands the actor its messages one at a time, awaiting each `receive`, until
+   * `done()` holds. `done` is checked before each message and whenever
+   * {@link wake} is called (for conditions that change outside the actor).
+   */
+  async pump(actor: Actor<M>, done: () => boolean): Promise<void> {
+    for (;;) {
+      if (done()) return;
+      if (this.mailbox.length === 0) {
+        await new Promise<void>((r) => this.waiters.push(r));
+        continue;
+      }
+      await actor.receive(this.mailbox.shift() as M, this);
+    }
+  }
+
+  /** Makes a waiting {@link pump} or {@link next} look again. */
+  wake(): void {
     const w = this.waiters;
     this.waiters = [];
     for (const f of w) f();
   }
 
-  /** Resolves with the next delivered fact (waiting for it when none is queued) and removes it. */
-  async nextDelivered(): Promise<M> {
-    while (this.delivered.length === 0) await new Promise<void>((r) => this.waiters.push(r));
-    return this.delivered.shift() as M;
+  private enqueue(msg: M): void {
+    this.mailbox.push(msg);
+    this.wake();
   }
 }

@@ -1,0 +1,145 @@
+/**
+ * The peer manager alone: a stub gossip ref records what it is told, the
+ * test hands the actor each message from its mailbox, a manual clock drives
+ * bans; the remote peers are real connections over TCP on 127.0.0.1 made
+ * with the transport's `dial` and `listen`.
+ */
+import t, { type Test } from 'tap';
+import { ManualClock, seededRandom } from '../../src/core/clock.js';
+import { EventBus, type NodeEvent } from '../../src/actors/events.js';
+import type { GossipMsg } from '../../src/actors/gossip.js';
+import { PeerManagerActor, type PeerManagerDeps, type PeerManagerMsg, type PeerView } from '../../src/actors/peer-manager.js';
+import { Reply } from '../../src/actors/runtime/actor.js';
+import type { PeerConnection } from '../../src/transport/connection.js';
+import { message, type Message } from '../../src/transport/messages.js';
+import { dial, listen } from '../../src/transport/tcp.js';
+import { StubContext, StubRef } from '../helpers/actor-harness.js';
+import { NET, status } from '../transport/helpers.js';
+
+const BAN_SECONDS = 60;
+
+async function setup(t: Test, over: Partial<PeerManagerDeps> = {}) {
+  const clock = new ManualClock(1_800_000_000_000);
+  const bus = new EventBus();
+  const events: NodeEvent[] = [];
+  bus.subscribe((e) => events.push(e));
+  const gossip = new StubRef<GossipMsg>('gossip');
+  const actor = new PeerManagerActor({
+    nodeId: 'local',
+    network: NET,
+    listenHost: '127.0.0.1',
+    listenPort: 0,
+    staticPeers: [],
+    maxInbound: 8,
+    maxOutbound: 8,
+    banSeconds: BAN_SECONDS,
+    handshakeTimeoutMs: 5_000,
+    gossip,
+    bus,
+    status,
+    clock,
+    random: seededRandom(1),
+    ...over,
+  });
+  const ctx = new StubContext<PeerManagerMsg>('peer-manager');
+  // Connections forward peer messages to gossip from socket callbacks: a pump waiting for them looks again.
+  gossip.onMessage = () => ctx.wake();
+  await actor.start(ctx);
+  const remotes: PeerConnection[] = [];
+  t.teardown(async () => {
+    await Promise.all(remotes.map((c) => c.close('shutdown', 'test over')));
+    await actor.stop();
+  });
+  const ask = <R>(build: (reply: Reply<R>) => PeerManagerMsg): Promise<R> =>
+    new Promise<R>((resolve, reject) => void actor.receive(build(new Reply(resolve, reject))));
+  const port = await ask<number>((reply) => ({ type: 'pm/listen-port', reply }));
+  /** Hands the actor its messages until `done()` holds. */
+  const pump = (done: () => boolean): Promise<void> => ctx.pump(actor, done);
+  /** A remote peer dialing in; its messages are recorded. */
+  const connect = async (nodeId: string, listenPort = 0, role?: 'tracker') => {
+    const conn = await dial({ host: '127.0.0.1', port, nodeId, listenPort, network: NET, status, ...(role ? { role } : {}) });
+    remotes.push(conn);
+    const firstMessage = new Promise<Message>((resolve) => conn.on('node_message', (_c, m) => resolve(m)));
+    return { conn, firstMessage };
+  };
+  const peerUps = () => gossip.of('gossip/peer-up');
+  return { clock, bus, events, gossip, actor, ctx, port, ask, pump, connect, peerUps };
+}
+
+t.test('an inbound peer that completes the handshake is handed to gossip, announced, and asked for addresses', async (t) => {
+  const { pump, connect, peerUps, events, ask } = await setup(t);
+  const { firstMessage } = await connect('remote', 18999);
+  await pump(() => peerUps().length === 1);
+  t.match(peerUps()[0]!.link, { nodeId: 'remote', direction: 'inbound', host: '127.0.0.1', port: 18999 });
+  t.match(events, [{ type: 'peer-connected', nodeId: 'remote', direction: 'inbound', port: 18999 }]);
+  t.same(await firstMessage, message('GETADDR', {}));
+  const views = await ask<PeerView[]>((reply) => ({ type: 'pm/peers', reply }));
+  t.same(views, [{ nodeId: 'remote', host: '127.0.0.1', port: 18999, direction: 'inbound', height: 7 }]);
+});
+
+t.test("a peer's messages go to gossip; its departure is told to gossip and announced", async (t) => {
+  const { pump, connect, peerUps, gossip, events } = await setup(t);
+  const { conn } = await connect('remote');
+  await pump(() => peerUps().length === 1);
+  await conn.ready;
+  conn.send(message('BROADCASTBLOCK', { hashes: ['ab'.repeat(32)] }));
+  await pump(() => gossip.of('gossip/message').length > 0);
+  t.match(gossip.of('gossip/message'), [{ nodeId: 'remote', message: { method: 'BROADCASTBLOCK' } }]);
+  await conn.close('local-close', 'bye');
+  await pump(() => gossip.of('gossip/peer-down').length === 1);
+  t.same(gossip.of('gossip/peer-down'), [{ type: 'gossip/peer-down', nodeId: 'remote' }]);
+  t.match(events.filter((e) => e.type === 'peer-disconnected'), [{ nodeId: 'remote', direction: 'inbound' }]);
+});
+
+t.test('a punished peer is disconnected and banned by node id and listen address until the ban ends on the clock', async (t) => {
+  const { pump, connect, peerUps, gossip, events, actor, clock, ctx } = await setup(t);
+  await connect('remote', 18999);
+  await pump(() => peerUps().length === 1);
+  await actor.receive({ type: 'pm/punish', nodeId: 'remote', reason: 'invalid block' });
+  await pump(() => gossip.of('gossip/peer-down').length === 1);
+  t.match(events.filter((e) => e.type === 'peer-disconnected'), [{ nodeId: 'remote', reason: 'misbehaviour' }]);
+
+  const refused = [await connect('remote', 18998), await connect('other', 18999)];
+  let closed = 0;
+  for (const r of refused) void r.conn.closed.then(() => (closed++, ctx.wake()));
+  await pump(() => closed === 2);
+  t.equal(peerUps().length, 1, 'neither the banned id nor the banned address is accepted');
+
+  clock.advance(BAN_SECONDS * 1000 - 1);
+  const early = await connect('remote', 18999);
+  let earlyClosed = false;
+  void early.conn.closed.then(() => ((earlyClosed = true), ctx.wake()));
+  await pump(() => earlyClosed);
+  t.equal(peerUps().length, 1, 'one ms before the ban ends: still refused');
+
+  clock.advance(1);
+  await connect('remote', 18999);
+  await pump(() => peerUps().length === 2);
+  t.match(peerUps()[1]!.link, { nodeId: 'remote' }, 'the ban ended');
+});
+
+t.test('a second connection of a connected node, a connection to itself and a tracker probe are not peers', async (t) => {
+  const { pump, connect, peerUps, ctx } = await setup(t);
+  await connect('remote', 18999);
+  await pump(() => peerUps().length === 1);
+  const others = [await connect('remote', 18997), await connect('local', 18996), await connect('tracker-1', 0, 'tracker')];
+  const tracker = others[2]!;
+  let trackerReady = false;
+  void tracker.conn.ready.then(() => ((trackerReady = true), ctx.wake()));
+  let closed = 0;
+  for (const r of others.slice(0, 2)) void r.conn.closed.then(() => (closed++, ctx.wake()));
+  await pump(() => closed === 2 && trackerReady);
+  t.equal(peerUps().length, 1, 'only the first connection is a peer');
+  t.ok(tracker.conn.isOpen, 'the tracker probe is left to close by itself');
+});
+
+t.test('an address learnt is dialled on the dial tick, and the outbound peer is handed to gossip', async (t) => {
+  const { pump, peerUps, actor, ask } = await setup(t);
+  const remote = await listen({ host: '127.0.0.1', port: 0, nodeId: 'listener', network: NET, status, onConnection: () => undefined });
+  t.teardown(() => remote.close());
+  await actor.receive({ type: 'pm/learn', addresses: [{ host: '127.0.0.1', port: remote.port }], from: 'tracker' });
+  await actor.receive({ type: 'pm/dial-tick' });
+  await pump(() => peerUps().length === 1);
+  t.match(peerUps()[0]!.link, { nodeId: 'listener', direction: 'outbound', port: remote.port });
+  t.match(await ask<PeerView[]>((reply) => ({ type: 'pm/peers', reply })), [{ nodeId: 'listener', direction: 'outbound', port: remote.port }]);
+});
