@@ -59,8 +59,14 @@ async function setup(t: Test, over: Partial<PeerManagerDeps> = {}) {
   const connect = async (nodeId: string, listenPort = 0, role?: 'tracker') => {
     const conn = await dial({ host: '127.0.0.1', port, nodeId, listenPort, network: NET, status, ...(role ? { role } : {}) });
     remotes.push(conn);
-    const firstMessage = new Promise<Message>((resolve) => conn.on('node_message', (_c, m) => resolve(m)));
-    return { conn, firstMessage };
+    const got: Message[] = [];
+    const firstMessage = new Promise<Message>((resolve) =>
+      conn.on('node_message', (_c, m) => {
+        got.push(m);
+        resolve(m);
+      }),
+    );
+    return { conn, got, firstMessage };
   };
   const peerUps = () => gossip.of('gossip/peer-up');
   return { clock, bus, events, gossip, actor, ctx, port, ask, pump, connect, peerUps };
@@ -93,11 +99,14 @@ t.test("a peer's messages go to gossip; its departure is told to gossip and anno
 
 t.test('a punished peer is disconnected and banned by node id and listen address until the ban ends on the clock', async (t) => {
   const { pump, connect, peerUps, gossip, events, actor, clock, ctx } = await setup(t);
-  await connect('remote', 18999);
+  const punished = await connect('remote', 18999);
   await pump(() => peerUps().length === 1);
-  await actor.receive({ type: 'pm/punish', nodeId: 'remote', reason: 'invalid block' });
+  const bad = 'ab'.repeat(32);
+  await actor.receive({ type: 'pm/punish', nodeId: 'remote', offence: { kind: 'invalid-block', hash: bad, code: 'bad-merkle-root', reason: 'merkle root mismatch' } });
   await pump(() => gossip.of('gossip/peer-down').length === 1);
-  t.match(events.filter((e) => e.type === 'peer-disconnected'), [{ nodeId: 'remote', reason: 'misbehaviour' }]);
+  t.match(events.filter((e) => e.type === 'peer-disconnected'), [{ nodeId: 'remote', reason: 'invalid-block' }]);
+  await punished.conn.closed;
+  t.match(punished.got.filter((m) => m.method === 'REJECT'), [{ payload: { message: 'BLOCK', code: 'bad-merkle-root', hash: bad } }], 'the peer is told why before the connection ends');
 
   const refused = [await connect('remote', 18998), await connect('other', 18999)];
   let closed = 0;
