@@ -2,8 +2,8 @@
  * The layers of cheesechain point one way (docs/architecture in README, design
  * "Layers point one way"):
  *
- *   src/core  <-  src/store, src/transport, src/mining, src/config, src/p2p
- *             <-  src/tracker  <-  src/actors  <-  src/node
+ *   src/core  <-  src/store, src/transport, src/mining, src/p2p
+ *             <-  src/tracker  <-  src/config  <-  src/actors  <-  src/node
  *             <-  src/api, src/nats, src/senz, src/dashboard  <-  src/cli
  *
  * An import never runs up this list. `npm test` runs this check before the
@@ -21,9 +21,9 @@ module.exports = {
     },
     {
       name: 'base-layers-only-core',
-      comment: 'src/store, src/mining, src/config and src/p2p build on src/core only.',
+      comment: 'src/store, src/mining and src/p2p build on src/core only.',
       severity: 'error',
-      from: { path: '^src/(store|mining|config|p2p)/' },
+      from: { path: '^src/(store|mining|p2p)/' },
       to: { path: '^src/', pathNot: ['^src/core/', '^src/$1/'] },
     },
     {
@@ -39,6 +39,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/tracker/' },
       to: { path: '^src/(actors|node|api|nats|senz|dashboard|cli)/' },
+    },
+    {
+      name: 'config-below-actors',
+      comment: 'The config schema takes its defaults from the protocol constants (src/core, src/transport, src/tracker), never from actors or above.',
+      severity: 'error',
+      from: { path: '^src/config/' },
+      to: { path: '^src/(store|mining|actors|node|api|nats|senz|dashboard|cli)/' },
     },
     {
       name: 'actors-below-node',

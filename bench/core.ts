@@ -1,5 +1,5 @@
 /**
- * Core benchmarks (issue 2 item 10), printed in one run by `npm run bench`
+ * Core benchmarks, printed in one run by `npm run bench`
  * (`node dist/bench/core.js`):
  *
  * 1. ed25519 signature verifications per second on tweetnacl

@@ -1,5 +1,5 @@
 /**
- * NATS benchmarks (issue 5, deliverable 8): `node dist/bench/nats.js [--json] [--seconds N] [--workers N]`.
+ * NATS benchmarks: `node dist/bench/nats.js [--json] [--seconds N] [--workers N]`.
  * Starts its own `nats-server` on a free port (Debian package `nats-server`).
  *
  * 1. Cost of publishing: block connect throughput of a real regtest peer

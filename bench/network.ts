@@ -1,5 +1,5 @@
 /**
- * Network benchmarks (issue 3, "Benchmarks"), printed in one run by
+ * Network benchmarks, printed in one run by
  * `npm run bench:network` (`node dist/bench/network.js`), each beside its
  * target and a baseline measured in the same run:
  *
@@ -68,7 +68,7 @@ import { WorkerPeer, type PeerMemory } from './lib/worker-peer.js';
 const SENDERS = 1_000;
 /** Transfers per propagation block (plus the coinbase): one per sender. */
 const BLOCK_TRANSFERS = SENDERS;
-/** Blocks timed in each propagation case (issue 3: at least 20). */
+/** Blocks timed in each propagation case (at least 20, so a p99 means something). */
 const PROPAGATION_BLOCKS = 20;
 /** Transfers pushed in the intake benchmark: those of the usual-case propagation blocks, 20 per sender. */
 const INTAKE_TXS = PROPAGATION_BLOCKS * BLOCK_TRANSFERS;
@@ -100,7 +100,7 @@ const STEP_TIMEOUT_MS = 120_000;
 /** Longest wait for a sync, or for the memory benchmark's mempool to fill, ms (minutes on a machine shared with much other work). */
 const LONG_STEP_TIMEOUT_MS = 600_000;
 
-/** Targets (issue 3 for intake and propagation; the performance issue for empty-block sync and memory). */
+/** The targets these figures are judged against. */
 const TARGET_INTAKE_PER_S = 5_000;
 const TARGET_PROPAGATION_P99_MS = 200;
 const TARGET_EMPTY_SYNC_PER_S = 5_000;

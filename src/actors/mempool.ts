@@ -3,37 +3,12 @@ import { bytesEqual, toHex } from '../core/encoding.js';
 import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_MONEY } from '../core/params.js';
 import { assertNever, reject, type Rejection } from '../core/reject.js';
 import { EMPTY_ACCOUNT, type Account, type AccountReader } from '../core/state.js';
+import { DEFAULT_DUST_LIMIT, DEFAULT_MEMPOOL_EXPIRY_MS, DEFAULT_MEMPOOL_MAX_TRANSACTIONS, DEFAULT_MIN_RELAY_FEE, MAX_PENDING_PER_SENDER } from '../core/policy.js';
 import { TRANSFER_BYTES, txid as computeTxid, type TransferTx } from '../core/transaction.js';
 import { checkTransfer, checkTransferAmounts } from '../core/validation.js';
 import type { EventBus } from './events.js';
 import { IndexedHeap, siftDown, siftUp } from './indexed-heap.js';
 import type { Actor, Reply } from './runtime/actor.js';
-
-/** @default 50_000 — most transactions held (policy). */
-export const DEFAULT_MEMPOOL_MAX_TXS = 50_000;
-/**
- * @default 25 — most pending transfers of one sender (policy). Each pending
- * transfer of a sender depends on all its earlier ones (nonce order), so
- * this is Bitcoin Core's ancestor limit (`DEFAULT_ANCESTOR_LIMIT` = 25)
- * for the account model; it bounds every per-sender walk.
- */
-export const MAX_PENDING_PER_SENDER = 25;
-/**
- * @default 153 — least fee of a relayed transfer, base units: 1 base unit per
- * byte of its {@link TRANSFER_BYTES} (Bitcoin Core's `DEFAULT_MIN_RELAY_TX_FEE`,
- * 1,000 satoshi per kvB = 1 per byte). Policy: a block may carry lower fees.
- */
-export const DEFAULT_MIN_RELAY_FEE = BigInt(TRANSFER_BYTES);
-/**
- * @default 459 — least amount of a relayed transfer, base units: three times
- * the least fee of spending it again (Bitcoin Core's dust rule,
- * `GetDustThreshold` at 3× the dust relay fee). Every new recipient is an
- * account every node stores forever; amounts below this cost the network
- * more than they move. Policy, never punished.
- */
-export const DEFAULT_DUST_LIMIT = 3n * DEFAULT_MIN_RELAY_FEE;
-/** @default 336 h (two weeks, ms) — a transfer pending this long leaves the mempool as `expired` (Bitcoin Core's `DEFAULT_MEMPOOL_EXPIRE`). */
-export const DEFAULT_MEMPOOL_EXPIRY_MS = 336 * 3600 * 1000;
 
 /** Outcome of offering a transaction. */
 export type AddTxResult = { accepted: true; txid: string } | (Rejection & { accepted: false; txid: string });
@@ -89,7 +64,7 @@ export interface MempoolDeps {
   /** Confirmed account state (the store). */
   state: AccountReader;
   bus: EventBus;
-  /** @default {@link DEFAULT_MEMPOOL_MAX_TXS} */
+  /** @default {@link DEFAULT_MEMPOOL_MAX_TRANSACTIONS} */
   maxTransactions?: number;
   /** Least fee accepted, base units (relay policy). @default {@link DEFAULT_MIN_RELAY_FEE} */
   minFee?: bigint;
@@ -142,7 +117,7 @@ export class MempoolActor implements Actor<MempoolMsg> {
   private seq = 0;
 
   constructor(private readonly deps: MempoolDeps) {
-    this.maxTxs = deps.maxTransactions ?? DEFAULT_MEMPOOL_MAX_TXS;
+    this.maxTxs = deps.maxTransactions ?? DEFAULT_MEMPOOL_MAX_TRANSACTIONS;
     this.minFee = deps.minFee ?? DEFAULT_MIN_RELAY_FEE;
     this.dustLimit = deps.dustLimit ?? DEFAULT_DUST_LIMIT;
     this.maxPerSender = deps.maxPendingPerSender ?? MAX_PENDING_PER_SENDER;
@@ -463,3 +438,5 @@ function touchedAccounts(block: Block): Set<string> {
 function sameTransfer(a: TransferTx, b: TransferTx): boolean {
   return a.amount === b.amount && a.fee === b.fee && bytesEqual(a.signature, b.signature) && bytesEqual(a.recipient, b.recipient);
 }
+
+export { DEFAULT_DUST_LIMIT, DEFAULT_MEMPOOL_EXPIRY_MS, DEFAULT_MEMPOOL_MAX_TRANSACTIONS, DEFAULT_MIN_RELAY_FEE, MAX_PENDING_PER_SENDER };

@@ -1,6 +1,6 @@
 /**
  * `cheesechain miner --nats URL --network NAME [--workers N] [--chunk-ms MS] [--id NAME]`:
- * remote hash power for the peers of a network (issue 5, "Federation"). Runs
+ * remote hash power for the peers of a network. Runs
  * a piscina mining pool in the farm's NATS queue group until SIGINT/SIGTERM;
  * starts even when the NATS server is down and connects when it comes up.
  * Logs go to stderr as pino JSON lines.

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { applyFlags, ConfigError, coerceValue, issuesFromZod, readConfigFile } from '../config/load.js';
-import { describeValue, LOG_LEVELS, MAX_HOST_LENGTH, NODE_ID_PATTERN, type LogLevel } from '../config/schema.js';
+import { describeValue, LOG_LEVELS, MAX_HOST_LENGTH, LOCAL_NODE_ID_PATTERN, type LogLevel } from '../config/schema.js';
 import { NETWORK_NAMES, type NetworkName } from '../core/params.js';
 import { DEFAULT_TRACKER_PORT } from '../tracker/protocol.js';
 import { DEFAULT_HELLO_INTERVAL_MS, DEFAULT_HELLO_TIMEOUT_MS } from '../tracker/liveness.js';
@@ -68,7 +68,7 @@ export const trackerConfigSchema = z.strictObject(
     network: z.enum(NETWORK_NAMES, { error: expected(`one of ${NETWORK_NAMES.join(', ')}`) }).default(DEFAULT_TRACKER_NETWORK),
     trackerId: z
       .string({ error: expected('1–64 characters of A-Z a-z 0-9 _ -') })
-      .regex(NODE_ID_PATTERN, { error: expected('1–64 characters of A-Z a-z 0-9 _ -') })
+      .regex(LOCAL_NODE_ID_PATTERN, { error: expected('1–64 characters of A-Z a-z 0-9 _ -') })
       .optional(),
     helloIntervalMs: int(MIN_HELLO_INTERVAL_MS, MAX_HELLO_INTERVAL_MS).default(DEFAULT_HELLO_INTERVAL_MS),
     helloTimeoutMs: int(MIN_HELLO_TIMEOUT_MS, MAX_HELLO_TIMEOUT_MS).default(DEFAULT_HELLO_TIMEOUT_MS),

@@ -1,6 +1,11 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { MAX_MONEY, NETWORK_NAMES, NETWORKS, type NetworkName } from '../core/params.js';
+import { DEFAULT_DUST_LIMIT, DEFAULT_MEMPOOL_MAX_TRANSACTIONS, DEFAULT_MIN_RELAY_FEE } from '../core/policy.js';
+import { DEFAULT_TRACKER_PORT } from '../tracker/protocol.js';
+import { MAX_HOST_LENGTH } from '../transport/limits.js';
+
+export { DEFAULT_MEMPOOL_MAX_TRANSACTIONS, DEFAULT_TRACKER_PORT, MAX_HOST_LENGTH };
 
 /*
  * The one schema of a peer's config (style habit 8: "one config schema with
@@ -17,8 +22,6 @@ import { MAX_MONEY, NETWORK_NAMES, NETWORKS, type NetworkName } from '../core/pa
 export const DEFAULT_NETWORK: NetworkName = 'devnet';
 /** @default '127.0.0.1' — interface the peer protocol listens on (loopback: nothing is exposed by accident). */
 export const DEFAULT_LISTEN_HOST = '127.0.0.1';
-/** @default 9999 — TCP port of the tracker (protocol document 001). */
-export const DEFAULT_TRACKER_PORT = 9999;
 /** @default 32 — most inbound peer connections accepted at once. */
 export const DEFAULT_MAX_INBOUND = 32;
 /** @default 8 — most outbound peer connections dialled at once (Bitcoin Core also keeps 8 full-relay outbound peers). */
@@ -31,21 +34,10 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
 export const DEFAULT_MINING_ENABLED = false;
 /** @default 100 — target duration of one nonce range handed to a mining worker, ms (cancellation latency is at most one chunk). */
 export const DEFAULT_MINING_CHUNK_MS = 100;
-/** @default 50_000 — most transactions kept in the mempool before eviction by fee rate. */
-export const DEFAULT_MEMPOOL_MAX_TRANSACTIONS = 50_000;
-/**
- * @default '153' — smallest fee a transfer must pay to enter the mempool, base
- * units (decimal string): 1 base unit per byte of a 153-byte transfer, as
- * Bitcoin Core's minimum relay fee of 1 satoshi per byte (the mempool's
- * `DEFAULT_MIN_RELAY_FEE`).
- */
-export const DEFAULT_MEMPOOL_MIN_FEE = '153';
-/**
- * @default '459' — smallest amount a transfer must move to enter the mempool,
- * base units (decimal string): three times the minimum relay fee, Bitcoin
- * Core's dust rule (the mempool's `DEFAULT_DUST_LIMIT`).
- */
-export const DEFAULT_MEMPOOL_DUST_LIMIT = '459';
+/** @default '153' — `mempool.minFee`, base units (decimal string): the relay policy's {@link DEFAULT_MIN_RELAY_FEE}. */
+export const DEFAULT_MEMPOOL_MIN_FEE = DEFAULT_MIN_RELAY_FEE.toString();
+/** @default '459' — `mempool.dustLimit`, base units (decimal string): the relay policy's {@link DEFAULT_DUST_LIMIT}. */
+export const DEFAULT_MEMPOOL_DUST_LIMIT = DEFAULT_DUST_LIMIT.toString();
 /** @default true — whether the local HTTP API runs. */
 export const DEFAULT_API_ENABLED = true;
 /** @default '127.0.0.1' — interface of the local HTTP API (it has no authentication, so loopback only by default). */
@@ -80,8 +72,6 @@ export function defaultApiPort(network: NetworkName): number {
 
 /** Largest TCP port number. */
 export const MAX_PORT = 65_535;
-/** Longest host name, characters (RFC 1035 §2.3.4: 253 for a full domain name). */
-export const MAX_HOST_LENGTH = 253;
 /** Most static peers in `peers`. */
 export const MAX_STATIC_PEERS = 256;
 /** Most connections of one direction a config may allow. */
@@ -101,7 +91,7 @@ export const MAX_MEMPOOL_TRANSACTIONS = 10_000_000;
 /** Longest URL or name string accepted, characters. */
 export const MAX_STRING_LENGTH = 2048;
 /** Node ids: 1–64 characters of `[A-Za-z0-9_-]` (never `:`, which separates id and port in the handshake of document 002). */
-export const NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const LOCAL_NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** `host:port` of a peer; an IPv6 host is written in brackets (`[::1]:18330`). */
 export const HOST_PORT_PATTERN = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):([0-9]{1,5})$/;
 
@@ -387,7 +377,7 @@ export const nodeConfigInputSchema = z.strictObject(
     dataDir: str('a folder path (set it in the config file, CHEESECHAIN_DATA_DIR or --data-dir)'),
     nodeId: z
       .string({ error: expected('1–64 characters of A-Z a-z 0-9 _ -') })
-      .regex(NODE_ID_PATTERN, { error: expected('1–64 characters of A-Z a-z 0-9 _ -') })
+      .regex(LOCAL_NODE_ID_PATTERN, { error: expected('1–64 characters of A-Z a-z 0-9 _ -') })
       .optional(),
     listen: listenSchema.prefault({}),
     peers: z

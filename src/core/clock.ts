@@ -2,7 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 
 /**
  * The one clock every actor and the transport read, injected so that tests
- * fake time (style: "inject clock, randomness and logger"). Units are in the
+ * fake time and replay a seed. Units are in the
  * names: milliseconds since the Unix epoch.
  */
 export interface Clock {

@@ -1,8 +1,8 @@
 /**
  * Reason codes of every validation failure. A code says what was wrong; the
  * punishment for the peer that sent it is decided once, by {@link isPolicyOnly}
- * and the connection actor's switch (style: "a validation error is part of
- * the protocol").
+ * and the connection's switch: a validation error is part of the protocol (the
+ * peer is told why), never a crash.
  */
 export const REJECT_CODES = [
   // decoding and structure (consensus)

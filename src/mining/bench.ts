@@ -26,7 +26,7 @@ export const BYTES_PER_MIDSTATE_HASH = 128;
 export const OPENSSL_ARGS = ['speed', '-bytes', '16384', '-seconds', '2', 'sha256'] as const;
 /** Trials of the cancellation-latency measurement. */
 export const LATENCY_TRIALS = 10;
-/** Target of the cancellation latency (issue 4), ms. */
+/** Target of the cancellation latency: a new tip must reach every worker within one nonce chunk, ms. */
 export const LATENCY_TARGET_MS = 100;
 /** Share of each measurement spent warming up (JIT, thread start, chunk sizing) before counting. */
 const WARMUP_SHARE = 0.2;

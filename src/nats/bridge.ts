@@ -1,5 +1,5 @@
 /**
- * The NATS bridge actor of a peer (issue 5, deliverables 1, 2 and 5): it
+ * The NATS bridge actor of a peer: it
  * publishes the peer's {@link NodeEvent}s on `cheesechain.<network>.<nodeId>.evt.…`
  * and answers `…req.<kind>` requests through the {@link NodeApi}. It is the
  * last child of the peer's root supervisor and never blocks consensus: the

@@ -11,7 +11,7 @@ import { HEADER_BYTES } from '../core/header.js';
 import { assertNever } from '../core/reject.js';
 import type { NodeEvent } from '../actors/events.js';
 import {
-  SCHEMA_VERSION,
+  NATS_SCHEMA_VERSION,
   type AnyEventMessage,
   type EventName,
   type EventPayloads,
@@ -170,7 +170,7 @@ export function eventMessage<E extends EventName>(
   data: EventPayloads[E],
   origin: { network: string; nodeId: string; seq: number; time: number },
 ): AnyEventMessage {
-  return { v: SCHEMA_VERSION, event, network: origin.network, nodeId: origin.nodeId, time: origin.time, seq: origin.seq, data } as AnyEventMessage;
+  return { v: NATS_SCHEMA_VERSION, event, network: origin.network, nodeId: origin.nodeId, time: origin.time, seq: origin.seq, data } as AnyEventMessage;
 }
 
 /** Checks the envelope of a received event message (what `watch` prints); undefined when it is not one. */
@@ -298,13 +298,13 @@ export function parseFarmJob(v: unknown): FarmJob | undefined {
   if (typeof header !== 'string' || !HEADER_HEX_RE.test(header)) return undefined;
   if (targetFromHex(target) === undefined) return undefined;
   if (typeof solutionSubject !== 'string' || !SUBJECT_RE.test(solutionSubject)) return undefined;
-  return { type: 'farm/job', v: SCHEMA_VERSION, jobId, slice, slices, header, target: target as string, solutionSubject, hops };
+  return { type: 'farm/job', v: NATS_SCHEMA_VERSION, jobId, slice, slices, header, target: target as string, solutionSubject, hops };
 }
 
 /** Validates a received cancel. */
 export function parseFarmCancel(v: unknown): FarmCancel | undefined {
   if (!isObject(v) || v['type'] !== 'farm/cancel' || typeof v['jobId'] !== 'string' || !ID_RE.test(v['jobId'])) return undefined;
-  return { type: 'farm/cancel', v: SCHEMA_VERSION, jobId: v['jobId'] };
+  return { type: 'farm/cancel', v: NATS_SCHEMA_VERSION, jobId: v['jobId'] };
 }
 
 /** Validates a received solution (shape only; the peer checks the proof of work). */
@@ -314,7 +314,7 @@ export function parseFarmSolution(v: unknown): FarmSolution | undefined {
   if (typeof jobId !== 'string' || !ID_RE.test(jobId) || !natural(slice, MAX_JOB_SLICES - 1)) return undefined;
   if (typeof minerId !== 'string' || !ID_RE.test(minerId)) return undefined;
   if (typeof header !== 'string' || !HEADER_HEX_RE.test(header) || !natural(hashes)) return undefined;
-  return { type: 'farm/solution', v: SCHEMA_VERSION, jobId, slice, minerId, header, hashes };
+  return { type: 'farm/solution', v: NATS_SCHEMA_VERSION, jobId, slice, minerId, header, hashes };
 }
 
 /** Validates what a remote miner receives on the work or cancel subject. */
@@ -330,5 +330,5 @@ export function parseFarmReport(v: unknown): FarmReport | undefined {
   if (typeof hashRate !== 'number' || !Number.isFinite(hashRate) || hashRate < 0 || !natural(workers, 1_000_000)) return undefined;
   if (jobId !== null && (typeof jobId !== 'string' || !ID_RE.test(jobId))) return undefined;
   if (slice !== null && !natural(slice, MAX_JOB_SLICES - 1)) return undefined;
-  return { type: 'farm/report', v: SCHEMA_VERSION, minerId, hashRate, workers, jobId: jobId as string | null, slice: slice as number | null };
+  return { type: 'farm/report', v: NATS_SCHEMA_VERSION, minerId, hashRate, workers, jobId: jobId as string | null, slice: slice as number | null };
 }

@@ -1,5 +1,5 @@
 /**
- * The peer side of a mining farm fed over NATS (issue 5, "Federation"):
+ * The peer side of a mining farm fed over NATS:
  * {@link NatsFarmMiner} implements the {@link Miner} the miner actor drives, but
  * instead of local worker threads it sends the block template to remote
  * miners (`cheesechain miner`, `remote-miner.ts`) and waits for a solved
@@ -33,7 +33,7 @@ import type { Miner, MiningSolution, MiningWork } from '../mining/types.js';
 import { decodeJson, MAX_FARM_MESSAGE_BYTES, MAX_JOB_SLICES, parseFarmReport, parseFarmSolution, targetToHex } from './codec.js';
 import { NatsLink, NatsOptionError, type LinkStatus } from './link.js';
 import { NatsActorRef } from './remote-ref.js';
-import { checkToken, farmSolutionSubject, farmSubjects, FARM_REPORT_INTERVAL_MS, SCHEMA_VERSION, type FarmReport, type FarmWorkMsg } from './subjects.js';
+import { checkToken, farmSolutionSubject, farmSubjects, FARM_REPORT_INTERVAL_MS, NATS_SCHEMA_VERSION, type FarmReport, type FarmWorkMsg } from './subjects.js';
 
 /** How often unclaimed slices are published again and stale reports pruned, ms. @default 500 */
 export const DEFAULT_JOB_REPUBLISH_MS = 500;
@@ -279,7 +279,7 @@ export class NatsFarmMiner implements Miner {
     this.job = undefined;
     job.signal.removeEventListener('abort', job.onAbort);
     // To every miner (not the queue group); lost while the link is down, which the next job makes harmless.
-    this.cancel.offer({ type: 'farm/cancel', v: SCHEMA_VERSION, jobId: job.jobId });
+    this.cancel.offer({ type: 'farm/cancel', v: NATS_SCHEMA_VERSION, jobId: job.jobId });
     job.resolve(result);
   }
 
@@ -311,7 +311,7 @@ export class NatsFarmMiner implements Miner {
       if (last !== undefined && now - last < this.claimTimeoutMs) continue;
       const sent = this.work.offer({
         type: 'farm/job',
-        v: SCHEMA_VERSION,
+        v: NATS_SCHEMA_VERSION,
         jobId: job.jobId,
         slice,
         slices: job.slices,

@@ -17,7 +17,7 @@ export const DEFAULT_RECONNECT_TIME_WAIT_MS = 500;
 /** Longest wait for buffered messages to reach the server on close, ms. */
 export const CLOSE_FLUSH_TIMEOUT_MS = 1_000;
 /** Interval of client pings; two missed pongs count as a lost connection, ms. */
-export const PING_INTERVAL_MS = 10_000;
+export const NATS_PING_INTERVAL_MS = 10_000;
 
 /**
  * What happens to a link, as the nats.js status union (`Events`,
@@ -172,7 +172,7 @@ export class NatsLink {
           maxReconnectAttempts: -1,
           reconnectTimeWait: this.init.reconnectTimeWaitMs ?? DEFAULT_RECONNECT_TIME_WAIT_MS,
           waitOnFirstConnect: false,
-          pingInterval: PING_INTERVAL_MS,
+          pingInterval: NATS_PING_INTERVAL_MS,
         });
       } catch (err) {
         if (signal.aborted) return;

@@ -1,5 +1,5 @@
 /**
- * The remote side of a mining farm (issue 5, "Federation"): hash power on
+ * The remote side of a mining farm: hash power on
  * any host, fed over NATS. {@link runRemoteMiner} connects (waiting for the
  * server if it is down), joins the queue group of `farm.work`, mines each job
  * slice with its own piscina {@link MiningPool}, publishes solutions on the
@@ -20,7 +20,7 @@ import type { Miner, MiningSolution } from '../mining/types.js';
 import { parseFarmWork, targetFromHex } from './codec.js';
 import { NatsLink, NatsOptionError, type LinkStatus } from './link.js';
 import { NatsActorRef, serveActor, type RemoteCodec } from './remote-ref.js';
-import { checkToken, farmSubjects, FARM_QUEUE_GROUP, FARM_REPORT_INTERVAL_MS, SCHEMA_VERSION, type FarmJob, type FarmReport, type FarmSolution, type FarmWorkMsg } from './subjects.js';
+import { checkToken, farmSubjects, FARM_QUEUE_GROUP, FARM_REPORT_INTERVAL_MS, NATS_SCHEMA_VERSION, type FarmJob, type FarmReport, type FarmSolution, type FarmWorkMsg } from './subjects.js';
 import { request } from '../actors/runtime/actor.js';
 
 /** Most times a slice is forwarded by miners busy with the same job before it is dropped (the peer republishes it). */
@@ -213,7 +213,7 @@ export class RemoteMinerActor implements Actor<RemoteMinerMsg> {
     this.current = undefined;
     if (solution) {
       this.solutions++;
-      const msg: FarmSolution = { type: 'farm/solution', v: SCHEMA_VERSION, jobId: job.jobId, slice: job.slice, minerId: this.deps.minerId, header: toHex(solution.header), hashes: solution.hashes };
+      const msg: FarmSolution = { type: 'farm/solution', v: NATS_SCHEMA_VERSION, jobId: job.jobId, slice: job.slice, minerId: this.deps.minerId, header: toHex(solution.header), hashes: solution.hashes };
       this.deps.logger.info({ jobId: job.jobId, slice: job.slice, hashes: solution.hashes }, 'farm job solved');
       this.sendSolution(job.solutionSubject, msg);
     }
@@ -228,7 +228,7 @@ export class RemoteMinerActor implements Actor<RemoteMinerMsg> {
   private report(): void {
     this.reports.offer({
       type: 'farm/report',
-      v: SCHEMA_VERSION,
+      v: NATS_SCHEMA_VERSION,
       minerId: this.deps.minerId,
       hashRate: this.deps.miner.hashRate(),
       workers: this.deps.workers,

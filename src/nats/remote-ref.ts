@@ -1,5 +1,5 @@
 /**
- * Actor references that cross hosts over NATS (issue 5, "Federation"): an
+ * Actor references that cross hosts over NATS: an
  * {@link ActorRef} whose `tell` publishes the message as JSON on a subject,
  * and {@link serveActor}, which delivers what arrives on a subject (optionally
  * in a queue group) into a local actor's mailbox. The caller's code is the

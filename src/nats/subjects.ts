@@ -1,6 +1,6 @@
 /**
  * The NATS subject layout of cheesechain and the JSON schema of every payload
- * (issue 5, design "NATS"). Everything a peer publishes lives under
+ * (design "NATS"). Everything a peer publishes lives under
  * `cheesechain.<network>.<nodeId>.`; the mining farm of a network under
  * `cheesechain.<network>.farm.`. `docs/nats.md` documents the same contract
  * for people; this file is the one the code uses.
@@ -19,7 +19,7 @@ import type { AccountView, BlockView, NodeInfo, PeerView, TransactionView } from
 /** First token of every cheesechain subject. */
 export const SUBJECT_ROOT = 'cheesechain';
 /** Version of the payload schemas below; bumped on an incompatible change. */
-export const SCHEMA_VERSION = 1;
+export const NATS_SCHEMA_VERSION = 1;
 /** Queue group the remote miners of a network join on the farm work subject. */
 export const FARM_QUEUE_GROUP = 'cheesechain-miners';
 /**
@@ -204,7 +204,7 @@ export interface EventPayloads {
  * event, its origin and time, around the event's payload.
  */
 export interface EventMessage<E extends EventName = EventName> {
-  /** {@link SCHEMA_VERSION}. */
+  /** {@link NATS_SCHEMA_VERSION}. */
   v: number;
   event: E;
   network: string;

@@ -51,7 +51,7 @@ import type { BlockIndexEntry, ChainTip, TxLocation } from './block-store.js';
  * Version of this layout. A store written with another version is refused as
  * `corrupt` (there is no migration yet). Bump it on any change to this file.
  */
-export const SCHEMA_VERSION = 1;
+export const STORE_SCHEMA_VERSION = 1;
 
 /** Value of `format` in the {@link IDENTITY_FILE}, marking a cheesechain store folder. */
 export const STORE_FORMAT = 'cheesechain-lmdb-store';
@@ -90,7 +90,7 @@ export const MAX_DBS = 12;
 
 /**
  * Keys of the `meta` database and the form of their string values:
- * `schemaVersion` decimal ({@link SCHEMA_VERSION}); `network` a
+ * `schemaVersion` decimal ({@link STORE_SCHEMA_VERSION}); `network` a
  * {@link NetworkName}; `networkId` the genesis hash (display hex); `tip`
  * {@link encodeTip}.
  */
@@ -110,7 +110,7 @@ export interface StoreMarker {
 }
 
 export function encodeMarker(m: Omit<StoreMarker, 'format' | 'schemaVersion'>): string {
-  const marker: StoreMarker = { format: STORE_FORMAT, schemaVersion: SCHEMA_VERSION, network: m.network, networkId: m.networkId };
+  const marker: StoreMarker = { format: STORE_FORMAT, schemaVersion: STORE_SCHEMA_VERSION, network: m.network, networkId: m.networkId };
   return JSON.stringify(marker, null, 2) + '\n';
 }
 

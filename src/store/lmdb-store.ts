@@ -19,7 +19,7 @@ import {
   checkAccountKey,
   checkEntryMatchesBlock,
   META_KEYS,
-  SCHEMA_VERSION,
+  STORE_SCHEMA_VERSION,
   decodeAccount,
   decodeEntryValue,
   decodeMarker,
@@ -290,8 +290,8 @@ export class LmdbBlockStore implements BlockStore {
   }
 
   private checkMarker(marker: StoreMarker, identity: StoreIdentity): void {
-    if (marker.schemaVersion !== SCHEMA_VERSION) {
-      throw new StoreError('corrupt', `${this.path} has store schema version ${marker.schemaVersion}; this build reads version ${SCHEMA_VERSION}`);
+    if (marker.schemaVersion !== STORE_SCHEMA_VERSION) {
+      throw new StoreError('corrupt', `${this.path} has store schema version ${marker.schemaVersion}; this build reads version ${STORE_SCHEMA_VERSION}`);
     }
     if (marker.network !== identity.network || marker.networkId !== identity.networkId) {
       throw new StoreError(
@@ -381,7 +381,7 @@ export class LmdbBlockStore implements BlockStore {
       env.transactionSync(() => {
         // A half-initialised environment holds nothing of value: the tip is written last, in this same transaction.
         if (dbs.meta.get(META_KEYS.tip) !== undefined) throw new StoreError('corrupt', `${this.path} already holds a chain`);
-        dbs.meta.putSync(META_KEYS.schemaVersion, String(SCHEMA_VERSION));
+        dbs.meta.putSync(META_KEYS.schemaVersion, String(STORE_SCHEMA_VERSION));
         dbs.meta.putSync(META_KEYS.network, identity.network);
         dbs.meta.putSync(META_KEYS.networkId, identity.networkId);
         dbs.blocks.putSync(key, Buffer.from(encodeBlock(genesis)));
@@ -425,7 +425,7 @@ export class LmdbBlockStore implements BlockStore {
 function verifyMeta(path: string, dbs: Dbs, identity: StoreIdentity): ChainTip {
   const corrupt = (what: string): StoreError => new StoreError('corrupt', `${path}: ${what}`);
   const schema = dbs.meta.get(META_KEYS.schemaVersion);
-  if (schema !== String(SCHEMA_VERSION)) throw corrupt(`metadata schema version ${schema ?? '(missing)'}, expected ${SCHEMA_VERSION}`);
+  if (schema !== String(STORE_SCHEMA_VERSION)) throw corrupt(`metadata schema version ${schema ?? '(missing)'}, expected ${STORE_SCHEMA_VERSION}`);
   const network = dbs.meta.get(META_KEYS.network);
   const networkId = dbs.meta.get(META_KEYS.networkId);
   if (network !== identity.network || networkId !== identity.networkId) {

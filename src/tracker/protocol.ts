@@ -1,5 +1,8 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { MAX_HOST_LENGTH } from '../transport/limits.js';
+
+export { MAX_HOST_LENGTH };
 
 /*
  * The tracker's text protocol, as written in source document 001 (the
@@ -42,8 +45,6 @@ export const MAX_REQUEST_LINE_BYTES = 512;
 export const MAX_RESPONSE_LINE_BYTES = 1024 * 1024;
 /** Most peers one `CPSS` reply lists (the same bound as the peer protocol's ADDR). */
 export const MAX_PEERS_PER_REPLY = 1000;
-/** Longest host name, characters (RFC 1035 §2.3.4). */
-export const MAX_HOST_LENGTH = 253;
 /** Largest TCP port. */
 export const MAX_PORT = 65_535;
 /** Random bytes in a peer id: `PID` + 32 lower-case hex digits (document 001 shows `PIDxxxxxxxxxxxxxxxxx`). */

@@ -100,11 +100,11 @@ export type DisconnectReason = (typeof DISCONNECT_REASONS)[number];
 export type Penalty = 'ban' | 'none';
 
 /**
- * The punishment of each reason, decided once (style: "one exhaustive switch
- * maps a validation result to the punishment"). Issue 3: malformed frames or
- * JSON, non-dictionaries, unknown methods, oversized messages, a wrong
- * network or invalid blocks and transactions ban; timeouts, closes,
- * incompatibility and local decisions never do.
+ * The punishment of each reason, decided once, in one exhaustive switch, so a
+ * new reason cannot slip through unclassified: malformed frames or JSON,
+ * non-dictionaries, oversized messages, a wrong network or invalid blocks and
+ * transactions ban; timeouts, closes, incompatibility and local decisions
+ * never do (a remote can cause those without bad intent).
  */
 export function disconnectPenalty(reason: DisconnectReason): Penalty {
   switch (reason) {

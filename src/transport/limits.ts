@@ -47,11 +47,11 @@ export const MAX_HANDSHAKE_FRAME_BYTES = 16_384;
 // Items per message (source document 004 methods; values from Bitcoin Core
 // where it has an equivalent)
 
-/** Most addresses in one ADDR (issue 3: "at most 1,000 addresses per ADDR"; Bitcoin Core `MAX_ADDR_TO_SEND` = 1000). */
+/** Most addresses in one ADDR (Bitcoin Core `MAX_ADDR_TO_SEND` = 1000). */
 export const MAX_ADDR_ADDRESSES = 1_000;
 /** Longest host name or address in ADDR, characters (RFC 1035 §2.3.4: 253 for a full domain name). */
 export const MAX_HOST_LENGTH = 253;
-/** Most hashes in one LISTOFBLOCKS, and the largest GETLISTOFBLOCKS `limit` (issue 3: "2,000 hashes per LISTOFBLOCKS"; Bitcoin Core `MAX_HEADERS_RESULTS` = 2000). */
+/** Most hashes in one LISTOFBLOCKS, and the largest GETLISTOFBLOCKS `limit` (Bitcoin Core `MAX_HEADERS_RESULTS` = 2000). */
 export const MAX_LIST_OF_BLOCKS = 2_000;
 /**
  * Most hashes in a GETLISTOFBLOCKS block locator. A locator of a chain of

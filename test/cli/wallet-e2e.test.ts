@@ -9,7 +9,7 @@ import type { AccountView, NodeInfo, TransactionView } from '../../src/node/node
 import { MAIN, cleanEnv, runCli } from './run-cli.js';
 
 /*
- * Issue 2, "done when": a wallet sends coins from the mining address to a new
+ * The wallet end to end: a wallet sends coins from the mining address to a new
  * key; after the next block both balances show it. Everything is real: the
  * `cheesechain node` process (regtest, mining with a worker thread, LMDB in a
  * temporary folder), its HTTP API, and `cheesechain wallet` processes.

@@ -67,7 +67,7 @@ t.test('blockFromJson names the transaction that is bad', async (t) => {
 
 t.test('a block of MAX_BLOCK_TXS transfers fits in MAX_BLOCK_BYTES', async (t) => {
   // So the transaction-count limit always binds first and the byte limit is a
-  // backstop against larger transaction kinds (see the report of issue 2).
+  // backstop against larger transaction kinds.
   const largest = HEADER_BYTES + 4 + COINBASE_BYTES + (MAX_BLOCK_TXS - 1) * TRANSFER_BYTES;
   t.ok(largest <= MAX_BLOCK_BYTES, `${largest} ≤ ${MAX_BLOCK_BYTES}`);
   t.equal(encodeTx(txs[1]!).length, TRANSFER_BYTES);

@@ -1,5 +1,5 @@
 /**
- * The random half of the ed25519 agreement proof (issue 2 item 3): at least
+ * The random half of the ed25519 agreement proof: at least
  * 10,000 seeded random cases on which `verifySignature` (pre-checks +
  * OpenSSL) and `verifySignatureTweetnacl` (pre-checks + tweetnacl) must give
  * the same answer.
@@ -16,7 +16,7 @@ import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, type K
 import type { Test } from 'tap';
 import { ED25519_L, verifySignature, verifySignatureTweetnacl } from '../../src/core/ed25519.js';
 
-/** Random cases over all shards (issue 2: "at least 10,000"). */
+/** Random cases over all shards (at least 10,000: enough that a one-in-a-thousand disagreement shows). */
 export const AGREEMENT_CASES = 10_000;
 /** Test files the random cases are split over. */
 export const AGREEMENT_SHARDS = 5;

@@ -1,5 +1,5 @@
 /**
- * One ed25519 verification rule (issue 2 item 3, design "Consensus"): the
+ * One ed25519 verification rule (design "Consensus"): the
  * node's path (`verifySignature`: pre-checks + OpenSSL through node:crypto)
  * and the reference path (`verifySignatureTweetnacl`: the same pre-checks +
  * tweetnacl) must accept and reject exactly the same signatures.

@@ -1,5 +1,5 @@
 /**
- * Consensus validation (issue 2 item 2): `checkBlock` (each rejection with
+ * Consensus validation: `checkBlock` (each rejection with
  * its code), `checkHeaderContext` and `medianTimePast`, `connectTransactions`
  * (nonces, balances, coinbase height and amount, fees to the miner) and the
  * difficulty retarget `nextBits`, including Bitcoin Core's `pow_tests`

@@ -14,7 +14,7 @@ import { collect, memoryLogger, regtestConfig, tempDir, withTimeout, WAIT_MS } f
 import { natsNodeDeps } from '../../src/nats/node-wiring.js';
 
 /*
- * Issue 5, deliverables 3, 5 and 7 end to end: a peer that does not mine
+ * Federation end to end: a peer that does not mine
  * itself (mining.enabled false, nats configured → its NatsFarmMiner) and a
  * real `cheesechain miner` child process, both started while the NATS server
  * is down. The server comes up, blocks flow; the server stops mid-run

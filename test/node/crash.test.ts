@@ -14,7 +14,7 @@ import type { BlockIndexEntry } from '../../src/store/block-store.js';
 import { LmdbBlockStore } from '../../src/store/lmdb-store.js';
 import { MemoryBlockStore } from '../../src/store/memory-store.js';
 
-/** Kills of a mining peer with SIGKILL (issue 2: at least 20). */
+/** Kills of a mining peer with SIGKILL (at least 20, so kills land in every phase of a block write). */
 const KILLS = 20;
 /** Longest random delay between the first block after a start and the kill, ms. */
 const MAX_KILL_DELAY_MS = 400;
