@@ -159,6 +159,8 @@ function benchSignatures(): { tweetnacl: Rate; node: Rate } {
 interface Prepared {
   block: Block;
   entry: BlockIndexEntry;
+  /** The coinbase that matures when this block connects. */
+  matured: CoinbaseTx | undefined;
 }
 
 /** Accounts as a plain map, to track nonces and balances while building. */
@@ -183,9 +185,12 @@ function buildChain(): { setup: Prepared[]; runs: Prepared[][] } {
   const senders = Array.from({ length: SENDERS }, (_, i) => benchKey(100 + i));
   const miner = benchKey(2);
   let recipientSeq = 0;
+  /** Coinbases by height, for the one that matures in each block. */
+  const coinbases: CoinbaseTx[] = [];
 
   const next = (transfers: TransferTx[]): Prepared => {
     const height = parent.height + 1;
+    const matured = height - params.coinbaseMaturity >= 1 ? coinbases[height - params.coinbaseMaturity] : undefined;
     const fees = transfers.reduce((s, tx) => s + tx.fee, 0n);
     const coinbase: CoinbaseTx = { type: 'coinbase', recipient: miner.publicKey, amount: blockReward(params, height) + fees, height };
     const txs: Transaction[] = [coinbase, ...transfers];
@@ -200,12 +205,13 @@ function buildChain(): { setup: Prepared[]; runs: Prepared[][] } {
     while (!checkProofOfWork(header, params).ok) header.nonce++;
     const block = { header, txs };
     const overlay = new AccountOverlay(state);
-    const v = connectTransactions(block, height, overlay, params);
+    const v = connectTransactions(block, height, overlay, params, matured);
     if (!v.ok) throw new Error(`benchmark chain: block ${height} invalid: ${v.code}: ${v.reason}`);
+    coinbases[height] = coinbase;
     for (const [k, a] of overlay.changed) state.map.set(k, a);
     const entry: BlockIndexEntry = { hash: headerHashHex(header), header, height, chainWork: parent.chainWork + workFromBits(header.bits) };
     parent = entry;
-    return { block, entry };
+    return { block, entry, matured };
   };
   const send = (from: BenchKey, to: Uint8Array, amount = TRANSFER_AMOUNT): TransferTx => {
     const key = toHex(from.publicKey);
@@ -244,7 +250,7 @@ async function connectOne(store: BlockStore, p: Prepared): Promise<void> {
   const structural = checkBlock(p.block, params, id);
   if (!structural.ok) throw new Error(`benchmark: checkBlock ${structural.code}: ${structural.reason}`);
   const overlay = new AccountOverlay(store);
-  const v = connectTransactions(p.block, p.entry.height, overlay, params);
+  const v = connectTransactions(p.block, p.entry.height, overlay, params, p.matured);
   if (!v.ok) throw new Error(`benchmark: connectTransactions ${v.code}: ${v.reason}`);
   await store.connectBlock(p.entry, p.block, overlay.changed, overlay.previous);
 }

@@ -5,7 +5,10 @@ import type { NetworkParams } from '../core/params.js';
 import { workFromBits } from '../core/pow.js';
 import { reject, type RejectCode, type Rejection, type Verdict } from '../core/reject.js';
 import { AccountOverlay } from '../core/state.js';
-import { checkBlock, checkHeaderContext, connectTransactions, medianTimePast, nextBits, type HeaderLike, type VerifiedTransfers } from '../core/validation.js';
+import { checkBlock, checkHeaderContext, connectTransactions, medianTimePast, minTimeForTimewarp, nextBits, type HeaderLike, type VerifiedTransfers } from '../core/validation.js';
+import { blockSize } from '../core/block.js';
+import type { CoinbaseTx } from '../core/transaction.js';
+import { LOCAL_SOURCE, OrphanPool, type OrphanPoolInit } from './orphan-pool.js';
 import type { EventBus } from './events.js';
 import type { BlockIndexEntry, BlockStore, ChainTip } from '../store/block-store.js';
 import type { Actor } from './runtime/actor.js';
@@ -14,8 +17,6 @@ import { assertNever } from '../core/reject.js';
 import { MAX_LOCATOR_HASHES } from '../transport/limits.js';
 import { systemClock, unixSeconds, type Clock } from '../core/clock.js';
 
-/** Most blocks kept whose parent is unknown (bounded orphan pool, as Bitcoin Core's `MAX_ORPHAN_BLOCKS`). */
-export const MAX_ORPHAN_BLOCKS = 256;
 /**
  * Most txids remembered as signature-verified (Bitcoin Core's signature
  * cache, 32 MiB by default); twice the default mempool, about 15 MB.
@@ -58,7 +59,18 @@ export interface NextBlockContext {
   height: number;
   bits: number;
   medianTimePast: number;
+  /** Earliest valid header time, seconds: after the median time past and, on a window's first block, within BIP 94's timewarp bound. */
+  minTime: number;
 }
+
+/**
+ * Codes of `checkBlock` failures that a malleated copy of a valid block can
+ * produce under the same hash (the header commits to the merkle root, and
+ * CVE-2012-2459 gives two transaction lists one root): such a block is
+ * refused but its hash is never recorded as invalid, or a peer could get
+ * the real block refused (Bitcoin Core's `CorruptionPossible`).
+ */
+const MALLEABLE_CODES: ReadonlySet<RejectCode> = new Set<RejectCode>(['malformed', 'bad-merkle-root', 'duplicate-tx', 'bad-block-size', 'bad-tx-count', 'bad-coinbase-missing']);
 
 /** Messages of the chain actor. */
 /** Events the chain actor publishes on the node's bus, after the change is durable in the store. */
@@ -69,7 +81,13 @@ export type ChainEvent =
   | { type: 'block-rejected'; hash: string; code: RejectCode; reason: string; source?: string };
 
 export type ChainMsg =
-  | { type: 'chain/submit-block'; block: Block; source?: string; reply?: Reply<SubmitBlockResult> }
+  /**
+   * A block from a peer, the API or the miner. `requested`: the node asked
+   * for it (an announcement it fetched, a sync); an unrequested block on a
+   * side branch is stored only when its chain has at least the tip's work
+   * and the network's minimum chain work.
+   */
+  | { type: 'chain/submit-block'; block: Block; source?: string; requested?: boolean; reply?: Reply<SubmitBlockResult> }
   | { type: 'chain/get-tip'; reply: Reply<ChainTip> }
   | { type: 'chain/next-block-context'; reply: Reply<NextBlockContext> }
   | { type: 'chain/get-block'; hash: string; reply: Reply<{ block: Block; entry: BlockIndexEntry; mainChain: boolean } | undefined> }
@@ -94,6 +112,8 @@ export interface ChainActorDeps {
   /** Clock in seconds since the epoch. */
   /** The clock header times are checked against. @default systemClock */
   clock?: Clock;
+  /** Bounds of the orphan pool (defaults in `orphan-pool.ts`). */
+  orphans?: OrphanPoolInit;
 }
 
 /**
@@ -110,8 +130,9 @@ export class ChainActor implements Actor<ChainMsg> {
   private tip!: IndexNode;
   /** Leaves (no known child) that are not invalid: candidates for the best chain. */
   private readonly leaves = new Set<IndexNode>();
-  private readonly orphans = new Map<string, Block>();
-  private readonly orphansByPrev = new Map<string, Set<string>>();
+  private readonly orphans: OrphanPool;
+  /** Blocks found invalid (hash → reject code), loaded from and written to the store. */
+  private readonly invalidBlocks = new Map<string, RejectCode>();
   private readonly clock: Clock;
   private sequence = 0;
   private readonly verified = new VerifiedTransferCache();
@@ -119,17 +140,23 @@ export class ChainActor implements Actor<ChainMsg> {
 
   constructor(private readonly deps: ChainActorDeps) {
     this.clock = deps.clock ?? systemClock;
+    this.orphans = new OrphanPool(deps.orphans);
   }
 
   async start(): Promise<void> {
     const { store } = this.deps;
     this.unsubscribe = this.deps.bus.on('tx-accepted', (e) => this.verified.add(e.txid));
+    for (const { hash, code } of store.invalidBlocks()) this.invalidBlocks.set(hash, code as RejectCode);
     const pending = new Map<string, BlockIndexEntry>();
     for (const e of store.entries()) pending.set(e.hash, e);
     const sorted = [...pending.values()].sort((a, b) => a.height - b.height);
     for (const e of sorted) {
       const parent = this.index.get(hashToHex(e.header.prevHash));
-      const node: IndexNode = { ...e, parent, invalid: false, sequence: this.sequence++ };
+      // Invalid status survives a restart: a failed reorg is not replayed.
+      const code = this.invalidBlocks.get(e.hash);
+      const invalid = code !== undefined || (parent?.invalid ?? false);
+      const failure = code !== undefined ? reject(code, 'recorded as invalid in the store') : parent?.invalid ? reject('bad-prev', `ancestor ${parent.hash} is invalid`) : undefined;
+      const node: IndexNode = { ...e, parent, invalid, failure, sequence: this.sequence++ };
       this.index.set(e.hash, node);
       if (parent) this.leaves.delete(parent);
       this.leaves.add(node);
@@ -150,21 +177,24 @@ export class ChainActor implements Actor<ChainMsg> {
   async receive(msg: ChainMsg): Promise<void> {
     switch (msg.type) {
       case 'chain/submit-block': {
-        const result = await this.submitBlock(msg.block, msg.source);
+        const result = await this.submitBlock(msg.block, msg.source, msg.requested ?? false);
         msg.reply?.resolve(result);
         return;
       }
       case 'chain/get-tip':
         msg.reply.resolve(this.tipView());
         return;
-      case 'chain/next-block-context':
+      case 'chain/next-block-context': {
+        const mtp = medianTimePast(this.tip, (h) => this.ancestor(this.tip, h));
         msg.reply.resolve({
           prevHash: hashFromHex(this.tip.hash),
           height: this.tip.height + 1,
           bits: nextBits(this.tip, (h) => this.ancestor(this.tip, h), this.deps.params),
-          medianTimePast: medianTimePast(this.tip, (h) => this.ancestor(this.tip, h)),
+          medianTimePast: mtp,
+          minTime: Math.max(mtp + 1, minTimeForTimewarp(this.tip.height + 1, this.tip.header.time, this.deps.params)),
         });
         return;
+      }
       case 'chain/get-block': {
         const node = this.index.get(msg.hash);
         const block = node && this.deps.store.getBlock(msg.hash);
@@ -178,7 +208,7 @@ export class ChainActor implements Actor<ChainMsg> {
         msg.reply.resolve(this.hashesAfter(msg.locator, msg.stop, msg.limit));
         return;
       case 'chain/has-block':
-        msg.reply.resolve(this.index.has(msg.hash) || this.orphans.has(msg.hash));
+        msg.reply.resolve(this.index.has(msg.hash) || this.orphans.has(msg.hash) || this.invalidBlocks.has(msg.hash));
         return;
       default:
         assertNever(msg);
@@ -236,26 +266,21 @@ export class ChainActor implements Actor<ChainMsg> {
     return out;
   }
 
-  private async submitBlock(block: Block, source?: string): Promise<SubmitBlockResult> {
-    const first = await this.acceptBlock(block, source);
+  private async submitBlock(block: Block, source: string | undefined, requested: boolean): Promise<SubmitBlockResult> {
+    const first = await this.acceptBlock(block, source, requested);
     if (first.status === 'connected' || first.status === 'reorg' || first.status === 'side-branch') {
-      await this.connectOrphansOf(first.hash, source);
+      await this.connectOrphansOf(first.hash);
     }
     return first;
   }
 
-  private async connectOrphansOf(hash: string, source?: string): Promise<void> {
+  private async connectOrphansOf(hash: string): Promise<void> {
     const queue = [hash];
     while (queue.length > 0) {
       const parent = queue.shift()!;
-      const children = this.orphansByPrev.get(parent);
-      if (!children) continue;
-      this.orphansByPrev.delete(parent);
-      for (const childHash of children) {
-        const child = this.orphans.get(childHash);
-        this.orphans.delete(childHash);
-        if (!child) continue;
-        const r = await this.acceptBlock(child, source);
+      for (const child of this.orphans.takeChildrenOf(parent)) {
+        const source = child.source === LOCAL_SOURCE ? undefined : child.source;
+        const r = await this.acceptBlock(child.block, source, child.requested);
         if (r.status === 'connected' || r.status === 'reorg' || r.status === 'side-branch') queue.push(r.hash);
       }
     }
@@ -266,9 +291,32 @@ export class ChainActor implements Actor<ChainMsg> {
     return { status: 'invalid', hash, code: v.code, reason: v.reason };
   }
 
-  private async acceptBlock(block: Block, source?: string): Promise<SubmitBlockResult> {
+  /** Refuses a block whose hash commits to its failure and records it in the store, so that it is refused cheaply from then on. */
+  private async invalidAndRemember(hash: string, v: Verdict & { ok: false }, source?: string): Promise<SubmitBlockResult> {
+    this.invalidBlocks.set(hash, v.code);
+    await this.deps.store.markInvalid([{ hash, code: v.code }]);
+    return this.invalid(hash, v, source);
+  }
+
+  /** The last checkpoint of the network at or below the tip's height, if any. */
+  private lastCheckpointHeight(): number {
+    let last = -1;
+    for (const h of this.deps.params.checkpoints.keys()) if (h <= this.tip.height && h > last) last = h;
+    return last;
+  }
+
+  /**
+   * Bitcoin Core's `AcceptBlock` for one block: the cheap refusals first
+   * (known, known invalid, orphan), then proof of work and structure, then
+   * the context of its parent; a block extending the tip connects, one on a
+   * side branch is stored (if it may be, see {@link ChainMsg}) and may
+   * trigger a reorg.
+   */
+  private async acceptBlock(block: Block, source: string | undefined, requested: boolean): Promise<SubmitBlockResult> {
     const { params, networkId, store } = this.deps;
     const hash = hashToHex(blockHash(block));
+    const cached = this.invalidBlocks.get(hash);
+    if (cached) return this.invalid(hash, reject('duplicate-invalid', `block is known to be invalid (${cached})`), source);
     const known = this.index.get(hash);
     if (known) {
       // Refused from the index alone, without validating the same bytes again (Bitcoin Core's BLOCK_CACHED_INVALID).
@@ -276,32 +324,44 @@ export class ChainActor implements Actor<ChainMsg> {
     }
     if (this.orphans.has(hash)) return { status: 'duplicate', hash };
     const structural = checkBlock(block, params, networkId, this.verified);
-    if (!structural.ok) return this.invalid(hash, structural, source);
+    if (!structural.ok) {
+      return MALLEABLE_CODES.has(structural.code) ? this.invalid(hash, structural, source) : this.invalidAndRemember(hash, structural, source);
+    }
     const prevHex = hashToHex(block.header.prevHash);
     const parent = this.index.get(prevHex);
     if (!parent) {
-      this.addOrphan(hash, prevHex, block);
+      if (this.invalidBlocks.has(prevHex)) return this.invalidAndRemember(hash, reject('bad-prev', `parent ${prevHex} is invalid`), source);
+      const added = this.orphans.add({ hash, prevHash: prevHex, block, size: blockSize(block), source: source ?? LOCAL_SOURCE, requested });
+      if (!added.added) return this.invalid(hash, reject('orphan-pool-full', added.reason), source);
       return { status: 'orphan', hash, missing: prevHex };
     }
-    if (parent.invalid) {
-      return this.invalid(hash, reject('bad-prev', `parent ${prevHex} is invalid`), source);
+    if (parent.invalid) return this.invalidAndRemember(hash, reject('bad-prev', `parent ${prevHex} is invalid`), source);
+    const height = parent.height + 1;
+    const checkpoint = params.checkpoints.get(height);
+    if (checkpoint !== undefined && checkpoint !== hash) {
+      return this.invalidAndRemember(hash, reject('checkpoint', `block at height ${height} is not the checkpoint ${checkpoint}`), source);
+    }
+    if (height <= this.lastCheckpointHeight()) {
+      return this.invalid(hash, reject('checkpoint', `block forks at height ${height}, below the last checkpoint`), source);
     }
     const ancestor = (h: number): HeaderLike | undefined => this.ancestor(parent, h);
     const ctx = checkHeaderContext(
       block.header,
       {
-        height: parent.height + 1,
+        height,
         expectedBits: nextBits(parent, ancestor, params),
         medianTimePast: medianTimePast(parent, ancestor),
+        prevTime: parent.header.time,
         now: unixSeconds(this.clock),
       },
       params,
     );
-    if (!ctx.ok) return this.invalid(hash, ctx, source);
+    // A block from the future may become valid later: refused, never recorded (Core's BLOCK_TIME_FUTURE).
+    if (!ctx.ok) return ctx.code === 'time-too-new' ? this.invalid(hash, ctx, source) : this.invalidAndRemember(hash, ctx, source);
     const node: IndexNode = {
       hash,
       header: block.header,
-      height: parent.height + 1,
+      height,
       chainWork: parent.chainWork + workFromBits(block.header.bits),
       parent,
       invalid: false,
@@ -309,9 +369,17 @@ export class ChainActor implements Actor<ChainMsg> {
     };
     if (parent === this.tip) {
       const v = await this.connectTip(node, block);
-      if (!v.ok) return this.invalid(hash, v, source);
+      // The same bytes sent again are refused before any signature is checked.
+      if (!v.ok) return this.invalidAndRemember(hash, v, source);
       this.addToIndex(node);
       return { status: 'connected', hash, height: node.height };
+    }
+    // A side branch costs disk at every node and a reload at every start: only when it could become the chain, or was asked for.
+    if (!requested && node.chainWork < this.tip.chainWork) {
+      return this.invalid(hash, reject('too-little-chainwork', `unrequested side-branch block with chain work ${node.chainWork}, below the tip's ${this.tip.chainWork}`), source);
+    }
+    if (!requested && node.chainWork < params.minimumChainWork) {
+      return this.invalid(hash, reject('too-little-chainwork', `unrequested side-branch block with chain work ${node.chainWork}, below the network's minimum ${params.minimumChainWork}`), source);
     }
     await store.putBlock(stripNode(node), block);
     this.addToIndex(node);
@@ -331,19 +399,6 @@ export class ChainActor implements Actor<ChainMsg> {
     this.index.set(node.hash, node);
     if (node.parent) this.leaves.delete(node.parent);
     this.leaves.add(node);
-  }
-
-  private addOrphan(hash: string, prevHex: string, block: Block): void {
-    if (this.orphans.size >= MAX_ORPHAN_BLOCKS) {
-      const oldest = this.orphans.keys().next().value as string;
-      const b = this.orphans.get(oldest)!;
-      this.orphans.delete(oldest);
-      this.orphansByPrev.get(hashToHex(b.header.prevHash))?.delete(oldest);
-    }
-    this.orphans.set(hash, block);
-    let set = this.orphansByPrev.get(prevHex);
-    if (!set) this.orphansByPrev.set(prevHex, (set = new Set()));
-    set.add(hash);
   }
 
   /** Connects on the tip and announces the new tip. */
@@ -409,7 +464,7 @@ export class ChainActor implements Actor<ChainMsg> {
         if (!block) throw new Error(`block ${node.hash} at height ${node.height} is indexed but its body is missing from the store`);
         const v: Verdict = await this.connectTipQuiet(node, block);
         if (!v.ok) {
-          this.markInvalid(node, v);
+          await this.markInvalid(node, v);
           this.deps.bus.publish({ type: 'block-rejected', hash: node.hash, code: v.code, reason: v.reason });
           break;
         }
@@ -423,7 +478,7 @@ export class ChainActor implements Actor<ChainMsg> {
   /** Applies the block's transactions on the tip's state and writes it in one store transaction. */
   private async connectTipQuiet(node: IndexNode, block: Block): Promise<Verdict> {
     const overlay = new AccountOverlay(this.deps.store);
-    const v = connectTransactions(block, node.height, overlay, this.deps.params);
+    const v = connectTransactions(block, node.height, overlay, this.deps.params, this.maturedCoinbase(node.height));
     if (!v.ok) return v;
     await this.deps.store.connectBlock(stripNode(node), block, overlay.changed, overlay.previous);
     this.tip = node;
@@ -431,19 +486,39 @@ export class ChainActor implements Actor<ChainMsg> {
     return { ok: true };
   }
 
-  private markInvalid(node: IndexNode, failure: Rejection): void {
+  /**
+   * The coinbase that matures when the block at `height` connects on the
+   * tip: the coinbase of the main-chain block `height - coinbaseMaturity`
+   * (undefined before the first one matures).
+   */
+  private maturedCoinbase(height: number): CoinbaseTx | undefined {
+    const h = height - this.deps.params.coinbaseMaturity;
+    if (h < 1) return undefined;
+    const hash = this.deps.store.getHashAtHeight(h);
+    const cb = hash === undefined ? undefined : this.deps.store.getBlock(hash)?.txs[0];
+    if (!cb || cb.type !== 'coinbase') throw new Error(`main-chain block at height ${h} is missing or has no coinbase`);
+    return cb;
+  }
+
+  /** Marks a block that failed and every known descendant invalid, in memory and in the store. */
+  private async markInvalid(node: IndexNode, failure: Rejection): Promise<void> {
     node.invalid = true;
     node.failure = failure;
+    const marked: Array<{ hash: string; code: RejectCode }> = [{ hash: node.hash, code: failure.code }];
     for (const n of this.index.values()) {
+      if (n.invalid) continue;
       for (let p = n.parent; p; p = p.parent) {
         if (p === node) {
           n.invalid = true;
           n.failure = reject('bad-prev', `ancestor ${node.hash} is invalid (${failure.code})`);
+          marked.push({ hash: n.hash, code: 'bad-prev' });
           break;
         }
         if (p.height < node.height) break;
       }
     }
+    for (const m of marked) this.invalidBlocks.set(m.hash, m.code);
+    await this.deps.store.markInvalid(marked);
   }
 }
 

@@ -287,8 +287,10 @@ export class GossipActor implements Actor<GossipMsg> {
   private async onBlock(peer: PeerState, block: Block): Promise<void> {
     const hash = hashToHex(blockHash(block));
     peer.knownBlocks.add(hash);
+    // Asked for (announced, listed in a sync): the chain stores it even below the tip's work.
+    const requested = this.fetcher.isWanted(hash);
     this.fetcher.onBlock(hash, peer.link.nodeId);
-    const r = await request(this.deps.chain, 'chain/submit-block', { block, source: peer.link.nodeId });
+    const r = await request(this.deps.chain, 'chain/submit-block', { block, source: peer.link.nodeId, requested });
     switch (r.status) {
       case 'invalid':
         this.refuse(peer, { kind: 'invalid-block', hash, code: r.code, reason: r.reason });

@@ -6,6 +6,8 @@ import { EMPTY_ACCOUNT, type Account, type AccountReader } from '../core/state.j
 import { DEFAULT_DUST_LIMIT, DEFAULT_MEMPOOL_EXPIRY_MS, DEFAULT_MEMPOOL_MAX_TRANSACTIONS, DEFAULT_MIN_RELAY_FEE, MAX_PENDING_PER_SENDER } from '../core/policy.js';
 import { TRANSFER_BYTES, txid as computeTxid, type TransferTx } from '../core/transaction.js';
 import { checkTransfer, checkTransferAmounts } from '../core/validation.js';
+import type { NetworkParams } from '../core/params.js';
+import type { BlockStore } from '../store/block-store.js';
 import type { EventBus } from './events.js';
 import { IndexedHeap, siftDown, siftUp } from './indexed-heap.js';
 import type { Actor, Reply } from './runtime/actor.js';
@@ -59,10 +61,53 @@ interface SenderQueue {
   committed: bigint;
 }
 
+/**
+ * The state a transfer of the next block is checked against: the store's
+ * confirmed accounts plus the coinbase that matures in that block (its
+ * recipient may spend it there; see `coinbaseMaturity` in `params.ts`). The
+ * mempool and the API's balances read this view.
+ */
+export class NextBlockState implements AccountReader {
+  private cachedTip: string | undefined;
+  private maturing: { recipient: string; amount: bigint } | undefined;
+
+  constructor(
+    private readonly store: Pick<BlockStore, 'getAccount' | 'getTip' | 'getHashAtHeight' | 'getBlock'>,
+    private readonly params: NetworkParams,
+  ) {}
+
+  getAccount(key: string): Account | undefined {
+    const acc = this.store.getAccount(key);
+    const m = this.maturingCoinbase();
+    if (!m || m.recipient !== key) return acc;
+    return { balance: (acc?.balance ?? 0n) + m.amount, nonce: acc?.nonce ?? 0 };
+  }
+
+  /** Recipient (hex key) of the coinbase that matures in the next block, if any. */
+  maturingRecipient(): string | undefined {
+    return this.maturingCoinbase()?.recipient;
+  }
+
+  private maturingCoinbase(): { recipient: string; amount: bigint } | undefined {
+    const tip = this.store.getTip();
+    if (tip.hash === this.cachedTip) return this.maturing;
+    this.cachedTip = tip.hash;
+    const h = tip.height + 1 - this.params.coinbaseMaturity;
+    const hash = h >= 1 ? this.store.getHashAtHeight(h) : undefined;
+    const cb = hash === undefined ? undefined : this.store.getBlock(hash)?.txs[0];
+    this.maturing = cb?.type === 'coinbase' ? { recipient: toHex(cb.recipient), amount: cb.amount } : undefined;
+    return this.maturing;
+  }
+}
+
 export interface MempoolDeps {
   networkId: Uint8Array;
-  /** Confirmed account state (the store). */
-  state: AccountReader;
+  /**
+   * Account state transfers are checked against: the store's confirmed state,
+   * or a {@link NextBlockState} over it (then the coinbase maturing in the
+   * next block is spendable, and a reorg that takes it back is followed).
+   */
+  state: AccountReader & { maturingRecipient?(): string | undefined };
   bus: EventBus;
   /** @default {@link DEFAULT_MEMPOOL_MAX_TRANSACTIONS} */
   maxTransactions?: number;
@@ -115,6 +160,8 @@ export class MempoolActor implements Actor<MempoolMsg> {
   private readonly expiryMs: number;
   private readonly now: () => number;
   private seq = 0;
+  /** Recipient of the coinbase maturing in the next block, as last seen. */
+  private lastMaturing: string | undefined;
 
   constructor(private readonly deps: MempoolDeps) {
     this.maxTxs = deps.maxTransactions ?? DEFAULT_MEMPOOL_MAX_TRANSACTIONS;
@@ -355,6 +402,8 @@ export class MempoolActor implements Actor<MempoolMsg> {
       }
     }
     for (const s of touched) this.revalidateSender(s, 'confirmed-conflict');
+    const m = this.maturingChanged();
+    if (m) this.revalidateSender(m, 'invalid-after-reorg');
     this.expire();
   }
 
@@ -386,6 +435,16 @@ export class MempoolActor implements Actor<MempoolMsg> {
     }
     // A disconnect takes coins back from recipients and the coinbase's miner too: their pending spends may no longer be funded.
     for (const s of touchedAccounts(block)) this.dirty.add(s);
+    const m = this.maturingChanged();
+    if (m) this.dirty.add(m);
+  }
+
+  /** The previous maturing coinbase's recipient when another coinbase matures next now (its spends may have lost their funding). */
+  private maturingChanged(): string | undefined {
+    const now = this.deps.state.maturingRecipient?.();
+    const before = this.lastMaturing;
+    this.lastMaturing = now;
+    return before !== undefined && before !== now ? before : undefined;
   }
 
   /** Revalidates the senders a reorg touched and trims the pool to its size. */

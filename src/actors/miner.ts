@@ -173,7 +173,7 @@ export class MinerActor implements Actor<MinerMsg> {
         version: BLOCK_VERSION,
         prevHash: ctx.prevHash,
         merkleRoot: computeMerkleRoot(txs),
-        time: Math.max(unixSeconds(this.clock), ctx.medianTimePast + 1),
+        time: Math.max(unixSeconds(this.clock), ctx.minTime),
         bits: ctx.bits,
         nonce: 0,
       },

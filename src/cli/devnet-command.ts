@@ -8,9 +8,9 @@ import logUpdate from 'log-update';
 import { fromHex, toHex } from '../core/encoding.js';
 import { generateKeyPair } from '../core/ed25519.js';
 import { hashFromHex } from '../core/hash.js';
-import { COIN } from '../core/params.js';
+import { COIN, NETWORKS } from '../core/params.js';
 import { TRANSFER_BYTES, signTransfer, txToJson } from '../core/transaction.js';
-import type { AccountView, NodeInfo } from '../node/node-api.js';
+import type { AccountView, BlockView, NodeInfo } from '../node/node-api.js';
 
 /** How often the summary is redrawn, ms. */
 export const SUMMARY_INTERVAL_MS = 1_000;
@@ -243,6 +243,7 @@ export async function runDevnet(opts: DevnetOptions): Promise<number> {
   }
 
   const first = await getJson<NodeInfo>(`${peers[0]!.api}/info`);
+  const startHeight = first.height;
   const networkId = hashFromHex(first.networkId);
   const wallets = loadWallets(opts, peers.length);
   const stats = { sent: 0, refused: 0 };
@@ -305,9 +306,57 @@ export async function runDevnet(opts: DevnetOptions): Promise<number> {
       code = 1;
     }
   }
+  console.log(await blockTimeLine(peers[0]!.api, startHeight).catch((err: Error) => `block time: not available (${err.message})`));
   await stopAll();
   senz?.close();
   return code;
+}
+
+/** Block intervals of a run: from consecutive header times, seconds. */
+export interface IntervalStats {
+  blocks: number;
+  median: number;
+  mean: number;
+  longest: number;
+}
+
+/**
+ * Interval statistics of consecutive header times (seconds, ascending by
+ * height); undefined with fewer than two times. Header times are whole
+ * seconds, so the figures are too.
+ */
+export function intervalStats(times: readonly number[]): IntervalStats | undefined {
+  if (times.length < 2) return undefined;
+  const gaps = times.slice(1).map((t, i) => t - times[i]!);
+  const sorted = [...gaps].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { blocks: gaps.length, median, mean: gaps.reduce((a, b) => a + b, 0) / gaps.length, longest: sorted[sorted.length - 1]! };
+}
+
+/** Most blocks read back for the interval statistics at exit (the last ones of the run). */
+const MAX_STATS_BLOCKS = 2_000;
+
+/**
+ * The block-time line of the summary at exit: median interval and longest
+ * gap of the main chain mined during the run, against the devnet's target
+ * (the devnet must hold median within ±30 % of the target and no gap over 10
+ * targets). For exponential block times the median is ln 2 ≈ 0.69 of the
+ * mean, so the mean is printed too.
+ */
+async function blockTimeLine(api: string, fromHeight: number): Promise<string> {
+  const target = NETWORKS.devnet.blockTimeSeconds;
+  const info = await getJson<NodeInfo>(`${api}/info`);
+  const start = Math.max(fromHeight, info.height - MAX_STATS_BLOCKS);
+  const times: number[] = [];
+  for (let h = start; h <= info.height; h++) times.push((await getJson<BlockView>(`${api}/blocks/height/${h}`)).block.header.time);
+  const st = intervalStats(times);
+  if (!st) return `block time: fewer than two blocks mined (target ${target} s)`;
+  const within = Math.abs(st.median - target) <= 0.3 * target;
+  return (
+    `block time over ${st.blocks} intervals: median ${st.median.toFixed(1)} s (target ${target} s, ${within ? 'within' : 'outside'} ±30 %), ` +
+    `mean ${st.mean.toFixed(2)} s, longest gap ${st.longest} s (${(st.longest / target).toFixed(1)} targets; limit 10)`
+  );
 }
 
 function agree(infos: Array<NodeInfo | undefined>): boolean {

@@ -1,9 +1,23 @@
 import { encodeCompact } from './pow.js';
 
+/**
+ * Hash of the mainnet genesis block, display hex (`genesisBlock(NETWORKS.mainnet)`,
+ * checked by the tests; written out here because genesis.ts depends on this file).
+ */
+export const MAINNET_GENESIS_HASH = 'f52ca4e14fc6e36bde76b7af4e0b87ed665dd9df7f804747b4f8a0dfd2b3539a';
+
 /** One coin in base units (like Bitcoin's satoshi). All amounts are integers of base units. */
 export const COIN = 100_000_000n;
-/** Upper bound of any amount, balance or sum of them, in base units (21 million coins, as Bitcoin's `MAX_MONEY`). */
-export const MAX_MONEY = 21_000_000n * COIN;
+/**
+ * Upper bound of any amount, balance or sum of them, in base units: 210
+ * million coins (Bitcoin's `MAX_MONEY` is its total issuance, 21 million).
+ * It must be at least the total issuance of every network, or a balance
+ * could reach it and make valid blocks invalid: mainnet issues
+ * 50 × 1,051,200 × (1 + 1/2 + …) ≈ 105.12 million coins
+ * ({@link totalIssuance}, checked by the tests). Fits a u64 and stays below
+ * 2^63.
+ */
+export const MAX_MONEY = 210_000_000n * COIN;
 /** Largest serialised block accepted, in bytes (consensus). */
 export const MAX_BLOCK_BYTES = 1_000_000;
 /** Largest number of transactions in one block, coinbase included (consensus). */
@@ -32,8 +46,40 @@ export interface NetworkParams {
   readonly retargetInterval: number;
   /** When true, every block keeps the genesis bits (regtest). */
   readonly noRetarget: boolean;
-  /** Furthest a block's time may be ahead of the local clock, seconds (Bitcoin: 7200). */
+  /**
+   * Furthest a block's time may be ahead of the local clock, seconds.
+   * Bitcoin allows 7,200 s against a two-week retarget window (0.6 %); here
+   * it is scaled to the network's spacing and window, so a block stamped at
+   * the limit moves a retarget by a few percent, not a factor of 4.
+   */
   readonly maxFutureSeconds: number;
+  /**
+   * BIP 94's timewarp rule: the first block of a retarget window may be at
+   * most this many seconds earlier than the block before it. BIP 94 uses
+   * 600 s, one block spacing of Bitcoin; here one spacing too.
+   */
+  readonly maxTimewarpSeconds: number;
+  /**
+   * Blocks before a coinbase may be spent: the coinbase of block h is
+   * credited to its recipient when block h + coinbaseMaturity connects,
+   * before that block's transfers (Bitcoin's `COINBASE_MATURITY` = 100: a
+   * reorg then cannot take back coins that were spent on). Small on regtest
+   * and devnet so that wallet flows stay quick.
+   */
+  readonly coinbaseMaturity: number;
+  /**
+   * Least cumulative work (expected hashes) a chain must have before any
+   * side branch is accepted from a peer (Bitcoin Core's `nMinimumChainWork`):
+   * below it a node only follows its main chain, so a fork off genesis at
+   * genesis difficulty is not stored during initial sync.
+   */
+  readonly minimumChainWork: bigint;
+  /**
+   * Block hashes (display hex) by height that every chain must contain
+   * (Bitcoin Core's checkpoints): a block that forks below the last
+   * checkpoint is refused with `checkpoint`.
+   */
+  readonly checkpoints: ReadonlyMap<number, string>;
   /** Coinbase reward at height 1, base units. */
   readonly initialReward: bigint;
   /** Blocks between reward halvings. */
@@ -55,7 +101,13 @@ export const NETWORKS: Readonly<Record<NetworkName, NetworkParams>> = {
     blockTimeSeconds: 60,
     retargetInterval: 720,
     noRetarget: false,
-    maxFutureSeconds: 7200,
+    // 10 spacings: 1.4 % of the 12-hour window.
+    maxFutureSeconds: 600,
+    maxTimewarpSeconds: 60,
+    coinbaseMaturity: 100,
+    minimumChainWork: 0n,
+    // Genesis is the only checkpoint so far: no mainnet chain has been published.
+    checkpoints: new Map([[0, MAINNET_GENESIS_HASH]]),
     initialReward: 50n * COIN,
     halvingInterval: 1_051_200,
     defaultPort: 8330,
@@ -66,10 +118,18 @@ export const NETWORKS: Readonly<Record<NetworkName, NetworkParams>> = {
     // About 2^22 expected hashes: well under a second for a two-worker pool.
     genesisBits: encodeCompact((1n << 234n) - 1n),
     genesisTime: 1_795_000_000,
-    blockTimeSeconds: 2,
-    retargetInterval: 10,
+    // Whole seconds of header time measure 5 s spacings to ±10 %.
+    blockTimeSeconds: 5,
+    // 20 blocks: a window of 100 s, three retargets in a five-minute run, chance (±22 % over 20 exponential gaps) well inside the factor-4 clamp.
+    retargetInterval: 20,
     noRetarget: false,
-    maxFutureSeconds: 7200,
+    // 2 spacings: a window's last block stamped at the limit moves the retarget by 10 %, not 4×.
+    maxFutureSeconds: 10,
+    maxTimewarpSeconds: 5,
+    coinbaseMaturity: 10,
+    // About 100 blocks at genesis difficulty (2^22 hashes each).
+    minimumChainWork: 100n << 22n,
+    checkpoints: new Map(),
     initialReward: 50n * COIN,
     halvingInterval: 210_000,
     defaultPort: 18330,
@@ -83,11 +143,29 @@ export const NETWORKS: Readonly<Record<NetworkName, NetworkParams>> = {
     retargetInterval: 10,
     noRetarget: true,
     maxFutureSeconds: 7200,
+    maxTimewarpSeconds: 1,
+    // The coinbase of block h is spendable in block h + 1: tests mine one block and spend at once.
+    coinbaseMaturity: 1,
+    minimumChainWork: 0n,
+    checkpoints: new Map(),
     initialReward: 50n * COIN,
     halvingInterval: 150,
     defaultPort: 28330,
   },
 };
+
+/** Every coin a network will ever issue: the sum of {@link blockReward} over all heights, base units. */
+export function totalIssuance(params: NetworkParams): bigint {
+  let total = 0n;
+  for (let halvings = 0; halvings < 64; halvings++) {
+    const reward = params.initialReward >> BigInt(halvings);
+    if (reward === 0n) break;
+    // Height 0 (genesis) pays nothing.
+    const blocks = BigInt(params.halvingInterval) - (halvings === 0 ? 1n : 0n);
+    total += reward * blocks;
+  }
+  return total;
+}
 
 /** The block reward at `height` in base units: `initialReward` halved every `halvingInterval` blocks. */
 export function blockReward(params: NetworkParams, height: number): bigint {

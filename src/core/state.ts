@@ -39,6 +39,18 @@ export class AccountOverlay implements AccountReader {
   }
 
   /**
+   * Credits `amount` to the account of `recipient` (a maturing coinbase).
+   * Nothing is changed when the verdict is a rejection (`balance-overflow`).
+   */
+  credit(recipient: Uint8Array, amount: bigint): Verdict {
+    const key = toHex(recipient);
+    const acc = this.getAccount(key) ?? EMPTY_ACCOUNT;
+    if (acc.balance + amount > MAX_MONEY) return reject('balance-overflow', 'maturing coinbase would take the balance past MAX_MONEY');
+    this.set(key, { balance: acc.balance + amount, nonce: acc.nonce });
+    return OK;
+  }
+
+  /**
    * Applies one transaction: a transfer must carry the sender's next nonce and
    * the sender must hold amount + fee; the recipient is credited the amount
    * (the fee goes to the block's coinbase). A coinbase credits its recipient.

@@ -8,7 +8,7 @@ import { BLOCK_VERSION, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_MONEY, MEDIAN_TIME_S
 import { decodeCompact, encodeCompact, hashMeetsTarget, targetFromBits } from './pow.js';
 import { OK, reject, type Verdict } from './reject.js';
 import { AccountOverlay, type AccountReader } from './state.js';
-import { signingBytes, txHash, type TransferTx } from './transaction.js';
+import { signingBytes, txHash, type CoinbaseTx, type TransferTx } from './transaction.js';
 
 /**
  * Context-free checks of a transfer: amount at least 1 base unit, fee not
@@ -105,17 +105,26 @@ export interface ChainContext {
   expectedBits: number;
   /** Median time past of the parent ({@link medianTimePast}), seconds. */
   medianTimePast: number;
+  /** Time of the parent block, seconds (for the timewarp rule). */
+  prevTime: number;
   /** The local clock, seconds since the epoch. */
   now: number;
 }
 
-/** Contextual header checks (Bitcoin's `ContextualCheckBlockHeader`): bits, time after the median time past, time not too far ahead. */
+/**
+ * Contextual header checks (Bitcoin's `ContextualCheckBlockHeader`): bits,
+ * time after the median time past, BIP 94's timewarp rule on the first
+ * block of a retarget window, time not too far ahead of the local clock.
+ */
 export function checkHeaderContext(header: BlockHeader, ctx: ChainContext, params: NetworkParams): Verdict {
   if (header.bits !== ctx.expectedBits) {
     return reject('bad-diffbits', `bits 0x${header.bits.toString(16)}, expected 0x${ctx.expectedBits.toString(16)} at height ${ctx.height}`);
   }
   if (header.time <= ctx.medianTimePast) {
     return reject('time-too-old', `time ${header.time} is not after the median time past ${ctx.medianTimePast}`);
+  }
+  if (header.time < minTimeForTimewarp(ctx.height, ctx.prevTime, params)) {
+    return reject('bad-timewarp', `time ${header.time} of the first block of a retarget window is more than ${params.maxTimewarpSeconds} s before its parent's ${ctx.prevTime}`);
   }
   if (header.time > ctx.now + params.maxFutureSeconds) {
     return reject('time-too-new', `time ${header.time} is more than ${params.maxFutureSeconds} s ahead of the local clock`);
@@ -124,18 +133,28 @@ export function checkHeaderContext(header: BlockHeader, ctx: ChainContext, param
 }
 
 /**
- * Applies a block's transactions to `overlay` in order (Bitcoin's
- * `ConnectBlock` for the account model): the coinbase must be first and only
- * there, carry the block's height and pay at most reward + fees; transfers
- * apply in block order, the coinbase last (so it cannot be spent in its own
- * block). The coinbase position is checked here too, not only by
- * {@link checkBlock}, so that no caller can mint a second coinbase's amount.
- * On rejection the overlay must be discarded.
+ * Applies a block to `overlay` (Bitcoin's `ConnectBlock` for the account
+ * model): first the coinbase that matures at this height (`matured`, the
+ * coinbase of block `height - params.coinbaseMaturity` on the same branch,
+ * required from that height on) is credited to its recipient; then the
+ * transfers apply in block order. The block's own coinbase must be first
+ * and only there, carry the block's height and pay at most reward + fees;
+ * it is credited only when it matures. The coinbase position is checked
+ * here too, not only by {@link checkBlock}, so that no caller can mint a
+ * second coinbase's amount. On rejection the overlay must be discarded.
+ * @throws RangeError when `matured` is missing or of another height (a
+ *   caller's bug, not bad data).
  */
-export function connectTransactions(block: Block, height: number, overlay: AccountOverlay, params: NetworkParams): Verdict {
+export function connectTransactions(block: Block, height: number, overlay: AccountOverlay, params: NetworkParams, matured?: CoinbaseTx): Verdict {
   const coinbase = block.txs[0];
   if (!coinbase || coinbase.type !== 'coinbase') return reject('bad-coinbase-missing', 'first transaction is not a coinbase');
   if (coinbase.height !== height) return reject('bad-coinbase-height', `coinbase height ${coinbase.height}, block height ${height}`);
+  const maturedHeight = height - params.coinbaseMaturity;
+  if (maturedHeight >= 1) {
+    if (!matured || matured.height !== maturedHeight) throw new RangeError(`connecting height ${height} needs the coinbase of height ${maturedHeight}`);
+    const credited = overlay.credit(matured.recipient, matured.amount);
+    if (!credited.ok) return credited;
+  }
   let fees = 0n;
   for (let i = 1; i < block.txs.length; i++) {
     const tx = block.txs[i]!;
@@ -146,7 +165,18 @@ export function connectTransactions(block: Block, height: number, overlay: Accou
   }
   const allowed = blockReward(params, height) + fees;
   if (coinbase.amount > allowed) return reject('bad-coinbase-amount', `coinbase pays ${coinbase.amount}, at most ${allowed} allowed`);
-  return overlay.apply(coinbase);
+  return OK;
+}
+
+/**
+ * Earliest time the block at `height` may carry under BIP 94's timewarp rule:
+ * on the first block of a retarget window, its parent's time minus
+ * `maxTimewarpSeconds`; 0 (no bound) elsewhere and on networks without
+ * retargets.
+ */
+export function minTimeForTimewarp(height: number, prevTime: number, params: NetworkParams): number {
+  if (params.noRetarget || height % params.retargetInterval !== 0) return 0;
+  return prevTime - params.maxTimewarpSeconds;
 }
 
 /** Minimal view of an indexed header, for difficulty and time rules. */
@@ -173,16 +203,21 @@ export function medianTimePast(tip: HeaderLike, ancestor: (height: number) => He
 /**
  * Bits required of the block after `prev` (Bitcoin's retarget, on this
  * network's interval): unchanged except at multiples of `retargetInterval`,
- * where the target scales by the time the last interval actually took over the
- * intended `retargetInterval × blockTimeSeconds`, clamped to a factor of 4,
- * never easier than powLimit.
+ * where the target scales by the time the window actually took over the
+ * time it should have taken, clamped to a factor of 4, never easier than
+ * powLimit. The window is the full interval: from the last block of the
+ * previous window to `prev`, `retargetInterval` gaps (Bitcoin measures one
+ * gap fewer, its off-by-one, and its windows do not overlap, which is what
+ * the timewarp attack uses). Genesis, whose time is fixed in advance, is
+ * never the start of a window: the first window starts at block 1 and its
+ * intended time counts its gaps.
  */
 export function nextBits(prev: HeaderLike, ancestor: (height: number) => HeaderLike | undefined, params: NetworkParams): number {
   const height = prev.height + 1;
   if (params.noRetarget || height % params.retargetInterval !== 0) return prev.header.bits;
-  const first = ancestor(Math.max(0, height - params.retargetInterval));
-  if (!first) return prev.header.bits;
-  const timespan = BigInt(params.retargetInterval * params.blockTimeSeconds);
+  const first = ancestor(Math.max(1, height - params.retargetInterval - 1));
+  if (!first || first.height >= prev.height) return prev.header.bits;
+  const timespan = BigInt((prev.height - first.height) * params.blockTimeSeconds);
   let actual = BigInt(prev.header.time - first.header.time);
   if (actual < timespan / 4n) actual = timespan / 4n;
   if (actual > timespan * 4n) actual = timespan * 4n;

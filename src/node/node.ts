@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ChainActor, type ChainMsg, type SubmitBlockResult } from '../actors/chain.js';
-import { MempoolActor, type AddTxResult, type MempoolMsg } from '../actors/mempool.js';
+import { MempoolActor, NextBlockState, type AddTxResult, type MempoolMsg } from '../actors/mempool.js';
 import { MinerActor, MINING_STATS_INTERVAL_MS, type MinerMsg, type MinerStats } from '../actors/miner.js';
 import type { ActorRef } from '../actors/runtime/actor.js';
 import { Supervisor, type ChildSpec, type SupervisorEvent } from '../actors/runtime/supervisor.js';
@@ -140,10 +140,12 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
       id: 'chain',
       start: () => new ChainActor({ params, networkId: netId, store, bus }),
     });
+    // Balances as the next block sees them: confirmed plus the coinbase maturing in it.
+    const nextBlockState = new NextBlockState(store, params);
     const mempool = await root.startChild<MempoolMsg>({
       id: 'mempool',
       start: () =>
-        new MempoolActor({ networkId: netId, state: store, bus, maxTransactions: config.mempool.maxTransactions, minFee: BigInt(config.mempool.minFee), dustLimit: BigInt(config.mempool.dustLimit) }),
+        new MempoolActor({ networkId: netId, state: nextBlockState, bus, maxTransactions: config.mempool.maxTransactions, minFee: BigInt(config.mempool.minFee), dustLimit: BigInt(config.mempool.dustLimit) }),
     });
     // Facts that change the mempool's state: a full mailbox throws, the bus counts and logs it (never a silent drop).
     bus.on('block-connected', (e) => mempool.tell({ type: 'mempool/block-connected', block: e.block }));
@@ -325,6 +327,7 @@ export function parseSubmittedTransfer(json: unknown): { ok: true; tx: TransferT
 
 /** The {@link NodeApi} of a peer, answered by its actors and store. */
 export function createNodeApi(p: ApiParts): NodeApi {
+  const spendable = new NextBlockState(p.store, networkParams(p.config.network));
   const blockView = async (hash: string): Promise<BlockView | undefined> => {
     const found = await request(p.chain, 'chain/get-block', { hash }, API_ASK_TIMEOUT_MS);
     if (!found) return undefined;
@@ -371,7 +374,8 @@ export function createNodeApi(p: ApiParts): NodeApi {
       return { txid, status: 'confirmed', blockHash: loc!.blockHash, height: entry.height, tx: txToJson(tx) };
     },
     async account(key): Promise<AccountView> {
-      const acc = p.store.getAccount(key);
+      // What the key can spend in the next block: its maturing coinbase included.
+      const acc = spendable.getAccount(key);
       const pendingNonce = HASH_RE.test(key) ? await request(p.mempool, 'mempool/pending-nonce', { key }, API_ASK_TIMEOUT_MS) : 0;
       return { key, balance: (acc?.balance ?? 0n).toString(), nonce: acc?.nonce ?? 0, pendingNonce };
     },

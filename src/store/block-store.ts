@@ -66,6 +66,19 @@ export interface BlockStore extends AccountReader {
   /** Waits for pending writes and closes. Idempotent. */
   close(): Promise<void>;
 
+  /**
+   * Records blocks found invalid, with the reject code of the failure, so
+   * that they are refused cheaply (`duplicate-invalid`) after a restart too.
+   * Only blocks whose hash commits to the failure may be recorded (never a
+   * body that could be a malleated copy of a valid block). One write
+   * transaction; idempotent.
+   */
+  markInvalid(blocks: ReadonlyArray<{ hash: string; code: string }>): Promise<void>;
+  /** The reject code recorded for a block by {@link markInvalid}, if any. */
+  getInvalid(hash: string): string | undefined;
+  /** Every recorded invalid block (hash, display hex, and its code). */
+  invalidBlocks(): Iterable<{ hash: string; code: string }>;
+
   /** Stores a block and its index entry without connecting it (side branches, not yet connected blocks). Idempotent. */
   putBlock(entry: BlockIndexEntry, block: Block): Promise<void>;
   getBlock(hash: string): Block | undefined;

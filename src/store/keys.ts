@@ -33,6 +33,7 @@
  * | `accounts` | ed25519 public key (32 bytes) | {@link encodeAccount}: balance u64 ‖ nonce u64 (16 bytes) |
  * | `undo` | block hash (32 bytes) of a main-chain block | {@link encodeUndo}: count u32, then per account key (32) ‖ present u8 ‖ (if present) balance u64 ‖ nonce u64 |
  * | `txs` | txid (32 bytes) of a main-chain transaction | {@link encodeTxLocation}: block hash (32) ‖ index u32 |
+ * | `invalid` | block hash (32 bytes) of a block found invalid | the reject code, UTF-8 (`src/core/reject.ts`) |
  *
  * Invariants after every write transaction: `meta.tip` names a block whose
  * `index` entry has the same height and chainWork, `heights` holds exactly
@@ -83,7 +84,10 @@ export const DB_NAMES = {
   accounts: 'accounts',
   undo: 'undo',
   txs: 'txs',
+  invalid: 'invalid',
 } as const;
+/** Databases a store written before they existed may lack: created on open (additive, no schema change). */
+export const OPTIONAL_DBS: readonly DbName[] = ['invalid'];
 export type DbName = keyof typeof DB_NAMES;
 /** lmdb-js `maxDbs`: room for the databases above. */
 export const MAX_DBS = 12;

@@ -34,6 +34,7 @@ import {
   encodeUndo,
   hexOfKey,
   key32,
+  OPTIONAL_DBS,
   type DbName,
   type StoreMarker,
 } from './keys.js';
@@ -71,6 +72,7 @@ interface Dbs {
   accounts: Database<Buffer, Buffer>;
   undo: Database<Buffer, Buffer>;
   txs: Database<Buffer, Buffer>;
+  invalid: Database<Buffer, Buffer>;
 }
 
 /** What `open()` finds in the folder before touching LMDB. */
@@ -151,6 +153,27 @@ export class LmdbBlockStore implements BlockStore {
       dbs.blocks.putSync(key, Buffer.from(encodeBlock(block)));
       dbs.index.putSync(key, Buffer.from(encodeEntryValue(entry)));
     }, WRITE_TXN_FLAGS);
+  }
+
+  async markInvalid(blocks: ReadonlyArray<{ hash: string; code: string }>): Promise<void> {
+    const { env, dbs } = this.live();
+    const writes = blocks.map((b) => [key32(b.hash), Buffer.from(b.code, 'utf8')] as const);
+    for (const [k] of writes) if (!k) throw new RangeError('markInvalid: a hash is not 64 hex characters');
+    env.transactionSync(() => {
+      for (const [k, v] of writes) dbs.invalid.putSync(k!, v);
+    }, WRITE_TXN_FLAGS);
+  }
+
+  getInvalid(hash: string): string | undefined {
+    const k = key32(hash);
+    const v = k && this.live().dbs.invalid.getBinary(k);
+    return v ? Buffer.from(v).toString('utf8') : undefined;
+  }
+
+  invalidBlocks(): Iterable<{ hash: string; code: string }> {
+    const out: Array<{ hash: string; code: string }> = [];
+    for (const { key, value } of this.live().dbs.invalid.getRange()) out.push({ hash: hexOfKey(key), code: Buffer.from(value).toString('utf8') });
+    return out;
   }
 
   getBlock(hash: string): Block | undefined {
@@ -355,13 +378,13 @@ export class LmdbBlockStore implements BlockStore {
           encoding: name === 'meta' ? 'string' : 'binary',
           keyEncoding: name === 'meta' ? 'ordered-binary' : name === 'heights' ? 'uint32' : 'binary',
           // lmdb-js option (not in its typings): do not create a missing database.
-          create,
+          create: create || OPTIONAL_DBS.includes(name),
         } as const;
         opened[name] = env.openDB(options);
       }
       const missing = (Object.keys(DB_NAMES) as DbName[]).filter((n) => !opened[n]);
       if (missing.length === 0) return { env, dbs: opened as Dbs };
-      if (missing.length === Object.keys(DB_NAMES).length) return { env, dbs: undefined };
+      if (missing.length === Object.keys(DB_NAMES).length - OPTIONAL_DBS.length) return { env, dbs: undefined };
       throw new StoreError('corrupt', `${this.path} lacks the databases ${missing.join(', ')}`);
     } catch (err) {
       await env.close();

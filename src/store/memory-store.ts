@@ -18,6 +18,7 @@ interface MemoryChain {
   accounts: Map<string, Account>;
   undo: Map<string, Map<string, Account | undefined>>;
   txs: Map<string, TxLocation>;
+  invalid: Map<string, string>;
   tip: ChainTip;
 }
 
@@ -54,6 +55,7 @@ export class MemoryBlockStore implements BlockStore {
         accounts: new Map(),
         undo: new Map(),
         txs: new Map(genesis.txs.map((tx, index) => [txid(tx), { blockHash: genesisEntry.hash, index }])),
+        invalid: new Map(),
         tip: { hash: genesisEntry.hash, height: 0, chainWork: genesisEntry.chainWork },
       };
     }
@@ -69,6 +71,19 @@ export class MemoryBlockStore implements BlockStore {
     checkEntryMatchesBlock(entry, block);
     c.blocks.set(entry.hash, encodeBlock(block));
     c.index.set(entry.hash, copyEntry(entry));
+  }
+
+  async markInvalid(blocks: ReadonlyArray<{ hash: string; code: string }>): Promise<void> {
+    const c = this.live();
+    for (const b of blocks) c.invalid.set(b.hash, b.code);
+  }
+
+  getInvalid(hash: string): string | undefined {
+    return this.live().invalid.get(hash);
+  }
+
+  invalidBlocks(): Iterable<{ hash: string; code: string }> {
+    return [...this.live().invalid].map(([hash, code]) => ({ hash, code }));
   }
 
   getBlock(hash: string): Block | undefined {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ChainActor, type ChainMsg, type SubmitBlockResult } from '../../src/actors/chain.js';
-import { MempoolActor, type AddTxResult, type MempoolMsg } from '../../src/actors/mempool.js';
+import { MempoolActor, NextBlockState, type AddTxResult, type MempoolMsg } from '../../src/actors/mempool.js';
 import type { ActorRef } from '../../src/actors/runtime/actor.js';
 import { Supervisor } from '../../src/actors/runtime/supervisor.js';
 import type { Block } from '../../src/core/block.js';
@@ -21,10 +21,11 @@ async function peer(t: Tap.Test) {
   const sup = new Supervisor({ name: 'test' });
   t.teardown(() => sup.stop());
   const chain = await sup.startChild<ChainMsg>({ id: 'chain', start: () => new ChainActor({ params: regtest, networkId: regtestId, store, bus }) });
-  const mempool = await sup.startChild<MempoolMsg>({ id: 'mempool', start: () => new MempoolActor({ networkId: regtestId, state: store, bus, maxTransactions: 4 }) });
+  const mempool = await sup.startChild<MempoolMsg>({ id: 'mempool', start: () => new MempoolActor({ networkId: regtestId, state: new NextBlockState(store, regtest), bus, maxTransactions: 4 }) });
   bus.on('block-connected', (e) => mempool.tell({ type: 'mempool/block-connected', block: e.block }));
   bus.on('block-disconnected', (e) => mempool.tell({ type: 'mempool/block-disconnected', block: e.block }));
-  const submit = (block: Block) => request(chain, 'chain/submit-block', { block });
+  /** Submits as a sync would (requested), so that side branches are stored whatever their work. */
+  const submit = (block: Block, requested = true) => request(chain, 'chain/submit-block', { block, requested });
   const addTx = (tx: Parameters<typeof txid>[0]) =>
     request(mempool, 'mempool/add', { tx: tx as never });
   const poolIds = async () => (await request(mempool, 'mempool/template', { maxTxs: 1000, maxBytes: 1e6 })).map(txid);

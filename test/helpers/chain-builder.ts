@@ -280,7 +280,9 @@ export class ChainBuilder {
     const parent = this.tip;
     const height = parent.height + 1;
     const overlay = new AccountOverlay(this.state);
-    const v = connectTransactions(block, height, overlay, this.params);
+    const maturedAt = height - this.params.coinbaseMaturity;
+    const matured = maturedAt >= 1 ? (this.blocks[maturedAt]!.block.txs[0] as CoinbaseTx) : undefined;
+    const v = connectTransactions(block, height, overlay, this.params, matured);
     if (!v.ok) throw new Error(`chain builder made an invalid block at height ${height}: ${v.code}: ${v.reason}`);
     for (const [k, a] of overlay.changed) this.state.accounts.set(k, { ...a });
     const built: BuiltBlock = { block, entry: childEntry(block, parent), changes: new Map(overlay.changed), undo: new Map(overlay.previous) };
@@ -295,6 +297,7 @@ export function contextFor(params: NetworkParams, prev: HeaderLike, ancestor: (h
     height: prev.height + 1,
     expectedBits: nextBits(prev, ancestor, params),
     medianTimePast: medianTimePast(prev, ancestor),
+    prevTime: prev.header.time,
     now: now ?? prev.header.time,
   };
 }

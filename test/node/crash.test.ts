@@ -1,3 +1,4 @@
+import type { CoinbaseTx } from '../../src/core/transaction.js';
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -121,9 +122,11 @@ t.test('a mining peer killed with SIGKILL at random moments keeps a chain that r
     }
     const ancestor = (x: number) => entries[x];
     const structural = checkBlock(block, params, netId);
-    const ctx = checkHeaderContext(block.header, { height: h, expectedBits: nextBits(parent, ancestor, params), medianTimePast: medianTimePast(parent, ancestor), now: farFuture }, params);
+    const ctx = checkHeaderContext(block.header, { height: h, expectedBits: nextBits(parent, ancestor, params), medianTimePast: medianTimePast(parent, ancestor), prevTime: parent.header.time, now: farFuture }, params);
     const overlay = new AccountOverlay(replay);
-    const connect = connectTransactions(block, h, overlay, params);
+    const maturedAt = h - params.coinbaseMaturity;
+    const matured = maturedAt >= 1 ? (store.getBlock(store.getHashAtHeight(maturedAt)!)!.txs[0] as CoinbaseTx) : undefined;
+    const connect = connectTransactions(block, h, overlay, params, matured);
     if (!structural.ok || !ctx.ok || !connect.ok || hashToHex(block.header.prevHash) !== parent.hash) {
       t.fail(`block ${h} does not re-validate: ${JSON.stringify({ structural, ctx, connect })}`);
       break;
