@@ -59,7 +59,7 @@ async function setup() {
   bus.subscribe((e) => events.push(e));
   let height = 1;
   const prevHash = new Uint8Array(32).fill(0xaa);
-  const context = (): NextBlockContext => ({ prevHash, height, bits: params.genesisBits, medianTimePast: 1_795_000_000 });
+  const context = (): NextBlockContext => ({ prevHash, height, bits: params.genesisBits, medianTimePast: 1_795_000_000, minTime: 1_795_000_001 });
   let pending: TransferTx[] = [];
   let submitResult: (block: Block) => SubmitBlockResult = () => ({ status: 'connected', hash: 'b'.repeat(64), height });
   const submitted: Block[] = [];
