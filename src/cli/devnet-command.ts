@@ -347,7 +347,8 @@ const MAX_STATS_BLOCKS = 2_000;
 async function blockTimeLine(api: string, fromHeight: number): Promise<string> {
   const target = NETWORKS.devnet.blockTimeSeconds;
   const info = await getJson<NodeInfo>(`${api}/info`);
-  const start = Math.max(fromHeight, info.height - MAX_STATS_BLOCKS);
+  // Genesis carries a time fixed in advance: the first interval counted is block 1 → 2.
+  const start = Math.max(fromHeight, 1, info.height - MAX_STATS_BLOCKS);
   const times: number[] = [];
   for (let h = start; h <= info.height; h++) times.push((await getJson<BlockView>(`${api}/blocks/height/${h}`)).block.header.time);
   const st = intervalStats(times);

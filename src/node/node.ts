@@ -397,7 +397,8 @@ export function createNodeApi(p: ApiParts): NodeApi {
         if (err instanceof DecodeError) return { status: 'malformed', reason: err.message };
         throw err;
       }
-      return request(p.chain, 'chain/submit-block', { block, source: 'api' }, API_ASK_TIMEOUT_MS);
+      // Like Bitcoin Core's submitblock (force_processing): the operator asked for it, so a side branch is stored whatever its work.
+      return request(p.chain, 'chain/submit-block', { block, source: 'api', requested: true }, API_ASK_TIMEOUT_MS);
     },
   };
 }
