@@ -20,7 +20,7 @@ t.test('five peers: a block and a transaction reach every peer; a late joiner sy
   t.pass('the block reached every peer');
 
   const alice = newKey();
-  const pay = b.pay(b.miner, alice, 1_000n, 10n);
+  const pay = b.pay(b.miner, alice, 1_000n, 200n);
   t.match(await peers[2]!.api.submitTransaction(txToJson(pay)), { accepted: true });
   await Promise.all(peers.map((p) => untilInMempool(p, txid(pay))));
   t.pass('the transaction reached every mempool');
