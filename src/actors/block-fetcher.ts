@@ -6,6 +6,14 @@ export const MAX_BLOCKS_IN_FLIGHT = 128;
 export const BLOCK_STALL_TIMEOUT_MS = 5_000;
 /** A wanted block is forgotten after this many stalled requests. */
 export const MAX_BLOCK_REQUESTS = 5;
+/**
+ * Most wanted blocks one peer may be the source of: two full LISTOFBLOCKS
+ * (2 × 2,000). What a peer announces beyond it is ignored until downloads
+ * free room, so a peer announcing random hashes cannot grow the table.
+ */
+export const MAX_WANTED_PER_PEER = 4_000;
+/** Most wanted blocks in all (a few peers' worth of lists). */
+export const MAX_WANTED = 16_000;
 
 /** One GETBLOCK to send: ask `peer` (a node id) for the block `hash` (hex). */
 export interface BlockRequest {
@@ -23,6 +31,10 @@ export interface BlockFetcherInit {
   stallTimeoutMs?: number;
   /** Stalled requests after which a wanted block is forgotten. @default {@link MAX_BLOCK_REQUESTS} */
   maxRequests?: number;
+  /** Most wanted blocks one peer may be a source of. @default {@link MAX_WANTED_PER_PEER} */
+  maxWantedPerPeer?: number;
+  /** Most wanted blocks in all. @default {@link MAX_WANTED} */
+  maxWanted?: number;
 }
 
 /** What {@link BlockFetcher.removePeer} changed. */
@@ -43,6 +55,10 @@ export interface PeerRemoved {
  * requests takes the current time (ms, any monotonic origin) and returns the
  * GETBLOCK requests to send, which the caller must send.
  *
+ * The table is bounded: a peer is the source of at most `maxWantedPerPeer`
+ * wanted blocks and at most `maxWanted` are wanted in all; announcements past
+ * either cap are ignored (and counted in {@link BlockFetcher.ignored}).
+ *
  * A block is in flight from at most one peer at a time. A block whose every
  * known source left, answered not-found, or stalled {@link BlockFetcherInit.maxRequests}
  * times is forgotten; a later announcement or sync wants it again.
@@ -56,6 +72,11 @@ export class BlockFetcher {
   private readonly peers = new Map<string, Map<string, number>>();
   /** Block in flight → the peer it was requested from. */
   private readonly requestedFrom = new Map<string, string>();
+  /** Peer → how many wanted blocks it is a source of. */
+  private readonly sourceCounts = new Map<string, number>();
+  private ignoredCount = 0;
+  private readonly maxWantedPerPeer: number;
+  private readonly maxWanted: number;
   private readonly maxInFlightPerPeer: number;
   private readonly maxInFlight: number;
   private readonly stallTimeoutMs: number;
@@ -67,6 +88,18 @@ export class BlockFetcher {
     this.maxInFlight = positive('maxInFlight', init.maxInFlight ?? MAX_BLOCKS_IN_FLIGHT);
     this.stallTimeoutMs = positive('stallTimeoutMs', init.stallTimeoutMs ?? BLOCK_STALL_TIMEOUT_MS);
     this.maxRequests = positive('maxRequests', init.maxRequests ?? MAX_BLOCK_REQUESTS);
+    this.maxWantedPerPeer = positive('maxWantedPerPeer', init.maxWantedPerPeer ?? MAX_WANTED_PER_PEER);
+    this.maxWanted = positive('maxWanted', init.maxWanted ?? MAX_WANTED);
+  }
+
+  /** Announced blocks ignored because a cap was reached, since the start. */
+  get ignored(): number {
+    return this.ignoredCount;
+  }
+
+  /** How many wanted blocks `peer` is a source of. */
+  wantedFrom(peer: string): number {
+    return this.sourceCounts.get(peer) ?? 0;
   }
 
   /** Wanted blocks (in flight or waiting). */
@@ -126,8 +159,13 @@ export class BlockFetcher {
   want(hashes: readonly string[], peer: string, now: number): BlockRequest[] {
     for (const h of hashes) {
       let sources = this.wanted.get(h);
+      if (sources?.has(peer)) continue;
+      if (this.wantedFrom(peer) >= this.maxWantedPerPeer || (!sources && this.wanted.size >= this.maxWanted)) {
+        this.ignoredCount++;
+        continue;
+      }
       if (!sources) this.wanted.set(h, (sources = new Set()));
-      sources.add(peer);
+      this.addSource(sources, peer);
     }
     return hashes.length > 0 ? this.schedule(now) : [];
   }
@@ -139,8 +177,7 @@ export class BlockFetcher {
    */
   onBlock(hash: string, peer: string): void {
     if (this.peers.get(peer)?.delete(hash)) this.requestedFrom.delete(hash);
-    this.wanted.delete(hash);
-    this.stalls.delete(hash);
+    this.forget(hash);
   }
 
   /**
@@ -178,15 +215,14 @@ export class BlockFetcher {
         const stalls = (this.stalls.get(hash) ?? 0) + 1;
         this.stalls.set(hash, stalls);
         if (stalls >= this.maxRequests) {
-          this.wanted.delete(hash);
-          this.stalls.delete(hash);
+          this.forget(hash);
           continue;
         }
         const sources = this.wanted.get(hash);
-        if (sources && sources.size > 1) sources.delete(peer);
-        else if (sources) for (const other of this.peers.keys()) sources.add(other);
+        if (sources && sources.size > 1) this.removeSource(sources, peer);
+        else if (sources) for (const other of this.peers.keys()) if (!sources.has(other) && this.wantedFrom(other) < this.maxWantedPerPeer) this.addSource(sources, other);
       }
-      if (peerStalled) for (const sources of this.wanted.values()) if (sources.size > 1) sources.delete(peer);
+      if (peerStalled) for (const sources of this.wanted.values()) if (sources.size > 1) this.removeSource(sources, peer);
     }
     return stalled || this.wanted.size > 0 ? this.schedule(now) : [];
   }
@@ -223,11 +259,32 @@ export class BlockFetcher {
   private dropSource(hash: string, peer: string): void {
     const sources = this.wanted.get(hash);
     if (!sources) return;
-    sources.delete(peer);
+    this.removeSource(sources, peer);
     if (sources.size === 0) {
       this.wanted.delete(hash);
       this.stalls.delete(hash);
     }
+  }
+
+  /** The block is no longer wanted: its sources stop counting it. */
+  private forget(hash: string): void {
+    const sources = this.wanted.get(hash);
+    if (sources) for (const p of [...sources]) this.removeSource(sources, p);
+    this.wanted.delete(hash);
+    this.stalls.delete(hash);
+  }
+
+  private addSource(sources: Set<string>, peer: string): void {
+    if (sources.has(peer)) return;
+    sources.add(peer);
+    this.sourceCounts.set(peer, this.wantedFrom(peer) + 1);
+  }
+
+  private removeSource(sources: Set<string>, peer: string): void {
+    if (!sources.delete(peer)) return;
+    const n = this.wantedFrom(peer) - 1;
+    if (n > 0) this.sourceCounts.set(peer, n);
+    else this.sourceCounts.delete(peer);
   }
 }
 

@@ -4,18 +4,24 @@ import { hashToHex } from '../core/hash.js';
 import { assertNever, isPolicyOnly, type RejectCode, type RejectedItem } from '../core/reject.js';
 import type { Transaction, TransferTx } from '../core/transaction.js';
 import type { EventBus } from './events.js';
-import type { AddrEntry, HelloPayload, Message } from '../transport/messages.js';
+import type { HelloPayload, Message } from '../transport/messages.js';
 import { message } from '../transport/messages.js';
 import { MAX_GETTRANSACTIONS_TXIDS, MAX_INVENTORY_ITEMS, MAX_LIST_OF_BLOCKS, MAX_LOCATOR_HASHES, MAX_PUSH_TRANSACTIONS, MAX_REJECT_REASON_LENGTH } from '../transport/limits.js';
 import type { ChainMsg, SubmitBlockResult } from './chain.js';
 import type { AddTxResult, MempoolMsg } from './mempool.js';
 import type { Actor, ActorContext, ActorRef } from './runtime/actor.js';
-import { BlockFetcher, type BlockFetcherInit, type BlockRequest } from './block-fetcher.js';
+import { BlockFetcher, MAX_WANTED_PER_PEER, type BlockFetcherInit, type BlockRequest } from './block-fetcher.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { request } from './runtime/actor.js';
 
 /** Housekeeping interval (stalls, announcements), ms. */
 export const GOSSIP_TICK_MS = 50;
+/**
+ * Most unknown blocks one BROADCASTBLOCK may make us download directly. A
+ * new tip is announced by one hash (a few after a reorg); more unknown hashes
+ * are only believed through a sync (GETLISTOFBLOCKS to that peer).
+ */
+export const MAX_ANNOUNCED_UNKNOWN = 16;
 /** Most inventory hashes remembered per peer (seen-set), items. */
 export const MAX_KNOWN_INVENTORY = 50_000;
 
@@ -48,12 +54,8 @@ export type Offence =
 
 /** How the gossip actor reaches the peer manager. */
 export interface PeerManagerHooks {
-  /** Ends the connection and punishes the peer for a consensus-invalid block or transaction it sent. */
+  /** Ends the connection and punishes the peer for a consensus-invalid block or transaction it sent (a fatal fault: it is banned). */
   punish(nodeId: string, offence: Offence): void;
-  /** Addresses to answer GETADDR with. */
-  addresses(): AddrEntry[];
-  /** Addresses learnt from ADDR. */
-  learn(addresses: AddrEntry[], from: string): void;
 }
 
 /** Messages of the gossip actor. */
@@ -85,6 +87,8 @@ interface PeerState {
   txQueue: string[];
   /** Whether a GETLISTOFBLOCKS to this peer is outstanding. */
   syncing: boolean;
+  /** The last hash of a full LISTOFBLOCKS whose continuation is still to be asked for. */
+  continueAfter: string | undefined;
 }
 
 export interface GossipDeps {
@@ -152,6 +156,7 @@ export class GossipActor implements Actor<GossipMsg> {
       }
       case 'gossip/tick':
         this.onTick();
+        for (const p of this.peers.values()) if (p.continueAfter !== undefined) await this.continueSync(p);
         return;
       default:
         assertNever(msg);
@@ -165,6 +170,7 @@ export class GossipActor implements Actor<GossipMsg> {
       knownTxs: new KnownSet(MAX_KNOWN_INVENTORY),
       txQueue: [],
       syncing: false,
+      continueAfter: undefined,
     };
     this.peers.set(link.nodeId, peer);
     this.fetcher.addPeer(link.nodeId);
@@ -188,6 +194,14 @@ export class GossipActor implements Actor<GossipMsg> {
     }
   }
 
+  /** Asks `peer` for the next list after a full one, when its wanted blocks are below half its cap. */
+  private async continueSync(peer: PeerState): Promise<void> {
+    const after = peer.continueAfter;
+    if (after === undefined || peer.syncing || this.fetcher.wantedFrom(peer.link.nodeId) > MAX_WANTED_PER_PEER / 2) return;
+    peer.continueAfter = undefined;
+    await this.requestHashes(peer, after);
+  }
+
   private async requestHashes(peer: PeerState, after?: string): Promise<void> {
     const locator = await request(this.deps.chain, 'chain/get-locator', {});
     peer.syncing = true;
@@ -202,6 +216,12 @@ export class GossipActor implements Actor<GossipMsg> {
         for (const h of msg.payload.hashes) {
           peer.knownBlocks.add(h);
           if (!(await request(chain, 'chain/has-block', { hash: h }))) unknown.push(h);
+        }
+        // A new tip is announced by a hash or a few; a long list of unknown hashes is only believed
+        // through a sync, which lists our main chain's successors from this peer's own chain.
+        if (unknown.length > MAX_ANNOUNCED_UNKNOWN) {
+          if (!peer.syncing) await this.requestHashes(peer);
+          return;
         }
         this.sendRequests(this.fetcher.want(unknown, peer.link.nodeId, this.clock.nowMs()));
         return;
@@ -226,6 +246,8 @@ export class GossipActor implements Actor<GossipMsg> {
         return;
       }
       case 'LISTOFBLOCKS': {
+        // Only an answer to our GETLISTOFBLOCKS is a list to download from; an unsolicited one is ignored.
+        if (!peer.syncing) return;
         peer.syncing = false;
         const hashes = msg.payload.hashes;
         const unknown: string[] = [];
@@ -234,8 +256,12 @@ export class GossipActor implements Actor<GossipMsg> {
           if (!this.fetcher.isWanted(h) && !(await request(chain, 'chain/has-block', { hash: h }))) unknown.push(h);
         }
         this.sendRequests(this.fetcher.want(unknown, peer.link.nodeId, this.clock.nowMs()));
-        // A full list means there is more: ask for the next batch right away, from the last hash.
-        if (hashes.length >= MAX_LIST_OF_BLOCKS) await this.requestHashes(peer, hashes[hashes.length - 1]);
+        // A full list means there is more: ask for the next batch from the last hash, right away while
+        // this peer's share of the download table has room, else once it has drained (see onTick).
+        if (hashes.length >= MAX_LIST_OF_BLOCKS) {
+          peer.continueAfter = hashes[hashes.length - 1];
+          await this.continueSync(peer);
+        }
         return;
       }
       case 'PUSHTRANSACTION':
@@ -262,10 +288,8 @@ export class GossipActor implements Actor<GossipMsg> {
         return;
       }
       case 'GETADDR':
-        peer.link.send(message('ADDR', { addresses: this.deps.hooks.addresses() }));
-        return;
       case 'ADDR':
-        this.deps.hooks.learn(msg.payload.addresses, peer.link.nodeId);
+        // Addresses belong to the peer manager, which answers and rate-limits them.
         return;
       case 'REJECT': {
         // A peer that cannot serve a block it was asked for stops being a source of it.

@@ -1,9 +1,15 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { assertNever } from '../core/reject.js';
 import type { EventBus } from './events.js';
-import { PeerConnection, type ChainStatus, type DisconnectInfo, type DisconnectReason } from '../transport/connection.js';
-import { CONNECT_TIMEOUT_MS, MAX_ADDR_ADDRESSES } from '../transport/limits.js';
-import { message, type AddrEntry, type Message } from '../transport/messages.js';
+import { BAN_SCORE, MISBEHAVIOUR_POINTS, PeerConnection, type ChainStatus, type DisconnectInfo, type DisconnectReason } from '../transport/connection.js';
+import { encodeMessage } from '../transport/messages.js';
+import { isAuthenticatedId, type IdentitySigner } from '../transport/handshake-auth.js';
+import { CONNECT_TIMEOUT_MS, MAX_ADDR_ADDRESSES, MAX_REJECT_REASON_LENGTH } from '../transport/limits.js';
+import { message, type AddrEntry, type HelloPayload, type Message } from '../transport/messages.js';
+import { AddressPolicy, addressGroup, isLoopback, normalizeIp } from '../transport/net-address.js';
+import { AddressBook, addressKey, bookGroup, type AddressRecord } from './address-book.js';
+import { selectEvictionVictim, type EvictionCandidate } from './eviction.js';
+import { MisbehaviourBook, TokenBucket } from './misbehaviour.js';
 import type { GossipMsg, Offence, PeerLink } from './gossip.js';
 import type { Actor, ActorContext, ActorRef, Reply } from './runtime/actor.js';
 import { cryptoRandom, systemClock, type Clock, type RandomSource } from '../core/clock.js';
@@ -12,22 +18,28 @@ import { cryptoRandom, systemClock, type Clock, type RandomSource } from '../cor
 export const DIAL_INTERVAL_MS = 1_000;
 /** How often a sample of the address book is relayed to every peer with ADDR (document 004: "on a timely basis"), ms. */
 export const ADDR_RELAY_INTERVAL_MS = 30_000;
-/** Most addresses kept in the address book. */
-export const MAX_ADDRESS_BOOK = 1_000;
-/** Reconnection backoff: first delay and ceiling, ms (doubled per consecutive failure). */
-export const RECONNECT_BACKOFF_MIN_MS = 500;
-export const RECONNECT_BACKOFF_MAX_MS = 60_000;
 /** Addresses relayed per ADDR round. */
 export const ADDR_RELAY_SAMPLE = 100;
+/** Addresses from the address book dialled per dial round beyond the static peers, so a burst of ADDR is not dialled at once. */
+export const MAX_NEW_DIALS_PER_ROUND = 2;
+/** ADDR processing rate per connection, addresses per second (Bitcoin Core `MAX_ADDR_RATE_PER_SECOND`). */
+export const ADDR_RATE_PER_SECOND = 0.1;
+/** ADDR token bucket size per connection, addresses (Bitcoin Core `MAX_ADDR_PROCESSING_TOKEN_BUCKET`). */
+export const ADDR_BURST = 1_000;
+/** GETBLOCK requests a peer may make per second, and in a burst (a syncing peer asks for at most 16 at a time). */
+export const GETBLOCK_RATE_PER_SECOND = 100;
+export const GETBLOCK_BURST = 1_000;
+/** Transaction ids a peer may request with GETTRANSACTIONS per second, and in a burst. */
+export const GETTRANSACTIONS_RATE_PER_SECOND = 5_000;
+export const GETTRANSACTIONS_BURST = 50_000;
+/**
+ * Inbound sockets allowed beyond `maxInbound` while their handshake runs.
+ * A connection's role is known only from its HELLO: the headroom lets the
+ * tracker's liveness probe (and a newcomer that may evict someone) complete
+ * its handshake when every peer slot is taken.
+ */
+export const INBOUND_HANDSHAKE_HEADROOM = 8;
 
-interface AddressRecord extends AddrEntry {
-  failures: number;
-  nextAttemptAt: number;
-  /** Static peers from the config are never forgotten. */
-  static: boolean;
-}
-
-/** Messages of the peer manager. */
 /** One connected peer as the peer manager reports it (HTTP API, NATS `req.peers`). */
 export interface PeerView {
   nodeId: string;
@@ -35,19 +47,23 @@ export interface PeerView {
   port: number;
   direction: 'inbound' | 'outbound';
   height: number;
+  /** The ed25519 key the peer proved in the handshake (hex), absent for an unauthenticated peer. */
+  identity?: string;
 }
 
 /** Events the peer manager publishes on the node's bus. */
 export type PeerEvent =
   | { type: 'peer-connected'; nodeId: string; host: string; port: number; direction: 'inbound' | 'outbound' }
   | { type: 'peer-disconnected'; nodeId: string; host: string; port: number; direction: 'inbound' | 'outbound'; reason: string }
-  | { type: 'peer-banned'; nodeId: string; host: string; reason: string; untilMs: number };
+  | { type: 'peer-banned'; nodeId: string; host: string; reason: string; untilMs: number; /** What is banned: `key:<hex>`, `ip:<address>`, `net:<subnet>`. */ subjects?: string[] };
 
+/** Messages of the peer manager. */
 export type PeerManagerMsg =
   | { type: 'pm/inbound'; socket: Socket }
   | { type: 'pm/handshake-done'; conn: PeerConnection }
   | { type: 'pm/disconnected'; conn: PeerConnection; info: DisconnectInfo }
   | { type: 'pm/early-message'; conn: PeerConnection; message: Message }
+  | { type: 'pm/misbehaving'; conn: PeerConnection; reason: DisconnectReason; message: string; points: number }
   | { type: 'pm/dial-failed'; key: string }
   | { type: 'pm/punish'; nodeId: string; offence: Offence }
   | { type: 'pm/learn'; addresses: AddrEntry[]; from: string; static?: boolean }
@@ -67,54 +83,94 @@ export interface PeerManagerDeps {
   staticPeers: Array<{ host: string; port: number }>;
   maxInbound: number;
   maxOutbound: number;
+  /** Most inbound connections from one IP address (loopback and `localRanges` exempt). @default 4 */
+  maxInboundPerAddress?: number;
+  /** CIDR ranges exempt from address bans and the per-address limit, like loopback. @default [] */
+  localRanges?: readonly string[];
   banSeconds: number;
   handshakeTimeoutMs: number;
   gossip: ActorRef<GossipMsg>;
   bus: EventBus;
   /** The tip, read whenever HELLO or HEY is sent. */
   status: () => ChainStatus;
+  /** The node's identity key: handshakes are signed with it. Without it the node is an unauthenticated peer. */
+  identity?: IdentitySigner;
   /** @default systemClock */
   clock?: Clock;
-  /** Shuffles of addresses to dial. @default cryptoRandom */
+  /** Address-book salt and selection, shuffles of relayed addresses. @default cryptoRandom */
   random?: RandomSource;
   /** Liveness ping interval, ms (transport default when absent). */
   pingIntervalMs?: number;
 }
 
+/** What the peer manager tracks of each connection besides the transport's state. */
+interface ConnState {
+  connectedAt: number;
+  lastBlockAt: number;
+  lastTxAt: number;
+  addrTokens: TokenBucket;
+  getBlockTokens: TokenBucket;
+  getTxTokens: TokenBucket;
+  answeredGetAddr: boolean;
+  /** Addresses from ADDR dropped by the rate limit (counted, never silent). */
+  addrDropped: number;
+}
+
 /**
- * The peer manager: owns the listener, dials peers from the address book (fed
- * by the config, the tracker and ADDR) up to the outbound limit with
- * exponential backoff, refuses inbound connections past the inbound limit,
- * keeps at most one connection per node id and none to itself, bans
- * misbehaving peers for `banSeconds` (by node id and by listen address:
- * banning by IP alone would ban every peer of a loopback network), and relays
- * addresses periodically.
+ * The peer manager: owns the listener, dials peers from the address book
+ * (fed by the config, the tracker and ADDR) up to the outbound limit with
+ * exponential backoff, and guards the node against hostile peers:
+ *
+ * - **bans that hold**: faults add decaying misbehaviour points to the
+ *   remote's proven identity key and to its address (`MisbehaviourBook`,
+ *   `AddressPolicy`: loopback and `localRanges` exempt), never to a node id
+ *   it merely claims; a banned address is refused before the id exchange
+ *   with `REJECT banned`, a banned key right after its HELLO;
+ * - **limits that count everything**: every inbound socket counts from its
+ *   accept (tracker probes included, which are answered and closed), at most
+ *   `maxInboundPerAddress` per address, and a full node evicts the least
+ *   valuable inbound peer (`selectEvictionVictim`) instead of refusing a
+ *   newcomer outright;
+ * - **bounded state**: the address book is bucketed by source
+ *   (`AddressBook`), ADDR passes a token bucket, GETADDR is answered once per
+ *   connection, GETBLOCK and GETTRANSACTIONS have per-peer budgets.
+ *
+ * At most one connection per node id; an authenticated id (`ed25519_…`) can
+ * only be held by its key holder (the handshake proves it).
  */
 export class PeerManagerActor implements Actor<PeerManagerMsg> {
   private server: Server | undefined;
   private port = 0;
-  private readonly book = new Map<string, AddressRecord>();
+  private readonly book: AddressBook;
   private readonly pending = new Set<PeerConnection>();
   private readonly open = new Map<string, PeerConnection>();
+  /** Tracker liveness probes: answered, counted until they close. */
+  private readonly probes = new Set<PeerConnection>();
+  private readonly state = new Map<PeerConnection, ConnState>();
   /** Address-book key of each outbound connection. */
   private readonly dialKey = new Map<PeerConnection, string>();
   private readonly dialing = new Set<string>();
-  private readonly bans = new Map<string, number>();
+  private readonly scores: MisbehaviourBook;
+  private readonly policy: AddressPolicy;
   private self!: ActorRef<PeerManagerMsg>;
   private ctx!: ActorContext<PeerManagerMsg>;
   private readonly clock: Clock;
   private readonly random: RandomSource;
   private stopping = false;
 
+  /** @throws RangeError when a `localRanges` entry is not a CIDR range. */
   constructor(private readonly deps: PeerManagerDeps) {
     this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? cryptoRandom;
+    this.book = new AddressBook({ salt: this.random.bytes(32), random: this.random });
+    this.scores = new MisbehaviourBook({ banScore: BAN_SCORE, banMs: deps.banSeconds * 1000 });
+    this.policy = new AddressPolicy(deps.localRanges ?? []);
   }
 
   async start(ctx: ActorContext<PeerManagerMsg>): Promise<void> {
     this.self = ctx.self;
     this.ctx = ctx;
-    for (const p of this.deps.staticPeers) this.addAddress({ host: p.host, port: p.port }, true);
+    for (const p of this.deps.staticPeers) this.book.addStatic(p);
     const server = createServer((socket) => {
       if (!this.self.offer({ type: 'pm/inbound', socket })) socket.destroy();
     });
@@ -134,7 +190,7 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    const all = [...this.pending, ...this.open.values()];
+    const all = [...this.pending, ...this.open.values(), ...this.probes];
     await Promise.all(all.map((c) => c.close('shutdown', 'node is stopping')));
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
@@ -152,24 +208,27 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
         return;
       case 'pm/early-message': {
         const id = msg.conn.remoteNodeId;
-        if (id && this.open.get(id) === msg.conn) this.forward(msg.conn, msg.message);
+        if (id && this.open.get(id) === msg.conn) this.onMessage(msg.conn, msg.message);
         return;
       }
+      case 'pm/misbehaving':
+        this.penalize(msg.conn, msg.points, `${msg.reason}: ${msg.message}`);
+        return;
       case 'pm/dial-failed':
         this.dialing.delete(msg.key);
-        this.backoff(msg.key);
+        this.book.markFailed(msg.key, this.clock.nowMs());
         return;
       case 'pm/punish': {
+        // Gossip punishes only consensus-invalid blocks and transactions: the close reason is fatal (misbehaviourPoints).
         const conn = this.open.get(msg.nodeId);
-        this.ban(msg.nodeId, conn ? this.listenKey(conn) : undefined);
+        if (!conn) return;
         const o = msg.offence;
         const item = o.kind === 'invalid-block' ? { method: 'BLOCK' as const, hash: o.hash } : { method: 'PUSHTRANSACTION' as const, hash: o.txid };
-        void conn?.reject(o.kind, `${o.kind === 'invalid-block' ? 'block' : 'transaction'} ${item.hash}: ${o.reason}`, { ...item, code: o.code });
+        void conn.reject(o.kind, `${o.kind === 'invalid-block' ? 'block' : 'transaction'} ${item.hash}: ${o.reason}`, { ...item, code: o.code });
         return;
       }
       case 'pm/learn':
-        for (const a of msg.addresses.slice(0, MAX_ADDR_ADDRESSES)) this.addAddress(a, msg.static ?? false);
-        if (msg.static) this.dialMore();
+        this.learn(msg.addresses, msg.from, msg.static ?? false);
         return;
       case 'pm/dial-tick':
         this.dialMore();
@@ -188,15 +247,19 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     }
   }
 
-  /** Addresses to answer GETADDR with: connected peers' listen addresses first, then the book. */
+  /** Addresses to answer GETADDR with: connected peers' listen addresses first, then a random sample of the book. */
   addresses(): AddrEntry[] {
     const out = new Map<string, AddrEntry>();
     for (const c of this.open.values()) {
       const h = c.remoteHello!;
       if (h.port > 0) out.set(`${c.remoteAddress}:${h.port}`, { host: c.remoteAddress, port: h.port, nodeId: h.nodeId });
     }
-    for (const [k, r] of this.book) if (out.size < MAX_ADDR_ADDRESSES && !out.has(k)) out.set(k, { host: r.host, port: r.port, ...(r.nodeId ? { nodeId: r.nodeId } : {}) });
-    return [...out.values()].slice(0, MAX_ADDR_ADDRESSES);
+    for (const r of this.book.sample(MAX_ADDR_ADDRESSES)) {
+      const k = addressKey(r);
+      if (out.size >= MAX_ADDR_ADDRESSES) break;
+      if (!out.has(k)) out.set(k, { host: r.host, port: r.port, ...(r.nodeId ? { nodeId: r.nodeId } : {}) });
+    }
+    return [...out.values()];
   }
 
   private peerViews(): PeerView[] {
@@ -206,47 +269,83 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
       port: c.remoteHello!.port,
       direction: c.direction,
       height: c.remoteHello!.height,
+      ...(c.remoteIdentity ? { identity: c.remoteIdentity } : {}),
     }));
   }
 
-  private addAddress(a: AddrEntry, isStatic: boolean): void {
-    if (a.nodeId === this.deps.nodeId) return;
-    if (a.port === this.port && isLoopback(a.host)) return;
-    const key = `${a.host}:${a.port}`;
-    const known = this.book.get(key);
-    if (known) {
-      if (a.nodeId) known.nodeId = a.nodeId;
-      known.static ||= isStatic;
-      return;
+  // -------------------------------------------------------------------------
+  // Addresses
+
+  private learn(addresses: readonly AddrEntry[], from: string, isStatic: boolean): void {
+    const group = from === 'tracker' || from === 'local' ? from : `peer:${from}`;
+    for (const a of addresses.slice(0, MAX_ADDR_ADDRESSES)) {
+      if (a.nodeId === this.deps.nodeId) continue;
+      if (a.port === this.port && isLoopback(a.host)) continue;
+      if (isStatic) this.book.addStatic(a);
+      else this.book.add(a, group);
     }
-    if (this.book.size >= MAX_ADDRESS_BOOK) {
-      const victim = [...this.book.entries()].find(([, r]) => !r.static && r.failures > 0) ?? [...this.book.entries()].find(([, r]) => !r.static);
-      if (!victim) return;
-      this.book.delete(victim[0]);
-    }
-    this.book.set(key, { ...a, failures: 0, nextAttemptAt: 0, static: isStatic });
+    if (isStatic) this.dialMore();
   }
 
-  private isBanned(key: string): boolean {
-    const until = this.bans.get(key);
-    if (until === undefined) return false;
-    if (until <= this.clock.nowMs()) {
-      this.bans.delete(key);
-      return false;
+  /** ADDR from a peer: through its token bucket; the excess is dropped (counted), not punished (Bitcoin Core does the same). */
+  private onAddr(conn: PeerConnection, st: ConnState, addresses: readonly AddrEntry[]): void {
+    const granted = st.addrTokens.take(addresses.length, this.clock.nowMs());
+    st.addrDropped += addresses.length - granted;
+    if (granted === 0) return;
+    const source = bookGroup(conn.remoteAddress, conn.remoteHello?.port ?? conn.remotePort);
+    for (const a of addresses.slice(0, granted)) {
+      if (a.nodeId === this.deps.nodeId || (a.port === this.port && isLoopback(a.host))) continue;
+      this.book.add(a, source);
     }
-    return true;
   }
 
-  private ban(nodeId: string | undefined, address: string | undefined): void {
-    const until = this.clock.nowMs() + this.deps.banSeconds * 1000;
-    if (nodeId) this.bans.set(`id:${nodeId}`, until);
-    if (address) this.bans.set(`addr:${address}`, until);
+  private relayAddresses(): void {
+    const all = this.addresses();
+    for (const c of this.open.values()) {
+      const sample = shuffle(
+        all.filter((a) => a.nodeId !== c.remoteNodeId),
+        this.random,
+      ).slice(0, ADDR_RELAY_SAMPLE);
+      if (sample.length > 0 && c.isOpen) c.send(message('ADDR', { addresses: sample }));
+    }
   }
 
-  private listenKey(conn: PeerConnection): string | undefined {
-    const port = conn.remoteHello?.port;
-    return port ? `${conn.remoteAddress}:${port}` : this.dialKey.get(conn);
+  // -------------------------------------------------------------------------
+  // Misbehaviour and bans
+
+  /** Ban subjects of a connection: its proven key, and its address unless exempt. Never a claimed id. */
+  private subjects(conn: PeerConnection, proven = conn.remoteIdentity): string[] {
+    const s = this.policy.banSubjects(conn.remoteAddress);
+    return proven ? [`key:${proven}`, ...s] : s;
   }
+
+  /** Adds misbehaviour points to the connection's subjects; closes it with `banned` when they reach the ban score. */
+  private penalize(conn: PeerConnection, points: number, why: string): void {
+    const r = this.scores.add(this.subjects(conn), points, this.clock.nowMs());
+    if (r.banned.length === 0) return;
+    this.publishBan(conn, r.banned, why);
+    void conn.close('banned', `banned: ${why}`.slice(0, MAX_REJECT_REASON_LENGTH));
+  }
+
+  private publishBan(conn: PeerConnection, subjects: string[], why: string): void {
+    this.deps.bus.publish({ type: 'peer-banned', nodeId: conn.remoteNodeId ?? '', host: conn.remoteAddress, reason: why, untilMs: this.clock.nowMs() + this.deps.banSeconds * 1000, subjects });
+  }
+
+  /** Whether a HELLO's sender may proceed: refused when its claimed key is banned (before we answer it). */
+  private admit(conn: PeerConnection, remote: { nodeId: string; hello: HelloPayload; publicKey: string | undefined }): { reason: DisconnectReason; message: string } | undefined {
+    if (remote.publicKey) {
+      const ban = this.scores.banned([`key:${remote.publicKey}`], this.clock.nowMs());
+      if (ban) return { reason: 'banned', message: `key ${remote.publicKey} is banned for ${Math.ceil((ban.untilMs - this.clock.nowMs()) / 1000)} s` };
+    }
+    if (remote.hello.role !== 'tracker') {
+      const other = this.open.get(remote.nodeId);
+      if (other && other !== conn && other.isOpen) return { reason: 'duplicate-connection', message: `already connected to ${remote.nodeId}` };
+    }
+    return undefined;
+  }
+
+  // -------------------------------------------------------------------------
+  // Connections
 
   private outboundCount(): number {
     let n = 0;
@@ -254,14 +353,17 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     return n + this.dialing.size;
   }
 
-  private inboundCount(): number {
-    let n = 0;
-    for (const c of [...this.pending, ...this.open.values()]) if (c.direction === 'inbound') n++;
-    return n;
+  /** Inbound sockets of every kind: handshaking, open, and tracker probes. */
+  private inboundConnections(): PeerConnection[] {
+    const all: PeerConnection[] = [];
+    for (const c of this.pending) if (c.direction === 'inbound') all.push(c);
+    for (const c of this.open.values()) if (c.direction === 'inbound') all.push(c);
+    for (const c of this.probes) all.push(c);
+    return all;
   }
 
   private connectionInit(socket: Socket, direction: 'inbound' | 'outbound') {
-    return {
+    const init = {
       socket,
       direction,
       nodeId: this.deps.nodeId,
@@ -270,11 +372,24 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
       status: this.deps.status,
       handshakeTimeoutMs: this.deps.handshakeTimeoutMs,
       ...(this.deps.pingIntervalMs ? { pingIntervalMs: this.deps.pingIntervalMs } : {}),
+      ...(this.deps.identity ? { identity: this.deps.identity } : {}),
     };
+    return init;
   }
 
   private watch(conn: PeerConnection): void {
     this.pending.add(conn);
+    const now = this.clock.nowMs();
+    this.state.set(conn, {
+      connectedAt: now,
+      lastBlockAt: 0,
+      lastTxAt: 0,
+      addrTokens: new TokenBucket(ADDR_RATE_PER_SECOND, ADDR_BURST, now),
+      getBlockTokens: new TokenBucket(GETBLOCK_RATE_PER_SECOND, GETBLOCK_BURST, now),
+      getTxTokens: new TokenBucket(GETTRANSACTIONS_RATE_PER_SECOND, GETTRANSACTIONS_BURST, now),
+      answeredGetAddr: false,
+      addrDropped: 0,
+    });
     // A connection the actor never hears of would be neither counted nor closed: a full mailbox is a crash, not a drop.
     const up = (c: PeerConnection) => this.ctx.deliver({ type: 'pm/handshake-done', conn: c });
     const down = (c: PeerConnection, info: DisconnectInfo) => {
@@ -284,26 +399,102 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     conn.on('outbound_node_connected', up);
     conn.on('inbound_node_disconnected', down);
     conn.on('outbound_node_disconnected', down);
+    conn.on('misbehaving', (c, f) => this.self.offer({ type: 'pm/misbehaving', conn: c, reason: f.reason, message: f.message, points: f.points }));
     conn.on('node_message', (c, m) => {
       const id = c.remoteNodeId;
       // Until this actor has registered the connection, its messages queue behind the handshake here, in order.
-      if (id && this.open.get(id) === c) this.forward(c, m);
+      if (id && this.open.get(id) === c) this.onMessage(c, m);
       else if (!this.self.offer({ type: 'pm/early-message', conn: c, message: m })) void c.close('stalled', 'peer manager mailbox is full');
     });
   }
 
-  private forward(conn: PeerConnection, m: Message): void {
+  /**
+   * A message of an open connection: address messages and request budgets
+   * are the peer manager's; everything else goes to gossip.
+   */
+  private onMessage(conn: PeerConnection, m: Message): void {
+    const st = this.state.get(conn);
+    if (!st) return;
+    const now = this.clock.nowMs();
+    switch (m.method) {
+      case 'GETADDR':
+        // Answered once per connection (Bitcoin Core): repeated requests would let a peer map the whole book.
+        if (st.answeredGetAddr) return;
+        st.answeredGetAddr = true;
+        conn.send(message('ADDR', { addresses: this.addresses().filter((a) => a.nodeId !== conn.remoteNodeId) }));
+        return;
+      case 'ADDR':
+        this.onAddr(conn, st, m.payload.addresses);
+        return;
+      case 'GETBLOCK':
+        if (st.getBlockTokens.take(1, now) < 1) return this.overBudget(conn, 'GETBLOCK', m.payload.hash);
+        break;
+      case 'GETTRANSACTIONS':
+        if (st.getTxTokens.take(m.payload.txids.length, now) < m.payload.txids.length) return this.overBudget(conn, 'GETTRANSACTIONS');
+        break;
+      case 'BLOCK':
+        st.lastBlockAt = now;
+        break;
+      case 'PUSHTRANSACTION':
+        st.lastTxAt = now;
+        break;
+      default:
+        break;
+    }
     if (!this.deps.gossip.offer({ type: 'gossip/message', nodeId: conn.remoteNodeId!, message: m })) {
       void conn.close('stalled', 'this node cannot keep up with the messages of this peer');
     }
   }
 
+  /** A request beyond the peer's budget: refused with REJECT `rate-limited` and a small penalty. */
+  private overBudget(conn: PeerConnection, method: 'GETBLOCK' | 'GETTRANSACTIONS', hash?: string): void {
+    conn.send(message('REJECT', { message: method, code: 'rate-limited', reason: `${method} budget exceeded`, ...(hash ? { hash } : {}) }));
+    this.penalize(conn, MISBEHAVIOUR_POINTS.high, `${method} beyond its budget`);
+  }
+
+  /** Refuses a socket before the id exchange: a REJECT frame (a python-p2p-network dialer reads it as the id and fails, which is the point), then close. */
+  private refuseSocket(socket: Socket, code: 'banned' | 'connection-limit', reason: string): void {
+    socket.on('error', () => undefined);
+    socket.end(encodeMessage(message('REJECT', { message: '', code, reason: reason.slice(0, MAX_REJECT_REASON_LENGTH) })));
+    setTimeout(() => socket.destroy(), 1_000).unref();
+  }
+
   private onInbound(socket: Socket): void {
-    if (this.stopping || this.inboundCount() >= this.deps.maxInbound) {
+    const address = normalizeIp(socket.remoteAddress ?? '');
+    if (this.stopping) {
       socket.destroy();
       return;
     }
-    this.watch(new PeerConnection(this.connectionInit(socket, 'inbound')));
+    const ban = this.scores.banned(this.policy.banSubjects(address), this.clock.nowMs());
+    if (ban) return this.refuseSocket(socket, 'banned', `${address} is banned for ${Math.ceil((ban.untilMs - this.clock.nowMs()) / 1000)} s`);
+    const inbound = this.inboundConnections();
+    if (!this.policy.isExempt(address)) {
+      const perAddress = this.deps.maxInboundPerAddress ?? 4;
+      const same = inbound.filter((c) => normalizeIp(c.remoteAddress) === address);
+      if (same.length >= perAddress) return this.refuseSocket(socket, 'connection-limit', `at most ${perAddress} connections from ${address}`);
+    }
+    if (this.deps.maxInbound === 0) return this.refuseSocket(socket, 'connection-limit', 'this node accepts no inbound peers');
+    if (inbound.length >= this.deps.maxInbound + INBOUND_HANDSHAKE_HEADROOM) {
+      // Every slot is taken: the oldest handshake of the address group with the most handshakes gives way.
+      const victim = this.handshakeVictim();
+      if (!victim) return this.refuseSocket(socket, 'connection-limit', 'all inbound slots are taken');
+      void victim.close('connection-limit', 'evicted: inbound slots are full');
+    }
+    // admit() runs when the remote's HELLO arrives, long after `conn` is bound.
+    const conn: PeerConnection = new PeerConnection({ ...this.connectionInit(socket, 'inbound'), admit: (r) => this.admit(conn, r) });
+    this.watch(conn);
+  }
+
+  private handshakeVictim(): PeerConnection | undefined {
+    const byGroup = new Map<string, PeerConnection[]>();
+    for (const c of this.pending) {
+      if (c.direction !== 'inbound') continue;
+      const g = addressGroup(c.remoteAddress);
+      byGroup.set(g, [...(byGroup.get(g) ?? []), c]);
+    }
+    let worst: PeerConnection[] = [];
+    for (const g of byGroup.values()) if (g.length > worst.length) worst = g;
+    return worst[0];
   }
 
   private onHandshake(conn: PeerConnection): void {
@@ -313,21 +504,21 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     if (!hello || !nodeId || !conn.isOpen) return;
     const refuse = (reason: DisconnectReason, why: string): void => void conn.close(reason, why);
     if (nodeId === this.deps.nodeId) return refuse('self-connection', 'connected to itself');
-    // The tracker's liveness probe (document 004: periodic HELLO) completes the handshake and leaves; it is no peer.
-    if (hello.role === 'tracker') return;
-    const address = this.listenKey(conn);
-    if (this.isBanned(`id:${nodeId}`) || (address && this.isBanned(`addr:${address}`))) return refuse('banned', `${nodeId} is banned`);
-    if (this.open.has(nodeId)) return refuse('duplicate-connection', `already connected to ${nodeId}`);
+    if (hello.role === 'tracker') {
+      // The tracker's liveness probe (document 004: periodic HELLO): answered by the handshake, counted until it closes.
+      this.probes.add(conn);
+      void conn.close('local-close', 'liveness probe answered');
+      return;
+    }
+    const ban = this.scores.banned(this.subjects(conn), this.clock.nowMs());
+    if (ban) return refuse('banned', `${ban.subject} is banned`);
+    const other = this.open.get(nodeId);
+    if (other) return refuse('duplicate-connection', `already connected to ${nodeId}`);
+    if (conn.direction === 'inbound' && !this.makeRoomFor(conn)) return refuse('connection-limit', 'all inbound slots are taken by peers that are protected from eviction');
     this.open.set(nodeId, conn);
     const key = this.dialKey.get(conn);
-    if (key) {
-      const rec = this.book.get(key);
-      if (rec) {
-        rec.failures = 0;
-        rec.nodeId = nodeId;
-      }
-    }
-    if (hello.port > 0) this.addAddress({ host: conn.remoteAddress, port: hello.port, nodeId }, false);
+    if (key) this.book.markGood(key, nodeId);
+    if (hello.port > 0 && conn.direction === 'inbound') this.book.add({ host: conn.remoteAddress, port: hello.port, nodeId }, bookGroup(conn.remoteAddress, hello.port));
     const link: PeerLink = {
       nodeId,
       direction: conn.direction,
@@ -343,14 +534,45 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     conn.send(message('GETADDR', {}));
   }
 
+  /** Makes room for a new inbound peer when `maxInbound` open inbound peers exist: evicts one (`selectEvictionVictim`), or returns false. */
+  private makeRoomFor(conn: PeerConnection): boolean {
+    const inboundOpen = [...this.open.values()].filter((c) => c.direction === 'inbound');
+    if (inboundOpen.length < this.deps.maxInbound) return true;
+    const byId = new Map<string, PeerConnection>();
+    const candidates: EvictionCandidate[] = inboundOpen.map((c) => {
+      const st = this.state.get(c)!;
+      const id = c.remoteNodeId!;
+      byId.set(id, c);
+      return {
+        id,
+        connectedAt: st.connectedAt,
+        latencyMs: c.latencyMs,
+        lastBlockAt: st.lastBlockAt,
+        lastTxAt: st.lastTxAt,
+        group: bookGroup(c.remoteAddress, c.remoteHello?.port ?? 0),
+        authenticated: c.remoteIdentity !== undefined,
+      };
+    });
+    const victim = selectEvictionVictim(candidates);
+    if (!victim) return false;
+    void byId.get(victim.id)!.close('connection-limit', `evicted to make room for ${conn.remoteNodeId}`);
+    return true;
+  }
+
   private forget(conn: PeerConnection, info: DisconnectInfo): string | undefined {
     this.pending.delete(conn);
+    this.probes.delete(conn);
+    this.state.delete(conn);
     const nodeId = conn.remoteNodeId;
     const wasOpen = nodeId !== undefined && this.open.get(nodeId) === conn;
     if (wasOpen) this.open.delete(nodeId);
-    const key = this.dialKey.get(conn);
     this.dialKey.delete(conn);
-    if (info.penalty === 'ban') this.ban(nodeId, this.listenKey(conn) ?? key);
+    const points = info.points;
+    if (points > 0) {
+      // The key counts only if the handshake proved it; before that, only the address answers for the fault.
+      const r = this.scores.add(this.subjects(conn, info.handshakeCompleted ? conn.remoteIdentity : undefined), points, this.clock.nowMs());
+      if (r.banned.length > 0) this.publishBan(conn, r.banned, `${info.reason}: ${info.message}`);
+    }
     return wasOpen ? nodeId : undefined;
   }
 
@@ -361,20 +583,10 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
       this.deps.gossip.tell({ type: 'gossip/peer-down', nodeId });
       this.deps.bus.publish({ type: 'peer-disconnected', nodeId, host: conn.remoteAddress, port: conn.remoteHello?.port ?? 0, direction: conn.direction, reason: info.reason });
     }
-    if (info.penalty === 'ban') {
-      this.deps.bus.publish({ type: 'peer-banned', nodeId: conn.remoteNodeId ?? '', host: conn.remoteAddress, reason: `${info.reason}: ${info.message}`, untilMs: this.clock.nowMs() + this.deps.banSeconds * 1000 });
-    }
     if (key && !this.stopping) {
-      if (info.reason === 'self-connection') this.book.delete(key);
-      else this.backoff(key);
+      if (info.reason === 'self-connection') this.book.remove(key);
+      else this.book.markFailed(key, this.clock.nowMs());
     }
-  }
-
-  private backoff(key: string): void {
-    const rec = this.book.get(key);
-    if (!rec) return;
-    rec.failures++;
-    rec.nextAttemptAt = this.clock.nowMs() + Math.min(RECONNECT_BACKOFF_MIN_MS * 2 ** (rec.failures - 1), RECONNECT_BACKOFF_MAX_MS);
   }
 
   private dialMore(): void {
@@ -382,15 +594,19 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     const now = this.clock.nowMs();
     const connectedKeys = new Set<string>();
     for (const c of [...this.pending, ...this.open.values()]) {
-      const k = this.dialKey.get(c) ?? this.listenKey(c);
+      const k = this.dialKey.get(c) ?? (c.remoteHello?.port ? `${c.remoteAddress}:${c.remoteHello.port}` : undefined);
       if (k) connectedKeys.add(k);
     }
     const connectedIds = new Set(this.open.keys());
-    const candidates = [...this.book.entries()]
-      .filter(([k, r]) => !connectedKeys.has(k) && !this.dialing.has(k) && r.nextAttemptAt <= now && !this.isBanned(`addr:${k}`) && !(r.nodeId && (connectedIds.has(r.nodeId) || this.isBanned(`id:${r.nodeId}`))))
-      .sort((a, b) => Number(b[1].static) - Number(a[1].static) || a[1].failures - b[1].failures);
-    for (const [key, rec] of candidates) {
+    const eligible = (k: string, r: AddressRecord): boolean =>
+      !connectedKeys.has(k) &&
+      !this.dialing.has(k) &&
+      !this.scores.banned(this.policy.banSubjects(r.host), now) &&
+      !(r.nodeId && (connectedIds.has(r.nodeId) || (isAuthenticatedId(r.nodeId) && this.scores.banned([`key:${r.nodeId.slice('ed25519_'.length)}`], now))));
+    let fresh = 0;
+    for (const [key, rec] of this.book.candidates(now, eligible)) {
       if (this.outboundCount() >= this.deps.maxOutbound) return;
+      if (!rec.static && ++fresh > MAX_NEW_DIALS_PER_ROUND) return;
       this.dial(key, rec);
     }
   }
@@ -411,23 +627,11 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
         socket.destroy();
         return;
       }
-      const conn = new PeerConnection(this.connectionInit(socket, 'outbound'));
+      const conn: PeerConnection = new PeerConnection({ ...this.connectionInit(socket, 'outbound'), admit: (r) => this.admit(conn, r) });
       this.dialKey.set(conn, key);
       this.watch(conn);
     });
   }
-
-  private relayAddresses(): void {
-    const all = this.addresses();
-    for (const c of this.open.values()) {
-      const sample = shuffle(all.filter((a) => a.nodeId !== c.remoteNodeId), this.random).slice(0, ADDR_RELAY_SAMPLE);
-      if (sample.length > 0 && c.isOpen) c.send(message('ADDR', { addresses: sample }));
-    }
-  }
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 function shuffle<T>(xs: T[], random: RandomSource): T[] {

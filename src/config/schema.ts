@@ -1,3 +1,4 @@
+import { isIPv4, isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { MAX_MONEY, NETWORK_NAMES, NETWORKS, type NetworkName } from '../core/params.js';
@@ -28,6 +29,10 @@ export const DEFAULT_MAX_INBOUND = 32;
 export const DEFAULT_MAX_OUTBOUND = 8;
 /** @default 3600 — how long a misbehaving peer stays banned, seconds. */
 export const DEFAULT_BAN_SECONDS = 3600;
+/** @default 4 — most inbound connections (handshaking or open) from one IP address; loopback and `localRanges` are not limited. */
+export const DEFAULT_MAX_INBOUND_PER_ADDRESS = 4;
+/** @default [] — CIDR ranges treated like loopback: never banned by address and not limited per address (e.g. a LAN you trust). */
+export const DEFAULT_LOCAL_RANGES: string[] = [];
 /** @default 5000 — time allowed for the TCP handshake and the HELLO/HEY exchange, ms. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
 /** @default false — whether the peer mines. */
@@ -74,6 +79,8 @@ export function defaultApiPort(network: NetworkName): number {
 export const MAX_PORT = 65_535;
 /** Most static peers in `peers`. */
 export const MAX_STATIC_PEERS = 256;
+/** Most entries of `connections.localRanges`. */
+export const MAX_LOCAL_RANGES = 64;
 /** Most connections of one direction a config may allow. */
 export const MAX_CONNECTIONS = 10_000;
 /** Longest ban, seconds (one year). */
@@ -198,14 +205,30 @@ const trackerSchema = z.strictObject(
   { error: expected('an object { host, port }') },
 );
 
+/** True for `address/prefix` with an IPv4 (prefix 0–32) or IPv6 (0–128) address. */
+function isCidr(r: string): boolean {
+  const m = /^([^/]+)\/([0-9]{1,3})$/.exec(r);
+  if (!m) return false;
+  const bits = Number(m[2]);
+  return (isIPv4(m[1]!) && bits <= 32) || (isIPv6(m[1]!) && bits <= 128);
+}
+
 const connectionsSchema = z.strictObject(
   {
     maxInbound: int(0, MAX_CONNECTIONS).default(DEFAULT_MAX_INBOUND),
     maxOutbound: int(0, MAX_CONNECTIONS).default(DEFAULT_MAX_OUTBOUND),
     banSeconds: int(0, MAX_BAN_SECONDS).default(DEFAULT_BAN_SECONDS),
     handshakeTimeoutMs: int(MIN_HANDSHAKE_TIMEOUT_MS, MAX_HANDSHAKE_TIMEOUT_MS).default(DEFAULT_HANDSHAKE_TIMEOUT_MS),
+    maxInboundPerAddress: int(1, MAX_CONNECTIONS).default(DEFAULT_MAX_INBOUND_PER_ADDRESS),
+    localRanges: z
+      .array(
+        z.string().refine(isCidr, { error: 'expected a CIDR range such as 10.0.0.0/8 or fd00::/8' }),
+        { error: expected('an array of CIDR ranges') },
+      )
+      .max(MAX_LOCAL_RANGES)
+      .default(DEFAULT_LOCAL_RANGES),
   },
-  { error: expected('an object { maxInbound, maxOutbound, banSeconds, handshakeTimeoutMs }') },
+  { error: expected('an object { maxInbound, maxOutbound, banSeconds, handshakeTimeoutMs, maxInboundPerAddress, localRanges }') },
 );
 
 const miningSchema = z.strictObject(
@@ -418,7 +441,7 @@ export const nodeConfigSchema = nodeConfigInputSchema.transform((c) => ({
  * - `listen`: `{host, port}` of the peer protocol (port 0 = ephemeral)
  * - `peers`: static peers to dial, `host:port`
  * - `tracker?`: `{host, port}` of the bootstrap tracker
- * - `connections`: `{maxInbound, maxOutbound, banSeconds, handshakeTimeoutMs}`
+ * - `connections`: `{maxInbound, maxOutbound, banSeconds, handshakeTimeoutMs, maxInboundPerAddress, localRanges}`
  * - `mining`: `{enabled, workers, address? (64 lower-case hex), chunkMs}`
  * - `mempool`: `{maxTransactions, minFee, dustLimit (decimal strings, base units)}`
  * - `api`: `{enabled, host, port}` of the local HTTP API (port 0 = ephemeral)

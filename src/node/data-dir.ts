@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fromHex, toHex } from '../core/encoding.js';
 import { generateKeyPair } from '../core/ed25519.js';
+import { authenticatedId } from '../transport/handshake-auth.js';
 
 /** Why a data folder cannot be used. */
 export class DataDirError extends Error {
@@ -17,6 +18,7 @@ export const DATA_FILES = {
   lock: 'LOCK',
   nodeId: 'node-id',
   minerKey: 'miner.key',
+  identityKey: 'identity.key',
   chain: 'chain',
 } as const;
 
@@ -63,8 +65,12 @@ function isAlive(pid: number): boolean {
 
 const NODE_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** The peer's node id: the configured one, else the one kept in the folder, else a new random one that is kept. */
-export function loadNodeId(dir: string, configured?: string): string {
+/**
+ * The peer's node id: the configured one, else the one kept in the folder
+ * (from an earlier version), else the authenticated id of `identity` when
+ * given, else a new random one that is kept.
+ */
+export function loadNodeId(dir: string, configured?: string, identity?: { publicKey: Uint8Array }): string {
   if (configured) return configured;
   const path = join(dir, DATA_FILES.nodeId);
   if (existsSync(path)) {
@@ -72,6 +78,7 @@ export function loadNodeId(dir: string, configured?: string): string {
     if (!NODE_ID_RE.test(id)) throw new DataDirError('bad-node-id', `${path} does not hold a valid node id`);
     return id;
   }
+  if (identity) return authenticatedId(identity.publicKey);
   const id = `node-${randomBytes(6).toString('hex')}`;
   writeFileSync(path, id + '\n', { mode: 0o644 });
   return id;
@@ -88,7 +95,20 @@ export interface KeyFile {
  * @throws DataDirError `bad-key-file` when the file is unreadable or readable by others.
  */
 export function loadOrCreateMinerKey(dir: string): { publicKey: Uint8Array; secretKey: Uint8Array } {
-  const path = join(dir, DATA_FILES.minerKey);
+  return loadOrCreateKeyFile(join(dir, DATA_FILES.minerKey));
+}
+
+/**
+ * The node's identity key (ed25519), kept in `identity.key` (created on first
+ * use, mode 0600). It signs the HELLO/HEY handshake, so the node's
+ * authenticated id `ed25519_<public key>` cannot be claimed by anyone else.
+ * @throws DataDirError `bad-key-file` when the file is unreadable or readable by others.
+ */
+export function loadOrCreateIdentityKey(dir: string): { publicKey: Uint8Array; secretKey: Uint8Array } {
+  return loadOrCreateKeyFile(join(dir, DATA_FILES.identityKey));
+}
+
+function loadOrCreateKeyFile(path: string): { publicKey: Uint8Array; secretKey: Uint8Array } {
   if (!existsSync(path)) {
     const kp = generateKeyPair();
     const file: KeyFile = { publicKey: toHex(kp.publicKey), secretKey: toHex(kp.secretKey) };

@@ -22,7 +22,8 @@ import { PeerManagerActor, type PeerManagerMsg } from '../actors/peer-manager.js
 import { TrackerClientActor, type TrackerClientMsg } from '../actors/tracker-client.js';
 import { parseHostPort } from '../config/schema.js';
 import type { ChainStatus } from '../transport/connection.js';
-import { DATA_FILES, loadNodeId, loadOrCreateMinerKey, lockDataDir } from './data-dir.js';
+import { DATA_FILES, loadNodeId, loadOrCreateIdentityKey, loadOrCreateMinerKey, lockDataDir } from './data-dir.js';
+import { IdentitySigner } from '../transport/handshake-auth.js';
 import { EventBus } from '../actors/events.js';
 import type { AccountView, BlockView, NodeApi, NodeInfo, PeerView, SubmitBlockResult as ApiSubmitBlockResult, SubmitResult, TransactionView } from './node-api.js';
 import { request } from '../actors/runtime/actor.js';
@@ -106,7 +107,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     }
   };
   try {
-    const nodeId = loadNodeId(config.dataDir, config.nodeId);
+    const identityKey = loadOrCreateIdentityKey(config.dataDir);
+    const identity = new IdentitySigner(identityKey);
+    const nodeId = loadNodeId(config.dataDir, config.nodeId, identityKey);
     const minerKey = config.mining.address ? { publicKey: fromHex(config.mining.address, 32, 'mining.address') } : loadOrCreateMinerKey(config.dataDir);
     const miningAddress = toHex(minerKey.publicKey);
     const store: BlockStore = new LmdbBlockStore({ path: join(config.dataDir, DATA_FILES.chain) });
@@ -200,11 +203,8 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     let tipStatus = statusOf(store.getTip());
     bus.on('tip-changed', (e) => (tipStatus = statusOf(e.tip)));
     let peerManagerRef: ActorRef<PeerManagerMsg> | undefined;
-    let peerManager: PeerManagerActor | undefined;
     const hooks: PeerManagerHooks = {
       punish: (id, offence) => peerManagerRef?.tell({ type: 'pm/punish', nodeId: id, offence }),
-      addresses: () => peerManager?.addresses() ?? [],
-      learn: (addresses, from) => peerManagerRef?.offer({ type: 'pm/learn', addresses, from }),
     };
     const gossip = await root.startChild<GossipMsg>({
       id: 'gossip',
@@ -215,7 +215,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     peerManagerRef = await root.startChild<PeerManagerMsg>({
       id: 'peer-manager',
       start: () =>
-        (peerManager = new PeerManagerActor({
+        new PeerManagerActor({
           nodeId,
           network: hashToHex(netId),
           listenHost: config.listen.host,
@@ -225,10 +225,13 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
           maxOutbound: config.connections.maxOutbound,
           banSeconds: config.connections.banSeconds,
           handshakeTimeoutMs: config.connections.handshakeTimeoutMs,
+          maxInboundPerAddress: config.connections.maxInboundPerAddress,
+          localRanges: config.connections.localRanges,
+          identity,
           gossip,
           bus,
           status: () => tipStatus,
-        })),
+        }),
     });
     const pmRef = peerManagerRef;
     const listenPort = await request(pmRef, 'pm/listen-port', {});

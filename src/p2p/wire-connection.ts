@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { CLOSE_LINGER_MS, MAX_FRAME_BYTES, MAX_PORT, NODE_ID_PATTERN } from './constants.js';
+import { CLOSE_LINGER_MS, EOT_BYTE, MAX_FRAME_BYTES, MAX_PORT, NODE_ID_PATTERN } from './constants.js';
 import { FrameDecoder, encodeFrame, type Compression, type FrameError, type FrameResult } from './framing.js';
 import { idLine, parseIdLine, parseIdReply } from './id-exchange.js';
 
@@ -262,17 +262,24 @@ export class WireConnection {
       // The dialer has spoken: it has read our id, so frames can follow.
       this.releaseHeld();
     }
-    const results = this.decoder.push(chunk);
-    if (this.decoder.bufferedBytes > this.stats.receiveBufferPeakBytes) this.stats.receiveBufferPeakBytes = this.decoder.bufferedBytes;
-    for (const r of results) {
-      if (this.phaseValue !== 'open') return;
-      if (r.type === 'error') {
-        this.handler.onFrameError(r.error);
-        if (r.error.fatal) return;
-        continue;
+    // Frames go to the owner one at a time, each before the next is decoded, so a frame limit
+    // the owner changes in onFrame (when its handshake completes) applies from the next byte on.
+    while (chunk.length > 0) {
+      const eot = chunk.indexOf(EOT_BYTE);
+      const piece = eot === -1 ? chunk : chunk.subarray(0, eot + 1);
+      chunk = chunk.subarray(piece.length);
+      const results = this.decoder.push(piece);
+      if (this.decoder.bufferedBytes > this.stats.receiveBufferPeakBytes) this.stats.receiveBufferPeakBytes = this.decoder.bufferedBytes;
+      for (const r of results) {
+        if (this.phaseValue !== 'open') return;
+        if (r.type === 'error') {
+          this.handler.onFrameError(r.error);
+          if (r.error.fatal) return;
+          continue;
+        }
+        this.stats.framesReceived++;
+        this.handler.onFrame(r);
       }
-      this.stats.framesReceived++;
-      this.handler.onFrame(r);
     }
   }
 

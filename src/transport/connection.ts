@@ -17,6 +17,7 @@ import {
 } from './limits.js';
 import { decodeMessage, encodeMessage, type HelloPayload, type Message, type MessageErrorCode, type Method, type NodeRole } from './messages.js';
 import { cryptoRandom, systemClock, type Clock, type RandomSource } from '../core/clock.js';
+import { HANDSHAKE_NONCE_BYTES, handshakeTranscript, isAuthenticatedId, verifyTranscript, type HandshakeAuth, type IdentitySigner, type TranscriptInput } from './handshake-auth.js';
 
 /*
  * One TCP connection to a peer, either direction, through its whole life:
@@ -76,6 +77,7 @@ export const DISCONNECT_REASONS = [
   'unexpected-message',
   'wrong-network',
   'id-mismatch',
+  'bad-auth',
   // incompatibility, nobody's fault
   'incompatible-version',
   'unsupported-compression',
@@ -96,34 +98,59 @@ export const DISCONNECT_REASONS = [
 
 export type DisconnectReason = (typeof DISCONNECT_REASONS)[number];
 
-/** What the owner should do to the remote after a disconnect: ban it for the configured time, or nothing. */
-export type Penalty = 'ban' | 'none';
+/** Whether a disconnect adds misbehaviour points to the remote's score (`score`) or not (`none`). */
+export type Penalty = 'score' | 'none';
 
 /**
- * The punishment of each reason, decided once, in one exhaustive switch, so a
- * new reason cannot slip through unclassified: malformed frames or JSON,
- * non-dictionaries, oversized messages, a wrong network or invalid blocks and
- * transactions ban; timeouts, closes, incompatibility and local decisions
- * never do (a remote can cause those without bad intent).
+ * Misbehaviour points, after lodestar's peer actions: the owner adds them to
+ * a decaying score per proven identity and per address, and bans at
+ * {@link BAN_SCORE} (bcoin's ban score: 100). A fault that proves malice or
+ * costs real work to check is fatal; a malformed message is tolerated a few
+ * times (a buggy client is not an attacker); a message this node does not
+ * understand, ignored for forward compatibility, is tolerated many times.
  */
-export function disconnectPenalty(reason: DisconnectReason): Penalty {
+export const MISBEHAVIOUR_POINTS = {
+  /** Ends in a ban at once. */
+  fatal: 100,
+  /** About 5 within the score's half-life ban. */
+  low: 20,
+  /** About 100 within the score's half-life ban. */
+  high: 1,
+} as const;
+
+/** Score at which a remote is banned (bcoin's `banScore`, Bitcoin Core's old `-banscore` default). */
+export const BAN_SCORE = 100;
+
+/**
+ * The misbehaviour points of each reason, decided once (style: "one
+ * exhaustive switch maps a validation result to the punishment").
+ * Consensus-invalid data, a failed identity proof and an oversized frame are
+ * fatal; malformed frames and messages are low-tolerance faults; a message
+ * that is not understood (answered with REJECT, the connection stays open)
+ * costs a point; timeouts, closes, incompatibility (a wrong network included:
+ * another network is not an attack) and local decisions cost nothing.
+ */
+export function misbehaviourPoints(reason: DisconnectReason): number {
   switch (reason) {
-    case 'bad-id-line':
+    case 'bad-auth':
     case 'frame-too-large':
+    case 'invalid-block':
+    case 'invalid-transaction':
+      return MISBEHAVIOUR_POINTS.fatal;
+    case 'bad-id-line':
     case 'empty-frame':
     case 'bad-frame':
     case 'malformed-json':
     case 'not-an-object':
     case 'not-one-key':
-    case 'unknown-method':
     case 'bad-payload':
     case 'unexpected-message':
-    case 'wrong-network':
     case 'id-mismatch':
-    case 'invalid-block':
-    case 'invalid-transaction':
     case 'misbehaviour':
-      return 'ban';
+      return MISBEHAVIOUR_POINTS.low;
+    case 'unknown-method':
+      return MISBEHAVIOUR_POINTS.high;
+    case 'wrong-network':
     case 'remote-closed':
     case 'socket-error':
     case 'handshake-timeout':
@@ -139,10 +166,15 @@ export function disconnectPenalty(reason: DisconnectReason): Penalty {
     case 'stalled':
     case 'send-buffer-full':
     case 'internal-error':
-      return 'none';
+      return 0;
     default:
       return assertNever(reason);
   }
+}
+
+/** `score` when a reason costs misbehaviour points, else `none`. */
+export function disconnectPenalty(reason: DisconnectReason): Penalty {
+  return misbehaviourPoints(reason) > 0 ? 'score' : 'none';
 }
 
 /** The disconnect reason of a refused frame. */
@@ -192,6 +224,8 @@ export interface DisconnectInfo {
   handshakeCompleted: boolean;
   /** `disconnectPenalty(reason)`. */
   penalty: Penalty;
+  /** `misbehaviourPoints(reason)`: what the owner adds to the remote's score. */
+  points: number;
   /** A REJECT the remote sent before the end, if any (its explanation). */
   remoteReject?: Extract<Message, { method: 'REJECT' }>['payload'];
   cause?: unknown;
@@ -222,6 +256,12 @@ export interface PeerConnectionEvents {
   inbound_node_disconnected: [conn: PeerConnection, info: DisconnectInfo];
   node_message: [conn: PeerConnection, message: Message];
   node_disconnect_with_outbound_node: [conn: PeerConnection, info: DisconnectInfo];
+  /**
+   * A fault that did not end the connection (a message not understood,
+   * answered with REJECT and ignored): `points` misbehaviour points for the
+   * owner's score.
+   */
+  misbehaving: [conn: PeerConnection, fault: { reason: DisconnectReason; message: string; points: number }];
 }
 
 /** Options of a {@link PeerConnection}; timings default to the constants of `limits.ts`. */
@@ -257,8 +297,21 @@ export interface PeerConnectionInit {
   closeLingerMs?: number;
   /** Clock for `time` in HELLO and liveness bookkeeping. @default systemClock */
   clock?: Clock;
-  /** Source of ping nonces. @default cryptoRandom */
+  /** Source of ping nonces and of the handshake nonce. @default cryptoRandom */
   random?: RandomSource;
+  /**
+   * Our identity key: HELLO/HEY then carry `auth` and the HEY is signed
+   * (`handshake-auth.ts`). Without it this side is unauthenticated and may
+   * not use an authenticated node id.
+   */
+  identity?: IdentitySigner;
+  /**
+   * Called when the remote's HELLO has been checked, before it is answered:
+   * the owner can refuse the remote (a ban on its key, a duplicate) with a
+   * reason, which is sent as REJECT. `publicKey` is the key the remote
+   * claims; it is proven only if the handshake completes.
+   */
+  admit?: (remote: { nodeId: string; hello: HelloPayload; publicKey: string | undefined }) => { reason: DisconnectReason; message: string } | undefined;
 }
 
 /** Phases of a connection, in order. */
@@ -322,7 +375,13 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private connectedEmitted = false;
   /** True while `node_disconnect_with_outbound_node` listeners run: they may still send. */
   private lastWordsAllowed = false;
-  private ending: Omit<DisconnectInfo, 'handshakeCompleted' | 'penalty'> | undefined;
+  private ending: Omit<DisconnectInfo, 'handshakeCompleted' | 'penalty' | 'points'> | undefined;
+  /** Our fresh nonce for this connection's handshake transcript, hex. */
+  private readonly localNonce: string;
+  /** The remote's `auth` (key and nonce) from its first HELLO or HEY. */
+  private remoteAuth: HandshakeAuth | undefined;
+  /** The remote's public key once its HEY signature verified. */
+  private provenKey: string | undefined;
   private remoteReject: DisconnectInfo['remoteReject'];
   private handshakeTimer: NodeJS.Timeout | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
@@ -345,6 +404,10 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     this.now = () => clock.nowMs();
     this.random = init.random ?? cryptoRandom;
     this.nextNonce = this.random.below(0x7fff_ffff);
+    this.localNonce = Buffer.from(this.random.bytes(HANDSHAKE_NONCE_BYTES)).toString('hex');
+    if (isAuthenticatedId(init.nodeId) && init.nodeId !== `ed25519_${init.identity?.publicKeyHex}`) {
+      throw new RangeError('options.nodeId of the authenticated form must be the id of options.identity');
+    }
     this.lastReceivedAt = this.now();
     const wireInit: ConstructorParameters<typeof WireConnection>[0] = {
       socket: init.socket,
@@ -413,6 +476,15 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   /** The remote's latest HELLO or HEY (height, tip, chain work, time, …). */
   get remoteHello(): HelloPayload | undefined {
     return this.hello;
+  }
+
+  /**
+   * The remote's ed25519 public key (hex) once its signed HEY proved it;
+   * undefined for an unauthenticated remote (a plain python-p2p-network
+   * program) and before the handshake completes.
+   */
+  get remoteIdentity(): string | undefined {
+    return this.connectedEmitted ? this.provenKey : undefined;
   }
 
   /** Round-trip time of the last answered PING, ms. */
@@ -515,7 +587,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     return ok;
   }
 
-  private myHello(): HelloPayload {
+  private myHello(method: 'HELLO' | 'HEY'): HelloPayload {
     const s = this.init.status();
     const hello: HelloPayload = {
       version: PROTOCOL_VERSION,
@@ -529,14 +601,31 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     };
     if (this.init.agent !== undefined) hello.agent = this.init.agent;
     if (this.init.role !== undefined) hello.role = this.init.role;
+    const identity = this.init.identity;
+    if (identity) {
+      hello.auth = { publicKey: identity.publicKeyHex, nonce: this.localNonce };
+      // The HEY of the handshake proves the key: a signature over both nonces, keys and ids.
+      if (method === 'HEY' && this.phaseValue === 'handshake') {
+        hello.auth.signature = identity.sign(handshakeTranscript(this.transcript(this.direction === 'outbound' ? 'dialer' : 'acceptor')));
+      }
+    }
     return hello;
+  }
+
+  /** Both ends of this connection, dialer first, as the handshake transcript names them. */
+  private transcript(signer: 'dialer' | 'acceptor'): TranscriptInput {
+    const local = { nodeId: this.init.nodeId, ...(this.init.identity ? { publicKey: this.init.identity.publicKeyHex, nonce: this.localNonce } : {}) };
+    const remote = { nodeId: this.remoteId ?? '', ...(this.remoteAuth ? { publicKey: this.remoteAuth.publicKey, nonce: this.remoteAuth.nonce } : {}) };
+    return this.direction === 'outbound'
+      ? { network: this.init.network, signer, dialer: local, acceptor: remote }
+      : { network: this.init.network, signer, dialer: remote, acceptor: local };
   }
 
   /** Sends our HELLO or HEY; false when it could not be built (the connection is then closing). */
   private sendHello(method: 'HELLO' | 'HEY'): boolean {
     let payload: HelloPayload;
     try {
-      payload = this.myHello();
+      payload = this.myHello(method);
     } catch (err) {
       // The owner's status() failed: not the remote's fault.
       this.beginClose('internal-error', `status() threw: ${(err as Error)?.message}`, 'local', false, err);
@@ -578,6 +667,8 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
           method: 'REJECT',
           payload: { message: '', code: UNKNOWN_MESSAGE_REJECT_CODE, reason: `${code}: ${decoded.error.message}`.slice(0, MAX_REJECT_REASON_LENGTH) },
         });
+        // Scored lightly, never a ban by itself: a flood of them adds up.
+        this.emitSafe('misbehaving', this, { reason: 'unknown-method', message: `${code}: ${decoded.error.message}`, points: misbehaviourPoints('unknown-method') });
         return;
       }
       this.abort(messageErrorReason(code), `${code}: ${decoded.error.message}`, decoded.error.method, decoded.error);
@@ -605,8 +696,56 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       this.abort('id-mismatch', `${method} nodeId ${h.nodeId} differs from the id exchanged (${this.remoteId})`, method);
       return false;
     }
+    const authError = this.checkAuth(method, h);
+    if (authError) {
+      this.abort('bad-auth', `${method}: ${authError}`, method);
+      return false;
+    }
     this.hello = h;
     return true;
+  }
+
+  /**
+   * The identity rules (`handshake-auth.ts`, docs/protocol.md §4.1): the key
+   * and nonce never change within a connection; an authenticated node id
+   * needs its own key; a HEY of the handshake that carries `auth` is signed
+   * over the transcript. Returns why the remote fails them, or undefined.
+   */
+  private checkAuth(method: 'HELLO' | 'HEY', h: HelloPayload): string | undefined {
+    const a = h.auth;
+    if (!a) {
+      if (this.remoteAuth) return 'auth missing after the remote sent its key';
+      if (isAuthenticatedId(h.nodeId)) return `node id ${h.nodeId} is of the authenticated form but no key proves it`;
+      return undefined;
+    }
+    if (!this.remoteAuth && this.hello && !this.hello.auth) return 'key appeared after a HELLO or HEY without one';
+    if (this.remoteAuth && (a.publicKey !== this.remoteAuth.publicKey || a.nonce !== this.remoteAuth.nonce)) return 'key or nonce changed within the connection';
+    if (isAuthenticatedId(h.nodeId) && h.nodeId !== `ed25519_${a.publicKey}`) return `node id ${h.nodeId} is not the id of key ${a.publicKey}`;
+    if (a.nonce === this.localNonce) return 'the remote echoed our nonce';
+    this.remoteAuth = { publicKey: a.publicKey, nonce: a.nonce };
+    if (method === 'HEY' && this.phaseValue === 'handshake') {
+      if (a.signature === undefined) return 'HEY carries a key but no signature';
+      const signer = this.direction === 'outbound' ? 'acceptor' : 'dialer';
+      if (!verifyTranscript(this.transcript(signer), a.publicKey, a.signature)) return 'signature does not match the handshake transcript';
+      this.provenKey = a.publicKey;
+    }
+    return undefined;
+  }
+
+  /** Lets the owner refuse the remote once its HELLO is known (bans, duplicates); false when it did. */
+  private admitted(): boolean {
+    const admit = this.init.admit;
+    if (!admit || !this.hello || this.remoteId === undefined) return true;
+    let refusal: { reason: DisconnectReason; message: string } | undefined;
+    try {
+      refusal = admit({ nodeId: this.remoteId, hello: this.hello, publicKey: this.remoteAuth?.publicKey });
+    } catch (err) {
+      this.beginClose('internal-error', `admit() threw: ${(err as Error)?.message}`, 'local', false, err);
+      return false;
+    }
+    if (!refusal) return true;
+    this.beginClose(refusal.reason, refusal.message, 'local', true, undefined, 'HELLO');
+    return false;
   }
 
   private onHandshakeMessage(msg: Message): void {
@@ -614,7 +753,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       case 'HELLO':
         if (this.gotHello) return this.abort('unexpected-message', 'second HELLO during the handshake', 'HELLO');
         // Document 004 has the acceptor send HEY then HELLO; either order is accepted.
-        if (!this.acceptHello('HELLO', msg.payload)) return;
+        if (!this.acceptHello('HELLO', msg.payload) || !this.admitted()) return;
         this.gotHello = true;
         if (this.direction === 'inbound') {
           if (this.sendHello('HEY')) this.sendHello('HELLO');
@@ -786,7 +925,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
 
   private info(): DisconnectInfo {
     const e = this.ending ?? { reason: 'remote-closed' as const, message: 'the socket closed', initiator: 'remote' as const };
-    const info: DisconnectInfo = { ...e, handshakeCompleted: this.connectedEmitted, penalty: disconnectPenalty(e.reason) };
+    const info: DisconnectInfo = { ...e, handshakeCompleted: this.connectedEmitted, penalty: disconnectPenalty(e.reason), points: misbehaviourPoints(e.reason) };
     if (this.remoteReject) info.remoteReject = this.remoteReject;
     return info;
   }

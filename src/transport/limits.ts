@@ -70,6 +70,13 @@ export const MAX_INVENTORY_ITEMS = 50_000;
 export const MAX_PUSH_TRANSACTIONS = 5_000;
 /** Most transaction ids requested by one GETTRANSACTIONS: one PUSHTRANSACTION must be able to answer it. */
 export const MAX_GETTRANSACTIONS_TXIDS = MAX_PUSH_TRANSACTIONS;
+/**
+ * Deepest nesting of `[` and `{` in a message's JSON. The deepest message
+ * (BLOCK: envelope, payload, block, transactions, transaction) has 5 levels;
+ * deeper frames are refused with `malformed-json` by a linear scan before
+ * parsing, so a hostile 4 MB frame costs one pass, not a recursive parse.
+ */
+export const MAX_JSON_DEPTH = 16;
 /** Longest `agent` string in HELLO/HEY, characters (Bitcoin Core `MAX_SUBVERSION_LENGTH` = 256; shorter here). */
 export const MAX_AGENT_LENGTH = 64;
 /** Longest `code` in REJECT, characters. */

@@ -3,6 +3,7 @@ import { blockFromJson, blockToJson, type Block } from '../core/block.js';
 import { assertNever } from '../core/reject.js';
 import { txFromJson, txToJson, type Transaction } from '../core/transaction.js';
 import { encodeFrame, type FrameCompression } from './frame-decoder.js';
+import type { HandshakeAuth } from './handshake-auth.js';
 import {
   MAX_ADDR_ADDRESSES,
   MAX_AGENT_LENGTH,
@@ -12,6 +13,7 @@ import {
   MAX_GETTRANSACTIONS_TXIDS,
   MAX_HOST_LENGTH,
   MAX_INVENTORY_ITEMS,
+  MAX_JSON_DEPTH,
   MAX_LIST_OF_BLOCKS,
   MAX_LOCATOR_HASHES,
   MAX_PORT,
@@ -84,6 +86,14 @@ export interface HelloPayload {
   agent?: string;
   /** @default 'peer' */
   role?: NodeRole;
+  /**
+   * Authenticated identity (`handshake-auth.ts`): the sender's ed25519 public
+   * key and its fresh nonce for this connection; in a HEY of the handshake
+   * also the signature over the handshake transcript. Absent for a peer that
+   * cannot sign (a plain python-p2p-network program): it is then an
+   * unauthenticated peer and cannot claim an authenticated node id.
+   */
+  auth?: HandshakeAuth;
 }
 
 /** One address of ADDR. */
@@ -139,6 +149,7 @@ export type MessageOf<M extends Method> = Extract<Message, { method: M }>;
 // Schemas
 
 const HASH_PATTERN = /^[0-9a-f]{64}$/;
+const HEX32_PATTERN = HASH_PATTERN;
 const hashSchema = z.string().regex(HASH_PATTERN, 'expected a hash: 64 lowercase hex digits');
 const uint = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const nodeIdSchema = z.string().regex(NODE_ID_PATTERN, 'expected a node id: 1 to 128 characters of [A-Za-z0-9_-]');
@@ -157,6 +168,13 @@ const helloSchema = z.object({
   port: z.number().int().min(0).max(MAX_PORT),
   agent: z.string().max(MAX_AGENT_LENGTH).optional(),
   role: z.enum(['peer', 'tracker']).optional(),
+  auth: z
+    .object({
+      publicKey: z.string().regex(HEX32_PATTERN, 'expected an ed25519 public key: 64 lowercase hex digits'),
+      nonce: z.string().regex(HEX32_PATTERN, 'expected a nonce: 64 lowercase hex digits'),
+      signature: z.string().regex(/^[0-9a-f]{128}$/, 'expected an ed25519 signature: 128 lowercase hex digits').optional(),
+    })
+    .optional(),
 });
 
 /** Runs a core parser (which throws `DecodeError`) inside a schema, turning its message into a zod issue. */
@@ -273,16 +291,53 @@ function formatPath(path: readonly PropertyKey[]): string {
   return s || '(payload)';
 }
 
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACKET = 0x5b;
+const OPEN_CURLY = 0x7b;
+const CLOSE_BRACKET = 0x5d;
+const CLOSE_CURLY = 0x7d;
+
+/**
+ * One linear pass over JSON text counting `[`/`{` nesting outside strings:
+ * the offset of the first bracket deeper than `max`, or undefined. It runs
+ * before `JSON.parse` so that a deeply nested frame is refused for the cost
+ * of one scan (a few ms for 4 MB) instead of a recursive parse (seconds, or a
+ * stack overflow). It does not validate the JSON: `JSON.parse` does that next.
+ */
+export function nestingDepthExceeds(text: string, max: number): number | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+      continue;
+    }
+    if (c === QUOTE) inString = true;
+    else if (c === OPEN_BRACKET || c === OPEN_CURLY) {
+      if (++depth > max) return i;
+    } else if (c === CLOSE_BRACKET || c === CLOSE_CURLY) depth--;
+  }
+  return undefined;
+}
+
 /**
  * Decodes the text of one frame into a {@link Message}.
  *
  * Never throws: returns `{ ok: false, error }` with a {@link MessageError}
- * whose `code` is `malformed-json` (not JSON), `not-an-object` (JSON but not
+ * whose `code` is `malformed-json` (not JSON, or nested deeper than
+ * `MAX_JSON_DEPTH`, checked before parsing), `not-an-object` (JSON but not
  * a dictionary), `not-one-key` (zero or several keys), `unknown-method` or
  * `bad-payload` (the payload fails its schema; the message names the zod
  * issue path, e.g. `ADDR: addresses[3].port: ...`).
  */
 export function decodeMessage(text: string): DecodeMessageResult {
+  const depth = nestingDepthExceeds(text, MAX_JSON_DEPTH);
+  if (depth !== undefined) {
+    return { ok: false, error: new MessageError('malformed-json', `JSON nested deeper than ${MAX_JSON_DEPTH} levels (at offset ${depth})`) };
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -58,16 +58,8 @@ class TestLink implements PeerLink {
 /** Records what gossip tells the peer manager. */
 class Hooks implements PeerManagerHooks {
   readonly punished: Array<{ nodeId: string; offence: Offence }> = [];
-  readonly learnt: Array<{ addresses: AddrEntry[]; from: string }> = [];
-  book: AddrEntry[] = [{ host: '127.0.0.1', port: 18400, nodeId: 'far' }];
   punish(nodeId: string, offence: Offence): void {
     this.punished.push({ nodeId, offence });
-  }
-  addresses(): AddrEntry[] {
-    return this.book;
-  }
-  learn(addresses: AddrEntry[], from: string): void {
-    this.learnt.push({ addresses, from });
   }
 }
 
@@ -137,7 +129,7 @@ t.test('announced blocks the chain lacks are requested from the announcer; known
 t.test('a block listed by a second peer while in flight is not requested twice', async (t) => {
   const { up, from } = await setup();
   const a = await up('a');
-  const b = await up('b');
+  const b = await up('b', 11n);
   await from('a', message('BROADCASTBLOCK', { hashes: [h(2)] }));
   await from('b', message('LISTOFBLOCKS', { hashes: [h(2)] }));
   t.same(a.requested, [h(2)]);
@@ -192,11 +184,21 @@ t.test('an orphan block makes gossip look for the fork point with a locator', as
 
 t.test('a full LISTOFBLOCKS asks for the next batch from its last hash', async (t) => {
   const { up, from } = await setup();
-  const a = await up('a');
+  const a = await up('a', 11n);
   const full = Array.from({ length: MAX_LIST_OF_BLOCKS }, (_, i) => h(100 + i));
   await from('a', message('LISTOFBLOCKS', { hashes: full }));
-  t.same(a.of('GETLISTOFBLOCKS'), [message('GETLISTOFBLOCKS', { locator: [full[full.length - 1]!, ...LOCATOR], limit: MAX_LIST_OF_BLOCKS })]);
+  t.same(a.of('GETLISTOFBLOCKS').at(-1), message('GETLISTOFBLOCKS', { locator: [full[full.length - 1]!, ...LOCATOR], limit: MAX_LIST_OF_BLOCKS }));
   t.equal(a.requested.length, 16, 'the first blocks are requested within the per-peer limit');
+});
+
+t.test('an unsolicited LISTOFBLOCKS is ignored; a BROADCASTBLOCK of many unknown hashes is checked by a sync instead', async (t) => {
+  const { up, from } = await setup();
+  const a = await up('a');
+  await from('a', message('LISTOFBLOCKS', { hashes: Array.from({ length: 2_000 }, (_, i) => h(5_000 + i)) }));
+  t.same(a.requested, [], 'nothing asked: we never asked for that list');
+  await from('a', message('BROADCASTBLOCK', { hashes: Array.from({ length: 500 }, (_, i) => h(9_000 + i)) }));
+  t.same(a.requested, [], 'no block of a 500-hash announcement is fetched on its word');
+  t.same(a.of('GETLISTOFBLOCKS'), [message('GETLISTOFBLOCKS', { locator: LOCATOR, limit: MAX_LIST_OF_BLOCKS })], 'the announcer is asked for its list instead');
 });
 
 t.test('GETBLOCK is answered with BLOCK, or REJECT not-found; a REJECT not-found moves our request to another source', async (t) => {
@@ -275,14 +277,12 @@ t.test('a relayed coinbase is a punished offence; a transfer refused by policy g
   t.equal(hooks.punished.length, 1, 'a policy refusal is not punished');
 });
 
-t.test('GETADDR is answered from the peer manager; ADDR is handed to it', async (t) => {
-  const { up, from, hooks } = await setup();
+t.test('GETADDR and ADDR belong to the peer manager: gossip leaves them alone', async (t) => {
+  const { up, from } = await setup();
   const a = await up('a');
   await from('a', message('GETADDR', {}));
-  t.same(a.sent, [message('ADDR', { addresses: hooks.book })]);
-  const learnt = [{ host: '10.0.0.1', port: 9000 }];
-  await from('a', message('ADDR', { addresses: learnt }));
-  t.same(hooks.learnt, [{ addresses: learnt, from: 'a' }]);
+  await from('a', message('ADDR', { addresses: [{ host: '10.0.0.1', port: 9000 }] }));
+  t.same(a.sent, []);
 });
 
 t.test('stop unsubscribes from the bus', async (t) => {

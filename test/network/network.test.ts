@@ -73,20 +73,21 @@ t.test('a partition into two and three peers that both extend the chain converge
   }
 });
 
-t.test('a peer of another network is disconnected and banned', async (t) => {
+t.test('a peer of another network is disconnected with REJECT wrong-network', async (t) => {
   const p = await startPeer(t, { nodeId: 'host' });
-  const banned = until(p, 'peer-banned', () => true);
+  const left = until(p, 'peer-disconnected', () => true);
   const sock = connect({ host: '127.0.0.1', port: p.listenPort });
   await new Promise((r) => sock.once('connect', r));
   sock.write('intruder:1234');
   await new Promise((r) => sock.once('data', r));
   const hello = { HELLO: { version: 1, network: 'ff'.repeat(32), height: 0, tip: '00'.repeat(32), chainWork: '1', time: Math.floor(Date.now() / 1000), nodeId: 'intruder', port: 1234 } };
+  const received: Buffer[] = [];
+  sock.on('data', (b: Buffer) => received.push(b));
   sock.write(Buffer.concat([Buffer.from(JSON.stringify(hello)), Buffer.from([EOT_BYTE])]));
-  const closed = new Promise((r) => sock.once('close', r));
-  const ban = await banned;
-  t.match(ban.reason, /wrong-network/);
-  await closed;
-  t.pass('the connection was closed');
+  await new Promise((r) => sock.once('close', r));
+  t.match(Buffer.concat(received).toString(), /"code":"wrong-network"/, 'the REJECT says why');
+  t.equal((await p.api.peers()).length, 0, 'no peer was added');
+  void left;
 });
 
 t.test('an invalid block bans its sender; a transaction refused only by policy does not', async (t) => {
@@ -94,12 +95,14 @@ t.test('an invalid block bans its sender; a transaction refused only by policy d
   const { message } = await import('../../src/transport/messages.js');
   const { hashToHex } = await import('../../src/core/hash.js');
   const { networkId } = await import('../../src/core/genesis.js');
+  const { IdentitySigner } = await import('../../src/transport/handshake-auth.js');
+  const { generateKeyPair } = await import('../../src/core/ed25519.js');
   const p = await startPeer(t, { nodeId: 'judge' });
   const b = new ChainBuilder(regtest);
   const first = b.next();
   await p.api.submitBlock(blockToJson(first.block));
 
-  const dialClient = async (nodeId: string) => {
+  const dialClient = async (nodeId: string, identity?: InstanceType<typeof IdentitySigner>) => {
     const socket = connect({ host: '127.0.0.1', port: p.listenPort });
     await new Promise((r) => socket.once('connect', r));
     const conn = new PeerConnection({
@@ -109,6 +112,7 @@ t.test('an invalid block bans its sender; a transaction refused only by policy d
       listenPort: 0,
       network: hashToHex(networkId(regtest)),
       status: () => ({ height: 0, tip: hashToHex(networkId(regtest)), chainWork: 1n }),
+      ...(identity ? { identity } : {}),
     });
     t.teardown(() => conn.close('local-close'));
     await conn.ready;
@@ -125,17 +129,25 @@ t.test('an invalid block bans its sender; a transaction refused only by policy d
   t.equal((await refused).txid, txid(ok), 'the valid transfer after the refused one was accepted on the same connection');
   t.ok(polite.isOpen, 'a policy refusal does not disconnect');
 
-  // Consensus: a block with a wrong merkle root bans.
-  const rude = await dialClient('rude');
+  // Consensus: a block with a wrong merkle root bans the key its sender proved (loopback itself is never banned).
+  const rudeKey = new IdentitySigner(generateKeyPair());
+  const rude = await dialClient('rude', rudeKey);
   const banned = until(p, 'peer-banned', (e) => e.nodeId === 'rude');
   const bad = b.next().block;
   bad.header = { ...bad.header, merkleRoot: new Uint8Array(32) };
   rude.send(message('BLOCK', { block: bad }));
-  t.match((await banned).reason, /^invalid-block: /, 'the sender is banned for an invalid block, the typed reason end to end');
+  const ban = await banned;
+  t.match(ban.reason, /^invalid-block: /, 'the sender is banned for an invalid block, the typed reason end to end');
+  t.same(ban.subjects, [`key:${rudeKey.publicKeyHex}`], 'the proven key is banned, not the loopback address nor the claimed id');
   const ended = await rude.closed;
   t.equal(ended.reason, 'remote-closed');
   t.match(ended.remoteReject, { message: 'BLOCK', code: 'bad-merkle-root', hash: hashToHex(blockHash(bad)) }, 'a REJECT naming the message, the validation code and the block came before the close');
   t.ok(polite.isOpen, 'the polite peer is still connected');
+  const again = await dialClient('rude-again', rudeKey).then(
+    () => undefined,
+    (err: { info?: { remoteReject?: { code: string } } }) => err.info,
+  );
+  t.match(again, { remoteReject: { code: 'banned' } }, 'the banned key is refused at its next HELLO, whatever id it claims');
 });
 
 t.test('a syncing peer re-requests from another peer the blocks a stalling peer never sends', async (t) => {
@@ -143,6 +155,8 @@ t.test('a syncing peer re-requests from another peer the blocks a stalling peer 
   const { message } = await import('../../src/transport/messages.js');
   const { hashToHex } = await import('../../src/core/hash.js');
   const { networkId } = await import('../../src/core/genesis.js');
+  const { IdentitySigner } = await import('../../src/transport/handshake-auth.js');
+  const { generateKeyPair } = await import('../../src/core/ed25519.js');
   const honest = await startPeer(t, { nodeId: 'honest' });
   const b = new ChainBuilder(regtest);
   const blocks = b.extend(30);

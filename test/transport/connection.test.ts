@@ -10,6 +10,8 @@ import { deflateSync } from 'node:zlib';
 import {
   DISCONNECT_REASONS,
   disconnectPenalty,
+  misbehaviourPoints,
+  BAN_SCORE,
   parseIdLine,
   parseIdReply,
   type DisconnectReason,
@@ -48,12 +50,17 @@ t.test('parseIdLine: python-p2p-network id lines', async (t) => {
   t.match(parseIdReply(Buffer.from('server:1')), { status: 'error', message: /bare node id/ });
 });
 
-t.test('disconnect reasons: protocol violations ban, everything else does not', async (t) => {
-  const bans = DISCONNECT_REASONS.filter((r) => disconnectPenalty(r) === 'ban');
-  t.same(bans.sort(), ([
+t.test('disconnect reasons: protocol violations score, consensus-invalid data and failed proofs are fatal, everything else costs nothing', async (t) => {
+  const scored = DISCONNECT_REASONS.filter((r) => disconnectPenalty(r) === 'score');
+  t.same(scored.sort(), ([
     'bad-id-line', 'frame-too-large', 'empty-frame', 'bad-frame', 'malformed-json', 'not-an-object', 'not-one-key',
-    'unknown-method', 'bad-payload', 'unexpected-message', 'wrong-network', 'id-mismatch', 'invalid-block', 'invalid-transaction', 'misbehaviour',
+    'unknown-method', 'bad-payload', 'unexpected-message', 'id-mismatch', 'bad-auth', 'invalid-block', 'invalid-transaction', 'misbehaviour',
   ] as DisconnectReason[]).sort());
+  const fatal = DISCONNECT_REASONS.filter((r) => misbehaviourPoints(r) >= BAN_SCORE);
+  t.same(fatal.sort(), (['bad-auth', 'frame-too-large', 'invalid-block', 'invalid-transaction'] as DisconnectReason[]).sort());
+  t.ok(misbehaviourPoints('malformed-json') * 4 < BAN_SCORE, 'a few malformed messages are tolerated');
+  t.ok(misbehaviourPoints('unknown-method') * 50 < BAN_SCORE, 'messages not understood are tolerated many times');
+  t.equal(misbehaviourPoints('wrong-network'), 0, 'another network is no attack');
 });
 
 t.test('a python-p2p-network style client: id exchange byte for byte, HELLO/HEY, messages, clean close', async (t) => {
@@ -166,7 +173,7 @@ t.test('misbehaviour after the handshake ends the connection with its reason', a
       await py.write(c.bytes);
       const reject = await py.untilClosed();
       const info = await server.ended();
-      t.match(info, { reason: c.reason, initiator: 'local', handshakeCompleted: true, penalty: 'ban' });
+      t.match(info, { reason: c.reason, initiator: 'local', handshakeCompleted: true, penalty: disconnectPenalty(c.reason) });
       t.match(reject, { code: c.reason }, 'a REJECT explains it before the close');
       t.equal(server.counts.inbound_node_disconnected, 1);
       t.equal(server.counts.node_message, 0);
@@ -213,7 +220,7 @@ t.test('misbehaviour during the handshake', async (t) => {
     await py.send(message('HELLO', helloPayload('alien', { network: OTHER_NET })));
     t.match(await py.untilClosed(), { code: 'wrong-network' });
     const server = await nextConnection();
-    t.match(await server.ended(), { reason: 'wrong-network', handshakeCompleted: false, penalty: 'ban' });
+    t.match(await server.ended(), { reason: 'wrong-network', handshakeCompleted: false, penalty: 'none' });
     t.equal(server.counts.inbound_node_connected, 0);
     t.equal(server.counts.inbound_node_disconnected, 1, 'the disconnect is reported even though the handshake never completed');
   });
@@ -224,7 +231,7 @@ t.test('misbehaviour during the handshake', async (t) => {
     await py.readId();
     await py.send(message('GETADDR', {}));
     t.match(await py.untilClosed(), { code: 'unexpected-message' });
-    t.match(await (await nextConnection()).ended(), { reason: 'unexpected-message', penalty: 'ban' });
+    t.match(await (await nextConnection()).ended(), { reason: 'unexpected-message', penalty: 'score' });
   });
 
   await t.test('a HELLO whose nodeId is not the exchanged id', async (t) => {
@@ -233,7 +240,7 @@ t.test('misbehaviour during the handshake', async (t) => {
     await py.readId();
     await py.send(message('HELLO', helloPayload('someone-else')));
     await py.untilClosed();
-    t.match(await (await nextConnection()).ended(), { reason: 'id-mismatch', penalty: 'ban' });
+    t.match(await (await nextConnection()).ended(), { reason: 'id-mismatch', penalty: 'score' });
   });
 
   await t.test('an unknown method before the handshake', async (t) => {
@@ -252,7 +259,7 @@ t.test('misbehaviour during the handshake', async (t) => {
     await py.write(Buffer.alloc(MAX_HANDSHAKE_FRAME_BYTES + 1, 0x20));
     await py.untilClosed();
     const server = await nextConnection();
-    t.match(await server.ended(), { reason: 'frame-too-large', penalty: 'ban' });
+    t.match(await server.ended(), { reason: 'frame-too-large', penalty: 'score' });
     t.ok(server.conn.counters.receiveBufferPeakBytes <= MAX_HANDSHAKE_FRAME_BYTES);
   });
 });
@@ -265,7 +272,7 @@ t.test('bad id lines are refused with bad-id-line and the accept loop lives on',
     await py.closed;
     const server = await nextConnection();
     const info = await server.ended();
-    t.match(info, { reason: 'bad-id-line', penalty: 'ban', handshakeCompleted: false }, JSON.stringify(line));
+    t.match(info, { reason: 'bad-id-line', penalty: 'score', handshakeCompleted: false }, JSON.stringify(line));
     t.equal(server.conn.counters.bytesSent, 0, 'nothing is sent back (a python dialer would take it for an id)');
   }
   const py = await RawPeer.connect(t, listener.port);
@@ -290,7 +297,7 @@ t.test('an oversized frame disconnects without being buffered', async (t) => {
   }
   t.match(await done, { code: 'frame-too-large' });
   const info = await server.ended();
-  t.match(info, { reason: 'frame-too-large', penalty: 'ban' });
+  t.match(info, { reason: 'frame-too-large', penalty: 'score' });
   const peak = server.conn.counters.receiveBufferPeakBytes;
   t.ok(peak <= MAX_FRAME_BYTES, `at most the limit was ever buffered (${peak} bytes)`);
   t.ok(peak > MAX_FRAME_BYTES - 2 * chunk.length, 'the frame was buffered up to the limit (the test really reached it)');
@@ -358,7 +365,7 @@ t.test('a dialer on another network is disconnected; the acceptor sees wrong-net
   const { listener, nextConnection } = await startListener(t);
   const out = await dialRecorded(t, { port: listener.port, network: OTHER_NET });
   const inbound = await nextConnection();
-  t.match(await inbound.ended(), { reason: 'wrong-network', penalty: 'ban' });
+  t.match(await inbound.ended(), { reason: 'wrong-network', penalty: 'none' });
   t.match(await out.ended(), { reason: 'remote-closed', remoteReject: { code: 'wrong-network' } });
   t.equal(out.counts.outbound_node_connected, 0);
   t.equal(out.counts.outbound_node_disconnected, 1);
