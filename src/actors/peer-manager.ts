@@ -10,6 +10,7 @@ import { AddressPolicy, addressGroup, isLoopback, normalizeIp } from '../transpo
 import { AddressBook, addressKey, bookGroup, type AddressRecord } from './address-book.js';
 import { selectEvictionVictim, type EvictionCandidate } from './eviction.js';
 import { MisbehaviourBook, TokenBucket } from './misbehaviour.js';
+import { sniffProtocol } from '../transport/seed001.js';
 import type { GossipMsg, Offence, PeerLink } from './gossip.js';
 import type { Actor, ActorContext, ActorRef, Reply } from './runtime/actor.js';
 import { cryptoRandom, systemClock, type Clock, type RandomSource } from '../core/clock.js';
@@ -59,7 +60,7 @@ export type PeerEvent =
 
 /** Messages of the peer manager. */
 export type PeerManagerMsg =
-  | { type: 'pm/inbound'; socket: Socket }
+  | { type: 'pm/inbound'; socket: Socket; initialBytes?: Buffer }
   | { type: 'pm/handshake-done'; conn: PeerConnection }
   | { type: 'pm/disconnected'; conn: PeerConnection; info: DisconnectInfo }
   | { type: 'pm/early-message'; conn: PeerConnection; message: Message }
@@ -101,6 +102,12 @@ export interface PeerManagerDeps {
   random?: RandomSource;
   /** Liveness ping interval, ms (transport default when absent). */
   pingIntervalMs?: number;
+  /**
+   * Serves document 001's peer commands on the listening port: sockets whose
+   * first bytes are not a python-p2p-network id line (or that stay silent) are
+   * handed here with the bytes read. Absent: every socket is a peer connection.
+   */
+  seed001?: (socket: Socket, initialBytes: Buffer) => void;
 }
 
 /** What the peer manager tracks of each connection besides the transport's state. */
@@ -171,8 +178,17 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     this.self = ctx.self;
     this.ctx = ctx;
     for (const p of this.deps.staticPeers) this.book.addStatic(p);
+    const seed001 = this.deps.seed001;
     const server = createServer((socket) => {
-      if (!this.self.offer({ type: 'pm/inbound', socket })) socket.destroy();
+      if (!seed001) {
+        if (!this.self.offer({ type: 'pm/inbound', socket })) socket.destroy();
+        return;
+      }
+      // One port, two seed protocols: an id line first is the peer protocol; anything else, or silence, is document 001.
+      void sniffProtocol(socket).then(({ protocol, initialBytes }) => {
+        if (protocol === 'seed001') seed001(socket, initialBytes);
+        else if (protocol === 'closed' || !this.self.offer({ type: 'pm/inbound', socket, initialBytes })) socket.destroy();
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -198,7 +214,7 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
   receive(msg: PeerManagerMsg): void {
     switch (msg.type) {
       case 'pm/inbound':
-        this.onInbound(msg.socket);
+        this.onInbound(msg.socket, msg.initialBytes);
         return;
       case 'pm/handshake-done':
         this.onHandshake(msg.conn);
@@ -459,7 +475,7 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     setTimeout(() => socket.destroy(), 1_000).unref();
   }
 
-  private onInbound(socket: Socket): void {
+  private onInbound(socket: Socket, initialBytes?: Buffer): void {
     const address = normalizeIp(socket.remoteAddress ?? '');
     if (this.stopping) {
       socket.destroy();
@@ -481,7 +497,7 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
       void victim.close('connection-limit', 'evicted: inbound slots are full');
     }
     // admit() runs when the remote's HELLO arrives, long after `conn` is bound.
-    const conn: PeerConnection = new PeerConnection({ ...this.connectionInit(socket, 'inbound'), admit: (r) => this.admit(conn, r) });
+    const conn: PeerConnection = new PeerConnection({ ...this.connectionInit(socket, 'inbound'), ...(initialBytes ? { initialBytes } : {}), admit: (r) => this.admit(conn, r) });
     this.watch(conn);
   }
 

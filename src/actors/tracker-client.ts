@@ -18,6 +18,8 @@ export interface TrackerClientDeps {
   peerManager: ActorRef<PeerManagerMsg>;
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
   pollIntervalMs?: number;
+  /** Told the PID each time the tracker gives one (the seed-001 greeting of the peer port names it). */
+  onJoined?: (peerId: string) => void;
 }
 
 /**
@@ -52,6 +54,7 @@ export class TrackerClientActor implements Actor<TrackerClientMsg> {
       if (!this.peerId) {
         this.peerId = (await joinTracker({ host, port, listenHost, listenPort })).peerId;
         log.info({ tracker: `${host}:${port}`, peerId: this.peerId }, 'joined tracker');
+        this.deps.onJoined?.(this.peerId);
       }
       const peers = await getPeers({ host, port, peerId: this.peerId });
       const addresses = peers.filter((p) => !(p.port === listenPort && p.host === listenHost)).map((p) => ({ host: p.host, port: p.port }));

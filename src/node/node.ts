@@ -24,6 +24,7 @@ import { parseHostPort } from '../config/schema.js';
 import type { ChainStatus } from '../transport/connection.js';
 import { DATA_FILES, loadNodeId, loadOrCreateIdentityKey, loadOrCreateMinerKey, lockDataDir } from './data-dir.js';
 import { IdentitySigner } from '../transport/handshake-auth.js';
+import { Seed001Server, cheeseFromBlock, type Seed001Cheese } from '../transport/seed001.js';
 import { EventBus } from '../actors/events.js';
 import type { AccountView, BlockView, NodeApi, NodeInfo, PeerView, SubmitBlockResult as ApiSubmitBlockResult, SubmitResult, TransactionView } from './node-api.js';
 import { request } from '../actors/runtime/actor.js';
@@ -212,6 +213,35 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
       start: () => new GossipActor({ chain, mempool, bus, hooks }),
     });
     const staticPeers = config.peers.map(parseHostPort);
+    // Document 001's peer commands on the listening port (docs/seed001.md).
+    let trackerPeerId: string | undefined;
+    let apiRef: NodeApi | undefined;
+    const cheeseAt = (height: number): Seed001Cheese | undefined => {
+      const hash = store.getHashAtHeight(height);
+      const block = hash === undefined ? undefined : store.getBlock(hash);
+      return hash === undefined || !block ? undefined : cheeseFromBlock(block, height, hash);
+    };
+    const seed001 = new Seed001Server({
+      source: {
+        peerId: () => trackerPeerId ?? nodeId,
+        tipHeight: () => tipStatus.height,
+        cheeseAt: async (height) => cheeseAt(height),
+        openTransactions: async (limit) =>
+          (await request(mempool, 'mempool/template', { maxTxs: limit, maxBytes: Number.MAX_SAFE_INTEGER }, API_ASK_TIMEOUT_MS)).map((tx) => ({
+            sender: toHex(tx.sender),
+            recipient: toHex(tx.recipient),
+            amount: Number(tx.amount),
+          })),
+        submitTransaction: async (json) => {
+          if (!apiRef) return { accepted: false, code: 'unavailable', reason: 'the node is starting' };
+          const r = await apiRef.submitTransaction(json);
+          return r.accepted ? r : { accepted: false, code: r.code, reason: r.reason };
+        },
+        subscribe: (listener) => bus.on('block-connected', (e) => listener(cheeseFromBlock(e.block, e.entry.height, e.entry.hash))),
+      },
+      onSessionEnd: (s) => log.debug({ remote: s.remote, requests: s.requests }, 'seed-001 client left'),
+    });
+    cleanup.push(() => seed001.close());
     peerManagerRef = await root.startChild<PeerManagerMsg>({
       id: 'peer-manager',
       start: () =>
@@ -231,6 +261,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
           gossip,
           bus,
           status: () => tipStatus,
+          seed001: (socket, initialBytes) => seed001.accept(socket, initialBytes),
         }),
     });
     const pmRef = peerManagerRef;
@@ -240,7 +271,15 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
       await root.startChild<TrackerClientMsg>({
         id: 'tracker-client',
         start: () =>
-          new TrackerClientActor({ host: tracker.host, port: tracker.port, listenHost: config.listen.host, listenPort, peerManager: pmRef, log }),
+          new TrackerClientActor({
+            host: tracker.host,
+            port: tracker.port,
+            listenHost: config.listen.host,
+            listenPort,
+            peerManager: pmRef,
+            log,
+            onJoined: (pid) => (trackerPeerId = pid),
+          }),
       });
     }
     bus.on('peer-connected', (e) => log.info({ peer: e.nodeId, host: e.host, port: e.port, direction: e.direction }, 'peer connected'));
@@ -249,6 +288,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
 
     const peers = (): Promise<PeerView[]> => request(pmRef, 'pm/peers', {}, API_ASK_TIMEOUT_MS);
     const api = createNodeApi({ config, nodeId, netId, store, chain, mempool, miner: minerRef, miningAddress, peers, blocksWon: () => blocksWon });
+    apiRef = api;
 
     // Optional services last, so that they are stopped first and never see a half-stopped node.
     for (const service of deps.services ?? []) {

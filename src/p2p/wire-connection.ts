@@ -129,6 +129,8 @@ export class WireConnection {
     socket.on('end', () => this.onEnd());
     socket.on('error', (err) => this.handler.onSocketError(err));
     socket.on('close', () => this.onClose());
+    // A socket a protocol sniffer paused (a shared port) flows again from here.
+    socket.resume();
     if (socket.destroyed) {
       queueMicrotask(() => this.onClose());
       return;

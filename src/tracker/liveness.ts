@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import type { Clock } from '../core/clock.js';
 import { genesisBlock, networkId } from '../core/genesis.js';
 import { hashToHex } from '../core/hash.js';
@@ -29,8 +30,17 @@ export const TRACKER_AGENT = 'cheesechain-tracker/0.1';
  */
 export type ProbeFailureReason = 'connect-failed' | DisconnectReason;
 
-/** Outcome of one liveness probe. */
-export type ProbeResult = { alive: true; nodeId: string } | { alive: false; reason: ProbeFailureReason; detail: string };
+/**
+ * Outcome of one liveness probe. `seed001` is set when the member answered
+ * document 001's greeting instead of HELLO (a peer written from seed 001
+ * alone); `nodeId` is then the PID of its greeting.
+ */
+export type ProbeResult = { alive: true; nodeId: string; seed001?: true } | { alive: false; reason: ProbeFailureReason; detail: string };
+
+/** Greeting of a seed-001 peer (document 001, "CONNECT TO PEER"): `Connection to peer [PID]`. */
+const SEED001_GREETING = /^Connection to peer \[([^\]\r\n]*)\]/;
+/** Most bytes read from a member while waiting for a seed-001 greeting. */
+const MAX_GREETING_BYTES = 512;
 
 /** Summary of one liveness round. */
 export interface LivenessRound {
@@ -111,7 +121,40 @@ export async function probePeer(target: { host: string; port: number }, options:
   clearTimeout(timer);
   // Not awaited: a graceful close may linger while the member reads; the round goes on.
   void conn.close('local-close', 'tracker liveness check done').then(() => options.connections?.delete(conn));
+  // A member that answered our id line with something that is not an id may be a seed-001 peer: it greets first.
+  if (!outcome.alive && outcome.reason === 'bad-id-line') {
+    const greeting = await probeSeed001Greeting(target, options.timeoutMs);
+    if (greeting !== undefined) return { alive: true, nodeId: greeting, seed001: true };
+  }
   return outcome;
+}
+
+/**
+ * Connects and waits, without sending anything, for document 001's peer
+ * greeting `Connection to peer [PID]` (a cheesechain peer sends it too after
+ * a moment of silence). Resolves the PID, or undefined when something else,
+ * nothing, or more than 512 bytes without it arrive within `timeoutMs`.
+ */
+export function probeSeed001Greeting(target: { host: string; port: number }, timeoutMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: target.host, port: target.port });
+    let text = '';
+    const done = (pid: string | undefined): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(pid);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      const m = SEED001_GREETING.exec(text);
+      if (m) done(m[1]);
+      else if (text.length > MAX_GREETING_BYTES || text.includes('\n')) done(undefined);
+    });
+    socket.on('error', () => done(undefined));
+    socket.on('close', () => done(undefined));
+  });
 }
 
 /** Options of a {@link LivenessLoop}. */
