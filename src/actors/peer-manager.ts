@@ -60,6 +60,7 @@ export type PeerEvent =
 
 /** Messages of the peer manager. */
 export type PeerManagerMsg =
+  | { type: 'pm/accept'; socket: Socket }
   | { type: 'pm/inbound'; socket: Socket; initialBytes?: Buffer }
   | { type: 'pm/handshake-done'; conn: PeerConnection }
   | { type: 'pm/disconnected'; conn: PeerConnection; info: DisconnectInfo }
@@ -150,6 +151,8 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
   private port = 0;
   private readonly book: AddressBook;
   private readonly pending = new Set<PeerConnection>();
+  /** Accepted inbound sockets by remote address, from accept to close, whatever protocol they speak. */
+  private readonly acceptedByAddress = new Map<string, Set<Socket>>();
   private readonly open = new Map<string, PeerConnection>();
   /** Tracker liveness probes: answered, counted until they close. */
   private readonly probes = new Set<PeerConnection>();
@@ -178,17 +181,8 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     this.self = ctx.self;
     this.ctx = ctx;
     for (const p of this.deps.staticPeers) this.book.addStatic(p);
-    const seed001 = this.deps.seed001;
     const server = createServer((socket) => {
-      if (!seed001) {
-        if (!this.self.offer({ type: 'pm/inbound', socket })) socket.destroy();
-        return;
-      }
-      // One port, two seed protocols: an id line first is the peer protocol; anything else, or silence, is document 001.
-      void sniffProtocol(socket).then(({ protocol, initialBytes }) => {
-        if (protocol === 'seed001') seed001(socket, initialBytes);
-        else if (protocol === 'closed' || !this.self.offer({ type: 'pm/inbound', socket, initialBytes })) socket.destroy();
-      });
+      if (!this.self.offer({ type: 'pm/accept', socket })) socket.destroy();
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -213,6 +207,9 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
 
   receive(msg: PeerManagerMsg): void {
     switch (msg.type) {
+      case 'pm/accept':
+        this.onAccept(msg.socket);
+        return;
       case 'pm/inbound':
         this.onInbound(msg.socket, msg.initialBytes);
         return;
@@ -475,7 +472,14 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     setTimeout(() => socket.destroy(), 1_000).unref();
   }
 
-  private onInbound(socket: Socket, initialBytes?: Buffer): void {
+  /**
+   * Every accepted socket passes here first, whatever protocol it turns out
+   * to speak: a banned address is refused, and one address holds at most
+   * `maxInboundPerAddress` sockets counting those still being sniffed and
+   * document-001 sessions, so silence (which selects document 001) cannot
+   * be used to get around the inbound limits.
+   */
+  private onAccept(socket: Socket): void {
     const address = normalizeIp(socket.remoteAddress ?? '');
     if (this.stopping) {
       socket.destroy();
@@ -483,12 +487,33 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     }
     const ban = this.scores.banned(this.policy.banSubjects(address), this.clock.nowMs());
     if (ban) return this.refuseSocket(socket, 'banned', `${address} is banned for ${Math.ceil((ban.untilMs - this.clock.nowMs()) / 1000)} s`);
-    const inbound = this.inboundConnections();
     if (!this.policy.isExempt(address)) {
       const perAddress = this.deps.maxInboundPerAddress ?? 4;
-      const same = inbound.filter((c) => normalizeIp(c.remoteAddress) === address);
-      if (same.length >= perAddress) return this.refuseSocket(socket, 'connection-limit', `at most ${perAddress} connections from ${address}`);
+      const held = this.acceptedByAddress.get(address) ?? new Set<Socket>();
+      if (held.size >= perAddress) return this.refuseSocket(socket, 'connection-limit', `at most ${perAddress} connections from ${address}`);
+      held.add(socket);
+      this.acceptedByAddress.set(address, held);
+      socket.once('close', () => {
+        held.delete(socket);
+        if (held.size === 0 && this.acceptedByAddress.get(address) === held) this.acceptedByAddress.delete(address);
+      });
     }
+    const seed001 = this.deps.seed001;
+    if (!seed001) return this.onInbound(socket);
+    // One port, two seed protocols: an id line first is the peer protocol; anything else, or silence, is document 001.
+    void sniffProtocol(socket).then(({ protocol, initialBytes }) => {
+      if (protocol === 'seed001') seed001(socket, initialBytes);
+      else if (protocol === 'closed' || !this.self.offer({ type: 'pm/inbound', socket, initialBytes })) socket.destroy();
+    });
+  }
+
+  /** A socket that spoke the peer protocol: bans and per-address caps were checked at accept. */
+  private onInbound(socket: Socket, initialBytes?: Buffer): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    const inbound = this.inboundConnections();
     if (this.deps.maxInbound === 0) return this.refuseSocket(socket, 'connection-limit', 'this node accepts no inbound peers');
     if (inbound.length >= this.deps.maxInbound + INBOUND_HANDSHAKE_HEADROOM) {
       // Every slot is taken: the oldest handshake of the address group with the most handshakes gives way.

@@ -13,6 +13,8 @@ import { Reply } from '../../src/actors/runtime/actor.js';
 import type { PeerConnection } from '../../src/transport/connection.js';
 import { message, type Message } from '../../src/transport/messages.js';
 import { dial, listen } from '../../src/transport/tcp.js';
+import { authenticatedId, IdentitySigner } from '../../src/transport/handshake-auth.js';
+import { generateKeyPair } from '../../src/core/ed25519.js';
 import { StubContext, StubRef } from '../helpers/actor-harness.js';
 import { NET, status } from '../transport/helpers.js';
 
@@ -56,8 +58,8 @@ async function setup(t: Test, over: Partial<PeerManagerDeps> = {}) {
   /** Hands the actor its messages until `done()` holds. */
   const pump = (done: () => boolean): Promise<void> => ctx.pump(actor, done);
   /** A remote peer dialing in; its messages are recorded. */
-  const connect = async (nodeId: string, listenPort = 0, role?: 'tracker') => {
-    const conn = await dial({ host: '127.0.0.1', port, nodeId, listenPort, network: NET, status, ...(role ? { role } : {}) });
+  const connect = async (nodeId: string, listenPort = 0, role?: 'tracker', identity?: IdentitySigner) => {
+    const conn = await dial({ host: '127.0.0.1', port, nodeId, listenPort, network: NET, status, ...(role ? { role } : {}), ...(identity ? { identity } : {}) });
     remotes.push(conn);
     const got: Message[] = [];
     const firstMessage = new Promise<Message>((resolve) =>
@@ -97,34 +99,40 @@ t.test("a peer's messages go to gossip; its departure is told to gossip and anno
   t.match(events.filter((e) => e.type === 'peer-disconnected'), [{ nodeId: 'remote', direction: 'inbound' }]);
 });
 
-t.test('a punished peer is disconnected and banned by node id and listen address until the ban ends on the clock', async (t) => {
+t.test('a punished peer is told why, disconnected and banned by its proven key until the ban ends on the clock; loopback is never address-banned', async (t) => {
   const { pump, connect, peerUps, gossip, events, actor, clock, ctx } = await setup(t);
-  const punished = await connect('remote', 18999);
+  const key = new IdentitySigner(generateKeyPair());
+  const id = authenticatedId(key.publicKey);
+  const punished = await connect(id, 18999, undefined, key);
   await pump(() => peerUps().length === 1);
   const bad = 'ab'.repeat(32);
-  await actor.receive({ type: 'pm/punish', nodeId: 'remote', offence: { kind: 'invalid-block', hash: bad, code: 'bad-merkle-root', reason: 'merkle root mismatch' } });
+  await actor.receive({ type: 'pm/punish', nodeId: id, offence: { kind: 'invalid-block', hash: bad, code: 'bad-merkle-root', reason: 'merkle root mismatch' } });
   await pump(() => gossip.of('gossip/peer-down').length === 1);
-  t.match(events.filter((e) => e.type === 'peer-disconnected'), [{ nodeId: 'remote', reason: 'invalid-block' }]);
+  t.match(events.filter((e) => e.type === 'peer-disconnected'), [{ nodeId: id, reason: 'invalid-block' }]);
   await punished.conn.closed;
   t.match(punished.got.filter((m) => m.method === 'REJECT'), [{ payload: { message: 'BLOCK', code: 'bad-merkle-root', hash: bad } }], 'the peer is told why before the connection ends');
 
-  const refused = [await connect('remote', 18998), await connect('other', 18999)];
-  let closed = 0;
-  for (const r of refused) void r.conn.closed.then(() => (closed++, ctx.wake()));
-  await pump(() => closed === 2);
-  t.equal(peerUps().length, 1, 'neither the banned id nor the banned address is accepted');
+  const refused = await connect(id, 18998, undefined, key);
+  let refusedClosed = false;
+  void refused.conn.closed.then(() => ((refusedClosed = true), ctx.wake()));
+  await pump(() => refusedClosed);
+  t.equal(peerUps().length, 1, 'the banned key is refused at its next handshake');
+
+  await connect('other', 18999);
+  await pump(() => peerUps().length === 2);
+  t.match(peerUps()[1]!.link, { nodeId: 'other' }, 'another peer on the same loopback address is accepted: loopback is exempt from address bans');
 
   clock.advance(BAN_SECONDS * 1000 - 1);
-  const early = await connect('remote', 18999);
+  const early = await connect(id, 18999, undefined, key);
   let earlyClosed = false;
   void early.conn.closed.then(() => ((earlyClosed = true), ctx.wake()));
   await pump(() => earlyClosed);
-  t.equal(peerUps().length, 1, 'one ms before the ban ends: still refused');
+  t.equal(peerUps().length, 2, 'one ms before the ban ends: still refused');
 
   clock.advance(1);
-  await connect('remote', 18999);
-  await pump(() => peerUps().length === 2);
-  t.match(peerUps()[1]!.link, { nodeId: 'remote' }, 'the ban ended');
+  await connect(id, 18999, undefined, key);
+  await pump(() => peerUps().length === 3);
+  t.match(peerUps()[2]!.link, { nodeId: id }, 'the ban ended');
 });
 
 t.test('a second connection of a connected node, a connection to itself and a tracker probe are not peers', async (t) => {
