@@ -167,6 +167,21 @@ export function mineBlock(opts: MineBlockOptions): Block {
   throw new Error(`no nonce meets the target for block ${height}`);
 }
 
+/**
+ * Grinds the nonce of an edited header until it meets its own target again,
+ * so a test that corrupts a field (the merkle root, say) is refused for that
+ * field and not, by chance, for `high-hash`.
+ * @throws Error when no nonce of 32 bits works.
+ */
+export function regrind(header: BlockHeader, params: NetworkParams): BlockHeader {
+  const h = { ...header };
+  for (let nonce = 0; nonce < MAX_GRIND_NONCES; nonce++) {
+    h.nonce = nonce;
+    if (checkProofOfWork(h, params).ok) return h;
+  }
+  throw new Error('no nonce meets the target');
+}
+
 /** One block made by a {@link ChainBuilder}, with what `BlockStore.connectBlock` takes. */
 export interface BuiltBlock {
   block: Block;

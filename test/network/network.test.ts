@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { blockHash, blockToJson } from '../../src/core/block.js';
 import { txid, txToJson } from '../../src/core/transaction.js';
 import { EOT_BYTE } from '../../src/transport/limits.js';
-import { ChainBuilder, newKey, regtest, transfer } from '../helpers/chain-builder.js';
+import { ChainBuilder, newKey, regrind, regtest, transfer } from '../helpers/chain-builder.js';
 import { startPeer, until, untilInMempool, untilPeers, untilTip } from './helpers.js';
 
 t.test('five peers: a block and a transaction reach every peer; a late joiner syncs 200 blocks', async (t) => {
@@ -134,7 +134,7 @@ t.test('an invalid block bans its sender; a transaction refused only by policy d
   const rude = await dialClient('rude', rudeKey);
   const banned = until(p, 'peer-banned', (e) => e.nodeId === 'rude');
   const bad = b.next().block;
-  bad.header = { ...bad.header, merkleRoot: new Uint8Array(32) };
+  bad.header = regrind({ ...bad.header, merkleRoot: new Uint8Array(32) }, regtest);
   rude.send(message('BLOCK', { block: bad }));
   const ban = await banned;
   t.match(ban.reason, /^invalid-block: /, 'the sender is banned for an invalid block, the typed reason end to end');
