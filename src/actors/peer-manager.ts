@@ -1,4 +1,4 @@
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { assertNever } from '../core/reject.js';
 import type { EventBus } from './events.js';
 import { BAN_SCORE, MISBEHAVIOUR_POINTS, PeerConnection, type ChainStatus, type DisconnectInfo, type DisconnectReason } from '../transport/connection.js';
@@ -11,6 +11,7 @@ import { AddressBook, addressKey, bookGroup, type AddressRecord } from './addres
 import { selectEvictionVictim, type EvictionCandidate } from './eviction.js';
 import { MisbehaviourBook, TokenBucket } from './misbehaviour.js';
 import { sniffProtocol } from '../transport/seed001.js';
+import { connectSocket, listenSockets, type SocketListener } from '../transport/tcp.js';
 import type { GossipMsg, Offence, PeerLink } from './gossip.js';
 import type { Actor, ActorContext, ActorRef, Reply } from './runtime/actor.js';
 import { cryptoRandom, systemClock, type Clock, type RandomSource } from '../core/clock.js';
@@ -66,6 +67,7 @@ export type PeerManagerMsg =
   | { type: 'pm/disconnected'; conn: PeerConnection; info: DisconnectInfo }
   | { type: 'pm/early-message'; conn: PeerConnection; message: Message }
   | { type: 'pm/misbehaving'; conn: PeerConnection; reason: DisconnectReason; message: string; points: number }
+  | { type: 'pm/dialed'; key: string; socket: Socket }
   | { type: 'pm/dial-failed'; key: string }
   | { type: 'pm/punish'; nodeId: string; offence: Offence }
   | { type: 'pm/learn'; addresses: AddrEntry[]; from: string; static?: boolean }
@@ -147,7 +149,7 @@ interface ConnState {
  * only be held by its key holder (the handshake proves it).
  */
 export class PeerManagerActor implements Actor<PeerManagerMsg> {
-  private server: Server | undefined;
+  private server: SocketListener | undefined;
   private port = 0;
   private readonly book: AddressBook;
   private readonly pending = new Set<PeerConnection>();
@@ -181,18 +183,14 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     this.self = ctx.self;
     this.ctx = ctx;
     for (const p of this.deps.staticPeers) this.book.addStatic(p);
-    const server = createServer((socket) => {
-      if (!this.self.offer({ type: 'pm/accept', socket })) socket.destroy();
+    this.server = await listenSockets({
+      host: this.deps.listenHost,
+      port: this.deps.listenPort,
+      onSocket: (socket) => {
+        if (!this.self.offer({ type: 'pm/accept', socket })) socket.destroy();
+      },
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.deps.listenPort, this.deps.listenHost, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.server = server;
-    this.port = (server.address() as { port: number }).port;
+    this.port = this.server.port;
     ctx.every(DIAL_INTERVAL_MS, { type: 'pm/dial-tick' });
     ctx.every(ADDR_RELAY_INTERVAL_MS, { type: 'pm/addr-tick' });
     this.self.offer({ type: 'pm/dial-tick' });
@@ -202,7 +200,7 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     this.stopping = true;
     const all = [...this.pending, ...this.open.values(), ...this.probes];
     await Promise.all(all.map((c) => c.close('shutdown', 'node is stopping')));
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.server?.close();
   }
 
   receive(msg: PeerManagerMsg): void {
@@ -226,6 +224,9 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
       }
       case 'pm/misbehaving':
         this.penalize(msg.conn, msg.points, `${msg.reason}: ${msg.message}`);
+        return;
+      case 'pm/dialed':
+        this.onDialed(msg.key, msg.socket);
         return;
       case 'pm/dial-failed':
         this.dialing.delete(msg.key);
@@ -654,24 +655,21 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
 
   private dial(key: string, rec: AddressRecord): void {
     this.dialing.add(key);
-    const socket = connect({ host: rec.host, port: rec.port });
-    const timer = setTimeout(() => socket.destroy(new Error('connect timeout')), CONNECT_TIMEOUT_MS);
-    socket.once('error', () => {
-      clearTimeout(timer);
-      this.ctx.deliver({ type: 'pm/dial-failed', key });
-    });
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      this.dialing.delete(key);
-      if (this.stopping) {
-        socket.destroy();
-        return;
-      }
-      const conn: PeerConnection = new PeerConnection({ ...this.connectionInit(socket, 'outbound'), admit: (r) => this.admit(conn, r) });
-      this.dialKey.set(conn, key);
-      this.watch(conn);
-    });
+    connectSocket(rec.host, rec.port, CONNECT_TIMEOUT_MS).then(
+      (socket) => this.ctx.deliver({ type: 'pm/dialed', key, socket }),
+      () => this.ctx.deliver({ type: 'pm/dial-failed', key }),
+    );
+  }
+
+  private onDialed(key: string, socket: Socket): void {
+    this.dialing.delete(key);
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    const conn: PeerConnection = new PeerConnection({ ...this.connectionInit(socket, 'outbound'), admit: (r) => this.admit(conn, r) });
+    this.dialKey.set(conn, key);
+    this.watch(conn);
   }
 }
 

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { openSocket } from '../p2p/dial.js';
 import { PeerConnection, type PeerConnectionInit } from './connection.js';
 import { CONNECT_TIMEOUT_MS, MAX_PORT } from './limits.js';
@@ -62,16 +62,16 @@ export class PeerListener extends EventEmitter<PeerListenerEvents> {
   readonly host: string;
   /** Bound port (the real one when 0 was asked). */
   readonly port: number;
-  private readonly server: Server;
+  private readonly sockets: SocketListener;
   private readonly live = new Set<PeerConnection>();
   private closing: Promise<void> | undefined;
 
   /** @internal use {@link listen}. */
-  constructor(server: Server, host: string, port: number) {
+  constructor(sockets: SocketListener) {
     super();
-    this.server = server;
-    this.host = host;
-    this.port = port;
+    this.sockets = sockets;
+    this.host = sockets.host;
+    this.port = sockets.port;
   }
 
   /** Inbound connections accepted and not yet ended. */
@@ -93,11 +93,78 @@ export class PeerListener extends EventEmitter<PeerListenerEvents> {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.emit('node_request_to_stop');
-    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const serverClosed = this.sockets.close();
     const conns = [...this.live].map((c) => c.close('shutdown', 'the node is stopping'));
     this.closing = Promise.all([serverClosed, ...conns]).then(() => undefined);
     return this.closing;
   }
+}
+
+/** Options of {@link listenSockets}. */
+export interface SocketListenInit {
+  /** Interface to bind. @default '127.0.0.1' */
+  host?: string;
+  /** Port to bind, 0 for any free port. */
+  port: number;
+  /** Every accepted socket (Nagle off), before a byte is read: the caller owns it from here. */
+  onSocket: (socket: Socket) => void;
+  /** Accept-loop failures after binding (EMFILE and the like); the listener keeps running. @default ignored */
+  onError?: (err: Error) => void;
+}
+
+/** A bound listening socket of {@link listenSockets}. */
+export interface SocketListener {
+  /** Bound interface. */
+  readonly host: string;
+  /** Bound port (the real one when 0 was asked). */
+  readonly port: number;
+  /** Stops accepting; resolves when the server is closed (accepted sockets are the caller's to end). */
+  close(): Promise<void>;
+}
+
+/**
+ * The one place the node binds a TCP port for peers: {@link listen} builds
+ * peer connections on it, and the peer manager uses it directly because it
+ * admits or refuses a socket (bans, per-address caps, the document-001
+ * sniff) before any connection exists.
+ * @throws ListenError when the port cannot be bound.
+ * @throws RangeError when `port` is not an integer from 0 to 65535.
+ */
+export async function listenSockets(init: SocketListenInit): Promise<SocketListener> {
+  const host = init.host ?? '127.0.0.1';
+  if (!Number.isInteger(init.port) || init.port < 0 || init.port > MAX_PORT) throw new RangeError(`options.port must be an integer from 0 to ${MAX_PORT}`);
+  const server = createServer({ noDelay: true }, init.onSocket);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(new ListenError(host, init.port, err));
+    server.once('error', onError);
+    server.listen(init.port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  // Accept-loop errors after binding must not crash the process: the server keeps listening.
+  server.on('error', (err) => init.onError?.(err));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : init.port;
+  let closing: Promise<void> | undefined;
+  return {
+    host,
+    port,
+    close: () => (closing ??= new Promise<void>((resolve) => server.close(() => resolve()))),
+  };
+}
+
+/**
+ * The one place the node opens a TCP connection to a peer (Nagle off).
+ * @param timeoutMs - give up after this many ms. @default CONNECT_TIMEOUT_MS (5000)
+ * @throws DialError when the connection is refused, unreachable or not made within `timeoutMs`.
+ * @throws RangeError when `port` is not an integer from 1 to 65535.
+ */
+export function connectSocket(host: string, port: number, timeoutMs: number = CONNECT_TIMEOUT_MS): Promise<Socket> {
+  if (!Number.isInteger(port) || port < 1 || port > MAX_PORT) return Promise.reject(new RangeError(`options.port must be an integer from 1 to ${MAX_PORT}`));
+  return openSocket(host, port, timeoutMs).catch((err: Error) => {
+    throw new DialError(host, port, err.message, err);
+  });
 }
 
 /**
@@ -107,52 +174,40 @@ export class PeerListener extends EventEmitter<PeerListenerEvents> {
  * @throws RangeError when `port` is not an integer from 0 to 65535.
  */
 export async function listen(init: ListenInit): Promise<PeerListener> {
-  const host = init.host ?? '127.0.0.1';
-  if (!Number.isInteger(init.port) || init.port < 0 || init.port > MAX_PORT) throw new RangeError(`options.port must be an integer from 0 to ${MAX_PORT}`);
-  const { host: _h, port: _p, onConnection, accept, ...connOptions } = init;
-  const server = createServer({ noDelay: true });
+  const { host, port, onConnection, accept, ...connOptions } = init;
   let listener: PeerListener | undefined;
-
-  server.on('connection', (socket: Socket) => {
-    if (!listener) {
-      socket.destroy();
-      return;
-    }
-    const remote = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
-    if (accept && !accept(remote)) {
-      socket.destroy();
-      return;
-    }
-    let conn: PeerConnection;
-    try {
-      conn = new PeerConnection({ ...connOptions, socket, direction: 'inbound', listenPort: listener.port });
-    } catch (err) {
-      socket.destroy();
-      listener.emit('error', err as Error);
-      return;
-    }
-    listener.track(conn);
-    try {
-      onConnection(conn);
-    } catch (err) {
-      void conn.close('internal-error', `onConnection threw: ${(err as Error)?.message}`);
-      listener.emit('error', err as Error);
-    }
+  const sockets = await listenSockets({
+    ...(host !== undefined ? { host } : {}),
+    port,
+    onError: (err) => listener?.emit('error', err),
+    onSocket: (socket) => {
+      if (!listener) {
+        socket.destroy();
+        return;
+      }
+      const remote = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+      if (accept && !accept(remote)) {
+        socket.destroy();
+        return;
+      }
+      let conn: PeerConnection;
+      try {
+        conn = new PeerConnection({ ...connOptions, socket, direction: 'inbound', listenPort: listener.port });
+      } catch (err) {
+        socket.destroy();
+        listener.emit('error', err as Error);
+        return;
+      }
+      listener.track(conn);
+      try {
+        onConnection(conn);
+      } catch (err) {
+        void conn.close('internal-error', `onConnection threw: ${(err as Error)?.message}`);
+        listener.emit('error', err as Error);
+      }
+    },
   });
-
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => reject(new ListenError(host, init.port, err));
-    server.once('error', onError);
-    server.listen(init.port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : init.port;
-  listener = new PeerListener(server, host, port);
-  const l = listener;
-  server.on('error', (err) => l.emit('error', err));
+  listener = new PeerListener(sockets);
   return listener;
 }
 
@@ -173,19 +228,12 @@ export interface DialInit extends Omit<PeerConnectionInit, 'socket' | 'direction
  */
 export function dial(init: DialInit): Promise<PeerConnection> {
   const { host, port, connectTimeoutMs, ...connOptions } = init;
-  if (!Number.isInteger(port) || port < 1 || port > MAX_PORT) return Promise.reject(new RangeError(`options.port must be an integer from 1 to ${MAX_PORT}`));
-  const timeoutMs = connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
-  return openSocket(host, port, timeoutMs).then(
-    (socket) => {
-      try {
-        return new PeerConnection({ ...connOptions, socket, direction: 'outbound' });
-      } catch (err) {
-        socket.destroy();
-        throw err;
-      }
-    },
-    (err: Error) => {
-      throw new DialError(host, port, err.message, err);
-    },
-  );
+  return connectSocket(host, port, connectTimeoutMs).then((socket) => {
+    try {
+      return new PeerConnection({ ...connOptions, socket, direction: 'outbound' });
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    }
+  });
 }

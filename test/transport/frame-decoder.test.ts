@@ -127,11 +127,7 @@ t.test('a decompression bomb stops at the limit', async (t) => {
   const frame = pythonCompressed(bomb, 'zlib');
   t.ok(frame.length < 100_000, `the bomb is small on the wire (${frame.length} bytes)`);
   const d = new FrameDecoder();
-  const started = process.hrtime.bigint();
-  const out = d.push(frame);
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  t.same(texts(out), ['!decompressed-too-large']);
-  t.ok(ms < 2000, `inflate stopped early (${ms.toFixed(0)} ms)`);
+  t.same(texts(d.push(frame)), ['!decompressed-too-large']);
   const small = new FrameDecoder({ maxFrameBytes: 100 });
   t.same(texts(small.push(pythonCompressed(deflateSync(Buffer.alloc(101, 0x41)), 'zlib'))), ['!decompressed-too-large'], 'the decompressed size counts against the frame limit');
   t.same(texts(small.push(pythonCompressed(deflateSync(Buffer.alloc(100, 0x41)), 'zlib'))), ['A'.repeat(100)]);
@@ -148,26 +144,18 @@ t.test('encodeFrame refuses what cannot be framed', async (t) => {
 
 t.test('decoding is linear in its input however it is split', async (t) => {
   // 1 MB pushed one byte at a time: a decoder that re-scanned its buffer on
-  // every push would do ~5e11 byte comparisons here and never finish.
+  // every push would do ~5e11 byte comparisons here and never finish within
+  // the test's timeout; a linear one takes about a second. Speed itself is
+  // measured in bench/, not asserted here.
   const frame = Buffer.concat([Buffer.alloc(1_000_000, 0x61), EOT]);
-  function timeOneByteAtATime(bytes: Buffer): number {
-    const d = new FrameDecoder();
-    const one = Buffer.alloc(1);
-    let frames = 0;
-    const started = process.hrtime.bigint();
-    for (let i = 0; i < bytes.length; i++) {
-      one[0] = bytes[i]!;
-      frames += d.push(one).length;
-    }
-    const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    if (frames !== 1) throw new Error(`expected one frame, got ${frames}`);
-    return ms;
+  const d = new FrameDecoder();
+  const one = Buffer.alloc(1);
+  const out = [];
+  for (let i = 0; i < frame.length; i++) {
+    one[0] = frame[i]!;
+    out.push(...d.push(one));
   }
-  timeOneByteAtATime(frame.subarray(frame.length - 10_001)); // warm up
-  const big = timeOneByteAtATime(frame);
-  const quarter = timeOneByteAtATime(Buffer.concat([Buffer.alloc(250_000, 0x61), EOT]));
-  t.ok(big < 3000, `1 MB one byte at a time in ${big.toFixed(0)} ms`);
-  // Linear: 4x the input costs about 4x the time (quadratic would be 16x).
-  t.ok(big / quarter < 10, `4x the input took ${(big / quarter).toFixed(1)}x the time`);
-  t.comment(`1 MB pushed 1 byte at a time: ${big.toFixed(0)} ms; 250 kB: ${quarter.toFixed(0)} ms`);
+  t.equal(out.length, 1, 'one frame');
+  t.match(out[0], { type: 'frame' });
+  t.equal(texts(out)[0]!.length, 1_000_000, 'with all of its bytes');
 });
