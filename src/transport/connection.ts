@@ -90,7 +90,6 @@ export const DISCONNECT_REASONS = [
   'banned',
   'invalid-block',
   'invalid-transaction',
-  'misbehaviour',
   'stalled',
   'send-buffer-full',
   'internal-error',
@@ -146,7 +145,6 @@ export function misbehaviourPoints(reason: DisconnectReason): number {
     case 'bad-payload':
     case 'unexpected-message':
     case 'id-mismatch':
-    case 'misbehaviour':
       return MISBEHAVIOUR_POINTS.low;
     case 'unknown-method':
       return MISBEHAVIOUR_POINTS.high;

@@ -54,7 +54,7 @@ t.test('disconnect reasons: protocol violations score, consensus-invalid data an
   const scored = DISCONNECT_REASONS.filter((r) => disconnectPenalty(r) === 'score');
   t.same(scored.sort(), ([
     'bad-id-line', 'frame-too-large', 'empty-frame', 'bad-frame', 'malformed-json', 'not-an-object', 'not-one-key',
-    'unknown-method', 'bad-payload', 'unexpected-message', 'id-mismatch', 'bad-auth', 'invalid-block', 'invalid-transaction', 'misbehaviour',
+    'unknown-method', 'bad-payload', 'unexpected-message', 'id-mismatch', 'bad-auth', 'invalid-block', 'invalid-transaction',
   ] as DisconnectReason[]).sort());
   const fatal = DISCONNECT_REASONS.filter((r) => misbehaviourPoints(r) >= BAN_SCORE);
   t.same(fatal.sort(), (['bad-auth', 'frame-too-large', 'invalid-block', 'invalid-transaction'] as DisconnectReason[]).sort());
