@@ -5,6 +5,7 @@ import { MAX_MONEY, NETWORK_NAMES, NETWORKS, type NetworkName } from '../core/pa
 import { DEFAULT_DUST_LIMIT, DEFAULT_MEMPOOL_MAX_TRANSACTIONS, DEFAULT_MIN_RELAY_FEE } from '../core/policy.js';
 import { DEFAULT_TRACKER_PORT } from '../tracker/protocol.js';
 import { MAX_HOST_LENGTH } from '../transport/limits.js';
+import { SEED001_IDLE_TIMEOUT_MS, SEED001_MAX_CHAIN_CHEESES, SEED001_MAX_SESSIONS } from '../transport/seed001.js';
 
 export { DEFAULT_MEMPOOL_MAX_TRANSACTIONS, DEFAULT_TRACKER_PORT, MAX_HOST_LENGTH };
 
@@ -51,6 +52,12 @@ export const DEFAULT_API_HOST = '127.0.0.1';
 export const API_PORT_OFFSET = 1;
 /** @default true — a peer with NATS and its local miner off mines through the NATS farm. */
 export const DEFAULT_NATS_FARM = true;
+/** @default true — the listening port also answers document 001's peer commands (docs/seed001.md). */
+export const DEFAULT_SEED001_ENABLED = true;
+/** Largest `seed001.maxChainCheeses`: a CHAIN reply of this many 1,000-transfer blocks is already hundreds of MB. */
+export const MAX_SEED001_CHAIN_CHEESES = 100_000;
+/** Largest `seed001.maxSessions`. */
+export const MAX_SEED001_SESSIONS = 10_000;
 /** @default 'info' — pino log level. */
 export const DEFAULT_LOG_LEVEL = 'info';
 
@@ -269,6 +276,18 @@ const natsSchema = z.strictObject(
   { error: expected('an object { url, name, farm }') },
 );
 
+const seed001Schema = z.strictObject(
+  {
+    enabled: boolSchema.default(DEFAULT_SEED001_ENABLED),
+    /** Most cheeses a CHAIN reply lists: the most recent ones when the chain is longer. */
+    maxChainCheeses: int(1, MAX_SEED001_CHAIN_CHEESES).default(SEED001_MAX_CHAIN_CHEESES),
+    /** A seed-001 connection with no request for this long is closed (subscribers excepted), ms. */
+    idleTimeoutMs: int(MIN_HANDSHAKE_TIMEOUT_MS, MAX_HANDSHAKE_TIMEOUT_MS).default(SEED001_IDLE_TIMEOUT_MS),
+    maxSessions: int(1, MAX_SEED001_SESSIONS).default(SEED001_MAX_SESSIONS),
+  },
+  { error: expected('an object { enabled, maxChainCheeses, idleTimeoutMs, maxSessions }') },
+);
+
 const logSchema = z.strictObject(
   {
     level: z.enum(LOG_LEVELS, { error: expected(`one of ${LOG_LEVELS.join(', ')}`) }).default(DEFAULT_LOG_LEVEL),
@@ -415,6 +434,8 @@ export const nodeConfigInputSchema = z.strictObject(
     nats: natsSchema.optional(),
     /** The Senz coin service (document 000), off when absent. */
     senz: senzSchema.optional(),
+    /** Document 001's peer commands on the listening port. */
+    seed001: seed001Schema.prefault({}),
     log: logSchema.prefault({}),
   },
   { error: expected('a JSON object') },
@@ -447,6 +468,7 @@ export const nodeConfigSchema = nodeConfigInputSchema.transform((c) => ({
  * - `api`: `{enabled, host, port}` of the local HTTP API (port 0 = ephemeral)
  * - `nats?`: `{url, name?, farm}` (farm: mine through remote `cheesechain miner` processes when local mining is off)
  * - `senz?`: `{switch (host:port), switchName, name, prices (service id → base units), fee}`: the Senz coin service (docs/senz.md)
+ * - `seed001`: `{enabled, maxChainCheeses, idleTimeoutMs (ms), maxSessions}`: document 001's peer commands on the listening port (docs/seed001.md)
  * - `log`: `{level}`
  */
 export type NodeConfig = z.output<typeof nodeConfigSchema>;

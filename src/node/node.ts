@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ChainActor, type ChainMsg, type SubmitBlockResult } from '../actors/chain.js';
@@ -239,6 +240,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
         },
         subscribe: (listener) => bus.on('block-connected', (e) => listener(cheeseFromBlock(e.block, e.entry.height, e.entry.hash))),
       },
+      maxChainCheeses: config.seed001.maxChainCheeses,
+      idleTimeoutMs: config.seed001.idleTimeoutMs,
+      maxSessions: config.seed001.maxSessions,
       onSessionEnd: (s) => log.debug({ remote: s.remote, requests: s.requests }, 'seed-001 client left'),
     });
     cleanup.push(() => seed001.close());
@@ -261,7 +265,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
           gossip,
           bus,
           status: () => tipStatus,
-          seed001: (socket, initialBytes) => seed001.accept(socket, initialBytes),
+          ...(config.seed001.enabled ? { seed001: (socket: Socket, initialBytes: Buffer) => seed001.accept(socket, initialBytes) } : {}),
         }),
     });
     const pmRef = peerManagerRef;

@@ -10,6 +10,7 @@ import {
   DEFAULT_MAX_INBOUND_PER_ADDRESS,
   DEFAULT_LISTEN_HOST,
   DEFAULT_LOG_LEVEL,
+  DEFAULT_SEED001_ENABLED,
   DEFAULT_MAX_INBOUND,
   DEFAULT_MAX_OUTBOUND,
   DEFAULT_MEMPOOL_MAX_TRANSACTIONS,
@@ -27,6 +28,7 @@ import {
   type ConfigIssue,
 } from '../../src/config/index.js';
 import { NETWORKS } from '../../src/core/params.js';
+import { SEED001_IDLE_TIMEOUT_MS, SEED001_MAX_CHAIN_CHEESES, SEED001_MAX_SESSIONS } from '../../src/transport/seed001.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const KEY = 'ab'.repeat(32);
@@ -77,6 +79,7 @@ t.test('defaults fill every field; network-dependent ports follow the network', 
     mining: { enabled: false, workers: defaultMiningWorkers(), chunkMs: DEFAULT_MINING_CHUNK_MS },
     mempool: { maxTransactions: DEFAULT_MEMPOOL_MAX_TRANSACTIONS, minFee: DEFAULT_MEMPOOL_MIN_FEE, dustLimit: DEFAULT_MEMPOOL_DUST_LIMIT },
     api: { enabled: true, host: DEFAULT_API_HOST, port: NETWORKS.devnet.defaultPort + 1 },
+    seed001: { enabled: DEFAULT_SEED001_ENABLED, maxChainCheeses: SEED001_MAX_CHAIN_CHEESES, idleTimeoutMs: SEED001_IDLE_TIMEOUT_MS, maxSessions: SEED001_MAX_SESSIONS },
     log: { level: DEFAULT_LOG_LEVEL },
   });
   t.equal(c.tracker, undefined);

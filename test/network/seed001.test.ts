@@ -123,3 +123,27 @@ t.test('bad seed-001 input gets error lines or a close, never a ban', async (t) 
   await untilPeers(p2, 1);
   t.pass('a peer-protocol connection from the same address is still accepted: nobody was banned');
 });
+
+t.test('seed001 config: CHAIN lists the most recent maxChainCheeses blocks; disabled, a silent socket is a peer-protocol connection', async (t) => {
+  const node = await startPeer(t, { nodeId: 'emmental', overrides: { seed001: { maxChainCheeses: 2 } } });
+  const b = new ChainBuilder(regtest);
+  for (const built of b.extend(4)) await node.api.submitBlock(blockToJson(built.block));
+  await untilTip(node, b.tip.hash);
+  const c = await rawClient(node.listenPort);
+  t.equal(await c.lines(), 'Connection to peer [emmental]');
+  c.send('GET_CHAIN:emmental\n');
+  const chain = JSON.parse((await c.lines()).slice('CHAIN'.length)) as { sequence_number: number }[];
+  t.same(chain.map((x) => x.sequence_number), [3, 4], 'the two most recent blocks, oldest first');
+
+  const off = await startPeer(t, { nodeId: 'feta', overrides: { seed001: { enabled: false } } });
+  const s = connect({ host: '127.0.0.1', port: off.listenPort });
+  s.on('error', () => undefined);
+  t.teardown(() => s.destroy());
+  await once(s, 'connect');
+  // With document 001 off, a seed-001 command is just a bad id line to the peer protocol: no greeting, a close.
+  let got = '';
+  s.on('data', (d: Buffer) => (got += d.toString()));
+  s.write('GET_CHAIN:feta\n');
+  await once(s, 'close');
+  t.notMatch(got, /Connection to peer|CHAIN\[/, `no seed-001 greeting or reply (${JSON.stringify(got.slice(0, 120))})`);
+});
