@@ -37,13 +37,14 @@ export const SENZ_PROMPT = 'Senz : ';
 /** A failed `cheesechain senz` command: exit 2 for bad usage, 1 otherwise. */
 export class SenzCommandError extends Error {
   override readonly name = 'SenzCommandError';
+  readonly code = 'ERR_SENZ_COMMAND';
   readonly exitCode: 1 | 2;
   constructor(
-    readonly code: 'bad-usage' | 'file-exists' | 'bad-key-file' | 'refused' | 'no-reply',
+    readonly reason: 'bad-usage' | 'file-exists' | 'bad-key-file' | 'refused' | 'no-reply',
     message: string,
   ) {
     super(message);
-    this.exitCode = code === 'bad-usage' ? 2 : 1;
+    this.exitCode = reason === 'bad-usage' ? 2 : 1;
   }
 }
 

@@ -32,7 +32,7 @@ export const KEY_FILE_FORBIDDEN_BITS = 0o077;
 export const WALLET_HTTP_TIMEOUT_MS = 15_000;
 
 /** What went wrong in a wallet command. */
-export type WalletErrorCode =
+export type WalletErrorReason =
   | 'bad-usage'
   | 'file-exists'
   | 'no-key-file'
@@ -48,14 +48,15 @@ export type WalletErrorCode =
  */
 export class WalletError extends Error {
   override readonly name = 'WalletError';
+  readonly code = 'ERR_WALLET';
   readonly exitCode: 1 | 2;
   constructor(
-    readonly code: WalletErrorCode,
+    readonly reason: WalletErrorReason,
     message: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);
-    this.exitCode = code === 'bad-usage' ? 2 : 1;
+    this.exitCode = reason === 'bad-usage' ? 2 : 1;
   }
 }
 

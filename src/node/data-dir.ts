@@ -8,7 +8,8 @@ import { authenticatedId } from '../transport/handshake-auth.js';
 /** Why a data folder cannot be used. */
 export class DataDirError extends Error {
   override readonly name = 'DataDirError';
-  constructor(readonly code: 'locked' | 'bad-key-file' | 'bad-node-id', message: string) {
+  readonly code = 'ERR_DATA_DIR';
+  constructor(readonly reason: 'locked' | 'bad-key-file' | 'bad-node-id', message: string) {
     super(message);
   }
 }

@@ -44,17 +44,18 @@ const KEY_CACHE_SIZE = 256;
  * - `hash-mismatch`: `_hash` is not the hash of the data.
  * - `message-id-mismatch`: `_message_id` is not the hash of the data.
  */
-export type SecureMessageErrorCode = 'not-json' | 'not-a-dictionary' | 'unsigned' | 'bad-public-key' | 'bad-signature' | 'hash-mismatch' | 'message-id-mismatch';
+export type SecureMessageErrorReason = 'not-json' | 'not-a-dictionary' | 'unsigned' | 'bad-public-key' | 'bad-signature' | 'hash-mismatch' | 'message-id-mismatch';
 
 /** A received message that failed SecureNode's checks; emitted with `node_message_refused`, the message is dropped. */
 export class SecureMessageError extends Error {
   override readonly name = 'SecureMessageError';
+  readonly code = 'ERR_SECURE_MESSAGE';
   constructor(
-    readonly code: SecureMessageErrorCode,
+    readonly reason: SecureMessageErrorReason,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(`${code}: ${message}`, options);
+    super(`${reason}: ${message}`, options);
   }
 }
 

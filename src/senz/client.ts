@@ -9,12 +9,13 @@ import { DEFAULT_SWITCH_NAME } from './switch.js';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 
 /** Why a Senz client call failed. */
-export type SenzClientErrorCode = 'timeout' | 'registration-failed' | 'bad-reply' | 'closed';
+export type SenzClientErrorReason = 'timeout' | 'registration-failed' | 'bad-reply' | 'closed';
 
 export class SenzClientError extends Error {
   override readonly name = 'SenzClientError';
+  readonly code = 'ERR_SENZ_CLIENT';
   constructor(
-    readonly code: SenzClientErrorCode,
+    readonly reason: SenzClientErrorReason,
     message: string,
   ) {
     super(message);

@@ -14,7 +14,7 @@
  * attribute map (the original `Senz` class shared one mutable dict between
  * instances), an attribute at the end of the tokens is an attribute without a
  * value (the original raised IndexError reading past the list), and every
- * malformed message is a {@link SenzParseError} with a code instead of a
+ * malformed message is a {@link SenzParseError} with a reason instead of a
  * half-filled object.
  */
 
@@ -60,7 +60,7 @@ export interface SenzMessage {
 }
 
 /** Why a datagram is not a Senz message. */
-export type SenzParseErrorCode =
+export type SenzParseErrorReason =
   | 'not-ascii'
   | 'empty'
   | 'unknown-command'
@@ -78,8 +78,9 @@ export type SenzParseErrorCode =
 /** A malformed Senz message; `code` names the rule it breaks. */
 export class SenzParseError extends Error {
   override readonly name = 'SenzParseError';
+  readonly code = 'ERR_SENZ_PARSE';
   constructor(
-    readonly code: SenzParseErrorCode,
+    readonly reason: SenzParseErrorReason,
     message: string,
   ) {
     super(message);

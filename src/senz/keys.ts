@@ -24,7 +24,8 @@ export const MAX_PUBKEY_BASE64 = 1200;
 /** Why a `#pubkey` value is not a usable key. */
 export class SenzKeyError extends Error {
   override readonly name = 'SenzKeyError';
-  readonly code = 'bad-key';
+  readonly code = 'ERR_SENZ_KEY';
+  readonly reason = 'bad-key';
 }
 
 /** A user's public key, parsed once. */

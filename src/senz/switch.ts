@@ -247,7 +247,7 @@ export class SenzSwitch extends EventEmitter<{ outcome: [SwitchOutcome]; registe
     } catch (err) {
       if (!(err instanceof SenzParseError)) throw err;
       this.count('malformed');
-      this.reply(host, port, `DATA #msg ${SWITCH_REPLY.malformed} #reason ${err.code}`);
+      this.reply(host, port, `DATA #msg ${SWITCH_REPLY.malformed} #reason ${err.reason}`);
       return;
     }
     const now = this.now();

@@ -23,15 +23,16 @@ import { blockHash } from '../../src/core/block.js';
 import type { NodeApi, SubmitResult } from '../../src/node/node-api.js';
 import { runCli } from './run-cli.js';
 
-function walletError(t: Test, fn: () => unknown, code: WalletError['code']): WalletError | undefined {
+function walletError(t: Test, fn: () => unknown, reason: WalletError['reason']): WalletError | undefined {
   try {
     fn();
   } catch (err) {
     t.type(err, WalletError);
-    t.equal((err as WalletError).code, code);
+    t.equal((err as WalletError).reason, reason);
+    t.equal((err as WalletError).code, 'ERR_WALLET');
     return err as WalletError;
   }
-  t.fail(`expected WalletError ${code}`);
+  t.fail(`expected WalletError ${reason}`);
   return undefined;
 }
 
@@ -163,7 +164,7 @@ t.test('send signs for the network of /info with the pendingNonce of /accounts a
   t.ok(checkTransfer(tx, netId).ok, 'the signature verifies for the network id of /info');
 
   refuseWith = { accepted: false, code: 'insufficient-balance', reason: 'balance 0 < 1.5' };
-  await t.rejects(sendTransfer({ api: server.url, keys, to, amount: 1n, fee: 0n }), { name: 'WalletError', code: 'rejected', message: /HTTP 409\): insufficient-balance: balance 0/ });
+  await t.rejects(sendTransfer({ api: server.url, keys, to, amount: 1n, fee: 0n }), { name: 'WalletError', code: 'ERR_WALLET', reason: 'rejected', message: /HTTP 409\): insufficient-balance: balance 0/ });
 
   // the command line, against the same server
   const cli = await runCli(['wallet', 'balance', '--file', join(dir, 'w.key'), '--api', server.url]);

@@ -85,7 +85,7 @@ t.test('two SecureNodes: signed messages arrive verified; tampered and unsigned 
     const [conn, err] = await refused;
     t.equal(conn, fromB);
     t.ok(err instanceof SecureMessageError, `${name}: a SecureMessageError`);
-    t.equal((err as SecureMessageError).code, code, name);
+    t.equal((err as SecureMessageError).reason, code, name);
   }
   t.equal(a.messageCountRerr, cases.length);
   const after = once(a, 'node_message') as Promise<[NodeConnection, NodeMessage]>;
@@ -109,12 +109,12 @@ t.test('checkMessage: a validly signed message whose _hash or _message_id is wro
   const id = secureHash(base);
   const hash = secureHash(Object.assign(Object.create(null) as PyObject, { ...base, _message_id: id }));
   t.equal(checker.checkMessage(forge(id, hash)), undefined, 'the forged-by-hand message is well formed');
-  t.equal(checker.checkMessage(forge(id, '0'.repeat(128)))?.code, 'hash-mismatch');
+  t.equal(checker.checkMessage(forge(id, '0'.repeat(128)))?.reason, 'hash-mismatch');
   const wrongId = '1'.repeat(128);
-  t.equal(checker.checkMessage(forge(wrongId, secureHash(Object.assign(Object.create(null) as PyObject, { ...base, _message_id: wrongId }))))?.code, 'message-id-mismatch');
+  t.equal(checker.checkMessage(forge(wrongId, secureHash(Object.assign(Object.create(null) as PyObject, { ...base, _message_id: wrongId }))))?.reason, 'message-id-mismatch');
   const noTimestamp = Object.assign(Object.create(null) as PyObject, good);
   delete noTimestamp['_timestamp'];
-  t.equal(checker.checkMessage(noTimestamp)?.code, 'unsigned');
+  t.equal(checker.checkMessage(noTimestamp)?.reason, 'unsigned');
 });
 
 t.test('ping, pong and discovery between SecureNodes', async (t) => {
@@ -146,7 +146,7 @@ t.test('ping, pong and discovery between SecureNodes', async (t) => {
 t.test('a Python SecureNode-format client and a TypeScript SecureNode verify each other', { skip: skipWithoutPython }, async (t) => {
   const node = await startSecure(t, { id: 'ts-secure' });
   const refused: string[] = [];
-  node.on('node_message_refused', (_c, err) => refused.push((err as SecureMessageError).code));
+  node.on('node_message_refused', (_c, err) => refused.push((err as SecureMessageError).reason));
   const messages: NodeMessage[] = [];
   node.on('node_message', (conn, data) => {
     messages.push(data);

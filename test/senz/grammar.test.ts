@@ -1,5 +1,5 @@
 import t from 'tap';
-import { attributeValue, formatSenz, parseSenz, SenzParseError, sharedAttributeNames, signingText, type SenzParseErrorCode } from '../../src/senz/grammar.js';
+import { attributeValue, formatSenz, parseSenz, SenzParseError, sharedAttributeNames, signingText, type SenzParseErrorReason } from '../../src/senz/grammar.js';
 import { generateSenzKey, keyPairFromEd25519Seed, parsePublicKeyBase64, publicKeyBase64, sealSenz, signText, verifyText } from '../../src/senz/keys.js';
 
 /*
@@ -61,7 +61,7 @@ t.test('replies of the switch without a receiver parse', async (t) => {
 });
 
 t.test('malformed messages are typed errors', async (t) => {
-  const cases: Array<[string, SenzParseErrorCode]> = [
+  const cases: Array<[string, SenzParseErrorReason]> = [
     ['', 'empty'],
     ['   \n ', 'empty'],
     ['HELLO #a ^b c2ln', 'unknown-command'],
@@ -88,7 +88,7 @@ t.test('malformed messages are typed errors', async (t) => {
     } catch (e) {
       err = e;
     }
-    t.ok(err instanceof SenzParseError && err.code === code, `${JSON.stringify(text.slice(0, 40))} → ${code}`, { got: (err as SenzParseError)?.code });
+    t.ok(err instanceof SenzParseError && err.reason === code, `${JSON.stringify(text.slice(0, 40))} → ${code}`, { got: (err as SenzParseError)?.reason });
   }
 });
 
