@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { applyFlags, ConfigError, coerceValue, issuesFromZod, readConfigFile } from '../config/load.js';
-import { describeValue, LOG_LEVELS, MAX_HOST_LENGTH, LOCAL_NODE_ID_PATTERN, type LogLevel } from '../config/schema.js';
+import { describeValue, localRangesSchema, LOG_LEVELS, MAX_HOST_LENGTH, LOCAL_NODE_ID_PATTERN, type LogLevel } from '../config/schema.js';
 import { NETWORK_NAMES, type NetworkName } from '../core/params.js';
 import { DEFAULT_TRACKER_PORT } from '../tracker/protocol.js';
-import { DEFAULT_HELLO_INTERVAL_MS, DEFAULT_HELLO_TIMEOUT_MS } from '../tracker/liveness.js';
-import { DEFAULT_MAX_MEMBERS } from '../tracker/member-table.js';
-import { DEFAULT_TRACKER_HOST, DEFAULT_TRACKER_NETWORK, DEFAULT_TRACKER_PEER_PORT } from '../tracker/server.js';
+import { DEFAULT_HELLO_INTERVAL_MS, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_PROBES_PER_ROUND } from '../tracker/liveness.js';
+import { DEFAULT_MAX_MEMBERS, DEFAULT_MAX_MEMBERS_PER_SOURCE } from '../tracker/member-table.js';
+import { DEFAULT_MAX_CONNECTIONS_PER_SOURCE, DEFAULT_TRACKER_HOST, DEFAULT_TRACKER_NETWORK, DEFAULT_TRACKER_PEER_PORT } from '../tracker/server.js';
 import { createLogger } from './logger.js';
 
 /*
@@ -14,7 +14,8 @@ import { createLogger } from './logger.js';
  *
  * Precedence: defaults < file < command line. The config file is JSON:
  *   { "host", "port", "peerPort", "network", "trackerId", "helloIntervalMs",
- *     "helloTimeoutMs", "maxMembers", "log": { "level" } }
+ *     "helloTimeoutMs", "maxMembers", "maxMembersPerSource",
+ *     "maxConnectionsPerSource", "maxProbesPerRound", "localRanges", "log": { "level" } }
  * every field optional (docs/tracker.md). A bad config exits with 2 before
  * anything listens (main.ts maps ConfigError to exit code 2).
  */
@@ -54,6 +55,10 @@ const portSchema = int(0, 65_535, 'a port number, an integer from 0 to 65535 (0 
  * - `helloIntervalMs`: pause between liveness rounds, ms. @default 5000
  * - `helloTimeoutMs`: time a member has to answer HELLO, ms. @default 2000
  * - `maxMembers`: @default 10000
+ * - `maxMembersPerSource`: members joined from one address (IPv6: /64). @default 8
+ * - `maxConnectionsPerSource`: open connections per listener from one address. @default 8
+ * - `maxProbesPerRound`: members probed per liveness round. @default 1000
+ * - `localRanges`: CIDR ranges without per-source quotas, like loopback. @default []
  * - `log.level`: pino level. @default 'info'
  */
 export const trackerConfigSchema = z.strictObject(
@@ -73,6 +78,10 @@ export const trackerConfigSchema = z.strictObject(
     helloIntervalMs: int(MIN_HELLO_INTERVAL_MS, MAX_HELLO_INTERVAL_MS).default(DEFAULT_HELLO_INTERVAL_MS),
     helloTimeoutMs: int(MIN_HELLO_TIMEOUT_MS, MAX_HELLO_TIMEOUT_MS).default(DEFAULT_HELLO_TIMEOUT_MS),
     maxMembers: int(1, MAX_MAX_MEMBERS).default(DEFAULT_MAX_MEMBERS),
+    maxMembersPerSource: int(1, MAX_MAX_MEMBERS).default(DEFAULT_MAX_MEMBERS_PER_SOURCE),
+    maxConnectionsPerSource: int(1, 1_000_000).default(DEFAULT_MAX_CONNECTIONS_PER_SOURCE),
+    maxProbesPerRound: int(1, MAX_MAX_MEMBERS).default(DEFAULT_MAX_PROBES_PER_ROUND),
+    localRanges: localRangesSchema.default([]),
     log: z
       .strictObject(
         { level: z.enum(LOG_LEVELS, { error: expected(`one of ${LOG_LEVELS.join(', ')}`) }).default('info') },
@@ -132,6 +141,10 @@ export async function runTracker(options: TrackerCommandOptions): Promise<void> 
       helloIntervalMs: config.helloIntervalMs,
       helloTimeoutMs: config.helloTimeoutMs,
       maxMembers: config.maxMembers,
+      maxMembersPerSource: config.maxMembersPerSource,
+      maxConnectionsPerSource: config.maxConnectionsPerSource,
+      maxProbesPerRound: config.maxProbesPerRound,
+      localRanges: config.localRanges,
       logger,
     });
   } catch (err) {

@@ -213,12 +213,17 @@ const trackerSchema = z.strictObject(
 );
 
 /** True for `address/prefix` with an IPv4 (prefix 0–32) or IPv6 (0–128) address. */
-function isCidr(r: string): boolean {
+export function isCidr(r: string): boolean {
   const m = /^([^/]+)\/([0-9]{1,3})$/.exec(r);
   if (!m) return false;
   const bits = Number(m[2]);
   return (isIPv4(m[1]!) && bits <= 32) || (isIPv6(m[1]!) && bits <= 128);
 }
+
+/** CIDR ranges treated like loopback (no address bans, no per-address quotas): at most {@link MAX_LOCAL_RANGES}. */
+export const localRangesSchema = z
+  .array(z.string().refine(isCidr, { error: 'expected a CIDR range such as 10.0.0.0/8 or fd00::/8' }), { error: expected('an array of CIDR ranges') })
+  .max(MAX_LOCAL_RANGES);
 
 const connectionsSchema = z.strictObject(
   {
@@ -227,13 +232,7 @@ const connectionsSchema = z.strictObject(
     banSeconds: int(0, MAX_BAN_SECONDS).default(DEFAULT_BAN_SECONDS),
     handshakeTimeoutMs: int(MIN_HANDSHAKE_TIMEOUT_MS, MAX_HANDSHAKE_TIMEOUT_MS).default(DEFAULT_HANDSHAKE_TIMEOUT_MS),
     maxInboundPerAddress: int(1, MAX_CONNECTIONS).default(DEFAULT_MAX_INBOUND_PER_ADDRESS),
-    localRanges: z
-      .array(
-        z.string().refine(isCidr, { error: 'expected a CIDR range such as 10.0.0.0/8 or fd00::/8' }),
-        { error: expected('an array of CIDR ranges') },
-      )
-      .max(MAX_LOCAL_RANGES)
-      .default(DEFAULT_LOCAL_RANGES),
+    localRanges: localRangesSchema.default(DEFAULT_LOCAL_RANGES),
   },
   { error: expected('an object { maxInbound, maxOutbound, banSeconds, handshakeTimeoutMs, maxInboundPerAddress, localRanges }') },
 );

@@ -61,6 +61,8 @@ export interface TrackerAddress {
   port?: number;
   /** Budget of one call, ms. @default {@link DEFAULT_TRACKER_TIMEOUT_MS} */
   timeoutMs?: number;
+  /** Local address to connect from (the tracker records a member at the address its join comes from). @default the system's choice */
+  localAddress?: string;
 }
 
 /** Options of {@link joinTracker}. */
@@ -91,7 +93,7 @@ export function requestTracker(address: TrackerAddress, request: TrackerRequest)
     let connected = false;
     let greeted = false;
     const decoder = new LineDecoder(MAX_RESPONSE_LINE_BYTES);
-    const socket = connect({ host: address.host, port });
+    const socket = connect({ host: address.host, port, ...(address.localAddress !== undefined ? { localAddress: address.localAddress } : {}) });
     const done = (err: TrackerError | undefined, response?: TrackerResponse): void => {
       if (settled) return;
       settled = true;

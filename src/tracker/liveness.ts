@@ -14,6 +14,12 @@ export const DEFAULT_HELLO_INTERVAL_MS = 5_000;
 export const DEFAULT_HELLO_TIMEOUT_MS = 2_000;
 /** Most liveness probes in flight at once. */
 export const MAX_CONCURRENT_PROBES = 32;
+/**
+ * @default 1000 — most members probed in one liveness round: the members
+ * checked longest ago (never checked first) are probed, the rest wait for
+ * the next round, so a round's cost does not grow with the table.
+ */
+export const DEFAULT_MAX_PROBES_PER_ROUND = 1_000;
 /** Largest peer-protocol frame the tracker accepts, bytes: it only handles HELLO, HEY, GETADDR and PING, all small. */
 export const MAX_TRACKER_FRAME_BYTES = 64 * 1024;
 /** After a liveness probe, how long its connection may take to close gracefully before it is destroyed, ms. */
@@ -167,6 +173,8 @@ export interface LivenessInit {
   intervalMs: number;
   /** Most probes in flight at once. @default {@link MAX_CONCURRENT_PROBES} */
   maxConcurrent?: number;
+  /** Most members probed in one round. @default {@link DEFAULT_MAX_PROBES_PER_ROUND} */
+  maxProbesPerRound?: number;
   /** The clock of `lastAliveAt` and round durations. */
   clock: Clock;
   /** A member failed its probe and was removed (called during the round, as it happens). */
@@ -179,8 +187,10 @@ export interface LivenessInit {
 
 /**
  * The tracker's liveness loop (document 004: "The tracker will send
- * periodical HELLO requests to all active members"): each round probes every
- * member present when it starts, at most `maxConcurrent` at a time; an alive
+ * periodical HELLO requests to all active members"): each round probes the
+ * `maxProbesPerRound` members present when it starts that were checked
+ * longest ago (never checked first, then by their last answer; all of them
+ * when the table is no larger), at most `maxConcurrent` at a time; an alive
  * member's `lastAliveAt` and `nodeId` are updated, a member that fails is
  * removed at once (unless it left or was replaced meanwhile). Rounds never
  * overlap: {@link checkNow} queues behind the round in progress. The next
@@ -188,15 +198,18 @@ export interface LivenessInit {
  */
 export class LivenessLoop {
   private readonly maxConcurrent: number;
+  private readonly maxProbesPerRound: number;
   private chain: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private started = false;
 
-  /** @throws RangeError when `intervalMs` or `maxConcurrent` is not a positive integer. */
+  /** @throws RangeError when `intervalMs`, `maxConcurrent` or `maxProbesPerRound` is not a positive integer. */
   constructor(private readonly init: LivenessInit) {
     this.maxConcurrent = init.maxConcurrent ?? MAX_CONCURRENT_PROBES;
     if (!Number.isSafeInteger(this.maxConcurrent) || this.maxConcurrent < 1) throw new RangeError('options.maxConcurrent must be a positive integer');
+    this.maxProbesPerRound = init.maxProbesPerRound ?? DEFAULT_MAX_PROBES_PER_ROUND;
+    if (!Number.isSafeInteger(this.maxProbesPerRound) || this.maxProbesPerRound < 1) throw new RangeError('options.maxProbesPerRound must be a positive integer');
     if (!Number.isSafeInteger(init.intervalMs) || init.intervalMs < 1) throw new RangeError('options.intervalMs must be a positive integer');
   }
 
@@ -243,7 +256,10 @@ export class LivenessLoop {
   private async runRound(): Promise<LivenessRound> {
     const { table, probe, clock } = this.init;
     const started = clock.nowMs();
-    const snapshot = table.list();
+    const members = table.list();
+    // Stable sort: never-checked members in join order first, then the longest unchecked.
+    const snapshot =
+      members.length <= this.maxProbesPerRound ? members : members.sort((a, b) => (a.lastAliveAt ?? -Infinity) - (b.lastAliveAt ?? -Infinity)).slice(0, this.maxProbesPerRound);
     const removed: string[] = [];
     let alive = 0;
     let next = 0;

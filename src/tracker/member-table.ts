@@ -3,6 +3,13 @@ import { makePeerId, PID_RANDOM_BYTES, type TrackerErrorCode, type TrackerPeer }
 
 /** @default 10000 — most members in the table; JOIN_CHAIN beyond it is answered `ERROR TRACKER_FULL`. */
 export const DEFAULT_MAX_MEMBERS = 10_000;
+/**
+ * @default 8 — most members joined from one source address (an IPv4
+ * address, or an IPv6 /64); JOIN_CHAIN beyond it is answered
+ * `ERROR SOURCE_FULL`. Exempt sources (loopback, configured local ranges)
+ * have no quota, so a devnet on one machine keeps working.
+ */
+export const DEFAULT_MAX_MEMBERS_PER_SOURCE = 8;
 /** Peer ids drawn before giving up on a unique one (a collision of 128 random bits never happens; this bounds a broken RNG). */
 export const MAX_PID_DRAWS = 8;
 
@@ -14,6 +21,8 @@ export interface TrackerMember extends TrackerPeer {
   lastAliveAt: number | undefined;
   /** Node id it gave in the peer protocol's id exchange at its last liveness check; undefined before. */
   nodeId: string | undefined;
+  /** Source key it joined from (see {@link JoinRequest.source}). */
+  source: string;
 }
 
 /** A JOIN_CHAIN as the table sees it: where the member listens for the peer protocol. */
@@ -22,20 +31,31 @@ export interface JoinRequest {
   host: string;
   /** Its peer-protocol port, 1–65535. */
   port: number;
+  /**
+   * The source the request came from: the connection's IP address (an IPv6
+   * address by its /64, see `sourceKey`), the unit of the per-source quota
+   * and of eviction; `exempt` when it has no quota (loopback, configured
+   * local ranges). Absent for a join that comes from no connection: it is
+   * counted under its host and has no quota.
+   */
+  source?: { key: string; exempt: boolean };
 }
 
 /**
- * Result of {@link MemberTable.join}: the member (a copy) and whether it was
- * already in the table at that address, or the error line to answer with.
+ * Result of {@link MemberTable.join}: the member (a copy), whether it was
+ * already in the table at that address and the member evicted to make room
+ * for it (a copy), or the error line to answer with.
  */
 export type JoinResult =
-  | { ok: true; member: TrackerMember; rejoin: boolean }
+  | { ok: true; member: TrackerMember; rejoin: boolean; evicted?: TrackerMember }
   | { ok: false; code: TrackerErrorCode; message: string };
 
 /** Options of a {@link MemberTable}. */
 export interface MemberTableInit {
   /** Most members. @default {@link DEFAULT_MAX_MEMBERS} */
   maxMembers?: number;
+  /** Most members from one non-exempt source. @default {@link DEFAULT_MAX_MEMBERS_PER_SOURCE} */
+  maxMembersPerSource?: number;
   /** Source of random bytes (peer ids, sampling). */
   randomBytes: (n: number) => Uint8Array;
   /** The clock of `joinedAt`. */
@@ -48,13 +68,23 @@ export interface MemberTableInit {
  * are injected. Peer ids are unique; a peer joining again from the same
  * HOST:PORT gets its PID back; the table holds at most `maxMembers`.
  * Iteration is in join order.
+ *
+ * One source cannot crowd out the others: a non-exempt source holds at most
+ * `maxMembersPerSource` members, and when the table is full a join from a
+ * source holding fewer members than the largest source (by two or more)
+ * evicts one of the largest source's members (one never seen alive first,
+ * else its newest), the idea of Bitcoin Core's inbound eviction, which
+ * protects diversity rather than first-come order.
  */
 export class MemberTable {
   /** Members by peer id, in join order. */
   private readonly members = new Map<string, TrackerMember>();
   /** `host|port` → peer id, so a peer joining again from the same address gets its PID back. */
   private readonly byAddress = new Map<string, string>();
+  /** Source key → number of members joined from it. */
+  private readonly perSource = new Map<string, number>();
   readonly maxMembers: number;
+  readonly maxMembersPerSource: number;
   private readonly randomBytes: (n: number) => Uint8Array;
   private readonly clock: Clock;
 
@@ -62,6 +92,8 @@ export class MemberTable {
   constructor(init: MemberTableInit) {
     this.maxMembers = init.maxMembers ?? DEFAULT_MAX_MEMBERS;
     if (!Number.isSafeInteger(this.maxMembers) || this.maxMembers < 1) throw new RangeError('options.maxMembers must be a positive integer');
+    this.maxMembersPerSource = init.maxMembersPerSource ?? DEFAULT_MAX_MEMBERS_PER_SOURCE;
+    if (!Number.isSafeInteger(this.maxMembersPerSource) || this.maxMembersPerSource < 1) throw new RangeError('options.maxMembersPerSource must be a positive integer');
     this.randomBytes = init.randomBytes;
     this.clock = init.clock;
   }
@@ -91,23 +123,50 @@ export class MemberTable {
     return this.list().map((m) => ({ ...m }));
   }
 
+  /** Number of members joined from `source`. */
+  countFrom(source: string): number {
+    return this.perSource.get(source) ?? 0;
+  }
+
   /**
    * JOIN_CHAIN: the PID already held at `host:port` (a rejoin), or a new
-   * unique PID when the table has room.
-   * @returns the error `TRACKER_FULL` when the table holds `maxMembers`, or
-   *   when no unique PID could be drawn in {@link MAX_PID_DRAWS} tries.
+   * unique PID when the table has room, or room can be made by evicting a
+   * member of a larger source.
+   * @returns the error `SOURCE_FULL` when a non-exempt source already holds
+   *   `maxMembersPerSource` members; `TRACKER_FULL` when the table holds
+   *   `maxMembers` and no source is larger than the joiner's by two, or when
+   *   no unique PID could be drawn in {@link MAX_PID_DRAWS} tries.
    */
   join(request: JoinRequest): JoinResult {
     const existing = this.byAddress.get(addressKey(request.host, request.port));
     const current = existing === undefined ? undefined : this.members.get(existing);
     if (current) return { ok: true, member: { ...current }, rejoin: true };
-    if (this.members.size >= this.maxMembers) return { ok: false, code: 'TRACKER_FULL', message: `the tracker holds ${this.maxMembers} members` };
+    const source = request.source?.key ?? request.host;
+    const own = this.countFrom(source);
+    if (request.source?.exempt === false && own >= this.maxMembersPerSource) {
+      return { ok: false, code: 'SOURCE_FULL', message: `${source} already holds ${this.maxMembersPerSource} members` };
+    }
+    let victim: TrackerMember | undefined;
+    if (this.members.size >= this.maxMembers) {
+      victim = this.evictionCandidate(own);
+      if (victim === undefined) return { ok: false, code: 'TRACKER_FULL', message: `the tracker holds ${this.maxMembers} members` };
+    }
     const peerId = this.newPeerId();
     if (peerId === undefined) return { ok: false, code: 'TRACKER_FULL', message: 'no unique peer id could be drawn' };
-    const member: TrackerMember = { peerId, host: request.host, port: request.port, joinedAt: this.clock.nowMs(), lastAliveAt: undefined, nodeId: undefined };
+    if (victim !== undefined) this.remove(victim);
+    const member: TrackerMember = {
+      peerId,
+      host: request.host,
+      port: request.port,
+      joinedAt: this.clock.nowMs(),
+      lastAliveAt: undefined,
+      nodeId: undefined,
+      source,
+    };
     this.members.set(peerId, member);
     this.byAddress.set(addressKey(request.host, request.port), peerId);
-    return { ok: true, member: { ...member }, rejoin: false };
+    this.perSource.set(source, own + 1);
+    return victim === undefined ? { ok: true, member: { ...member }, rejoin: false } : { ok: true, member: { ...member }, rejoin: false, evicted: { ...victim } };
   }
 
   /**
@@ -129,7 +188,37 @@ export class MemberTable {
     if (this.members.get(member.peerId) !== member) return false;
     this.members.delete(member.peerId);
     this.byAddress.delete(addressKey(member.host, member.port));
+    const left = (this.perSource.get(member.source) ?? 1) - 1;
+    if (left > 0) this.perSource.set(member.source, left);
+    else this.perSource.delete(member.source);
     return true;
+  }
+
+  /**
+   * The member to evict for a joiner whose source holds `own` members: one
+   * of the largest source, when that source holds at least `own + 2` (so
+   * the swap leaves the two no further apart than they were, and two
+   * sources of equal size never evict each other); its newest member never
+   * seen alive, else its newest.
+   */
+  private evictionCandidate(own: number): TrackerMember | undefined {
+    let largest: string | undefined;
+    let size = 0;
+    for (const [source, n] of this.perSource) {
+      if (n > size) {
+        largest = source;
+        size = n;
+      }
+    }
+    if (largest === undefined || size < own + 2) return undefined;
+    let newest: TrackerMember | undefined;
+    let newestUnseen: TrackerMember | undefined;
+    for (const m of this.members.values()) {
+      if (m.source !== largest) continue;
+      newest = m;
+      if (m.lastAliveAt === undefined) newestUnseen = m;
+    }
+    return newestUnseen ?? newest;
   }
 
   /**

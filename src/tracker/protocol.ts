@@ -73,9 +73,11 @@ export const COMMANDS = {
  * - `UNKNOWN_PEER`: GET_PEERS with a PID the tracker does not know (never
  *   joined, or removed after a failed liveness check): join again.
  * - `TRACKER_FULL`: the member table is at its limit.
+ * - `SOURCE_FULL`: the address the request comes from already holds its
+ *   quota of members (the tracker's own rule against one source filling the table).
  * - `REQUEST_TOO_LONG`: a line over {@link MAX_REQUEST_LINE_BYTES}; the tracker closes the connection after it.
  */
-export const TRACKER_ERROR_CODES = ['MALFORMED', 'UNKNOWN_COMMAND', 'UNKNOWN_PEER', 'TRACKER_FULL', 'REQUEST_TOO_LONG'] as const;
+export const TRACKER_ERROR_CODES = ['MALFORMED', 'UNKNOWN_COMMAND', 'UNKNOWN_PEER', 'TRACKER_FULL', 'SOURCE_FULL', 'REQUEST_TOO_LONG'] as const;
 export type TrackerErrorCode = (typeof TRACKER_ERROR_CODES)[number];
 
 // ---------------------------------------------------------------------------

@@ -8,10 +8,12 @@ import { NETWORKS, type NetworkName } from '../core/params.js';
 import type { PeerConnection } from '../transport/connection.js';
 import { MAX_ADDR_ADDRESSES, NODE_ID_PATTERN } from '../transport/limits.js';
 import { message, type AddrEntry, type Message } from '../transport/messages.js';
+import { AddressPolicy } from '../transport/net-address.js';
 import { listen, type PeerListener } from '../transport/tcp.js';
 import {
   DEFAULT_HELLO_INTERVAL_MS,
   DEFAULT_HELLO_TIMEOUT_MS,
+  DEFAULT_MAX_PROBES_PER_ROUND,
   LivenessLoop,
   MAX_TRACKER_FRAME_BYTES,
   probePeer,
@@ -20,9 +22,9 @@ import {
   type LivenessRound,
   type ProbeFailureReason,
 } from './liveness.js';
-import { DEFAULT_MAX_MEMBERS, MemberTable, type TrackerMember } from './member-table.js';
+import { DEFAULT_MAX_MEMBERS, DEFAULT_MAX_MEMBERS_PER_SOURCE, MemberTable, type TrackerMember } from './member-table.js';
 import { DEFAULT_TRACKER_PORT, encodeResponse, IDLE_FLUSH_MS, type TrackerResponse } from './protocol.js';
-import { answerRequest, PARTIAL_REQUEST_TIMEOUT_MS, TextSession, type TextStep, type TrackerDirectory } from './text-session.js';
+import { answerRequest, PARTIAL_REQUEST_TIMEOUT_MS, plainAddress, sourceKey, TextSession, type TextStep, type TrackerDirectory } from './text-session.js';
 
 /*
  * The tracker (design.md, "Tracker"; source documents 001 and 004).
@@ -59,6 +61,11 @@ export const DEFAULT_TRACKER_PEER_PORT = 9998;
 export const DEFAULT_TRACKER_NETWORK: NetworkName = 'devnet';
 /** @default 256 — most open connections per listener; further ones are closed at once. */
 export const DEFAULT_MAX_CONNECTIONS = 256;
+/**
+ * @default 8 — most open connections per listener from one source (an IPv4
+ * address, an IPv6 /64); loopback and `localRanges` are not limited.
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 8;
 /** A connection that sends nothing for this long is closed, ms. */
 export const CONNECTION_IDLE_TIMEOUT_MS = 60_000;
 /** Most reply bytes queued to a client that does not read; past it the connection is closed. */
@@ -91,6 +98,14 @@ export interface TrackerInit {
   maxMembers?: number;
   /** Most open connections per listener. @default {@link DEFAULT_MAX_CONNECTIONS} */
   maxConnections?: number;
+  /** Most members joined from one source. @default {@link DEFAULT_MAX_MEMBERS_PER_SOURCE} */
+  maxMembersPerSource?: number;
+  /** Most open connections per listener from one source. @default {@link DEFAULT_MAX_CONNECTIONS_PER_SOURCE} */
+  maxConnectionsPerSource?: number;
+  /** Most members probed in one liveness round. @default {@link DEFAULT_MAX_PROBES_PER_ROUND} */
+  maxProbesPerRound?: number;
+  /** CIDR ranges that, like loopback, have no per-source quotas (a LAN of peers behind one tracker). @default [] */
+  localRanges?: readonly string[];
   /** Silence after which a request without line end is answered, ms. @default {@link IDLE_FLUSH_MS} */
   idleFlushMs?: number;
   logger: Logger;
@@ -104,6 +119,10 @@ export interface TrackerInit {
 export type TrackerEvent =
   | { type: 'joined'; member: TrackerMember; rejoin: boolean }
   | { type: 'removed'; member: TrackerMember; reason: ProbeFailureReason; detail: string }
+  /** A member was evicted to make room for one from a smaller source. */
+  | { type: 'evicted'; member: TrackerMember; for: TrackerMember }
+  /** A connection was closed at once: its source holds `maxConnectionsPerSource` already. */
+  | { type: 'connection-refused'; listener: 'text' | 'peer'; address: string }
   | { type: 'liveness-round'; round: LivenessRound };
 
 /** A running tracker. */
@@ -165,6 +184,15 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
   const helloTimeoutMs = checkInt('helloTimeoutMs', init.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS, 1, 600_000);
   const maxMembers = checkInt('maxMembers', init.maxMembers ?? DEFAULT_MAX_MEMBERS, 1, 10_000_000);
   const maxConnections = checkInt('maxConnections', init.maxConnections ?? DEFAULT_MAX_CONNECTIONS, 1, 1_000_000);
+  const maxMembersPerSource = checkInt('maxMembersPerSource', init.maxMembersPerSource ?? DEFAULT_MAX_MEMBERS_PER_SOURCE, 1, 10_000_000);
+  const maxConnectionsPerSource = checkInt('maxConnectionsPerSource', init.maxConnectionsPerSource ?? DEFAULT_MAX_CONNECTIONS_PER_SOURCE, 1, 1_000_000);
+  const maxProbesPerRound = checkInt('maxProbesPerRound', init.maxProbesPerRound ?? DEFAULT_MAX_PROBES_PER_ROUND, 1, 10_000_000);
+  let policy: AddressPolicy;
+  try {
+    policy = new AddressPolicy(init.localRanges ?? []);
+  } catch (err) {
+    throw new TrackerOptionError(`options.localRanges: ${(err as Error).message}`);
+  }
   const idleFlushMs = checkInt('idleFlushMs', init.idleFlushMs ?? IDLE_FLUSH_MS, 1, 60_000);
   const port = checkInt('port', init.port ?? DEFAULT_TRACKER_PORT, 0, 65_535);
   const requestedPeerPort = checkInt('peerPort', init.peerPort ?? DEFAULT_TRACKER_PEER_PORT, 0, 65_535);
@@ -175,9 +203,11 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
   const log = init.logger.child({ component: 'tracker' });
 
   const clock = { nowMs: now };
-  const table = new MemberTable({ maxMembers, randomBytes, clock });
+  const table = new MemberTable({ maxMembers, maxMembersPerSource, randomBytes, clock });
   const listeners = new Set<(event: TrackerEvent) => void>();
   const textSockets = new Set<Socket>();
+  /** Open text connections per source key (non-exempt sources only). */
+  const textPerSource = new Map<string, number>();
   const probes = new Set<PeerConnection>();
   let closed = false;
 
@@ -196,7 +226,12 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
   const directory: TrackerDirectory = {
     join(request) {
       const result = table.join(request);
+      if (!result.ok && result.code === 'SOURCE_FULL') log.info({ source: request.source?.key, host: request.host, port: request.port }, 'join refused: the source holds its quota');
       if (result.ok) {
+        if (result.evicted) {
+          log.info({ peerId: result.evicted.peerId, source: result.evicted.source, for: result.member.source }, 'peer evicted for a member of a smaller source');
+          emit({ type: 'evicted', member: result.evicted, for: result.member });
+        }
         if (!result.rejoin) log.info({ peerId: result.member.peerId, host: result.member.host, port: result.member.port, members: table.size }, 'peer joined');
         emit({ type: 'joined', member: result.member, rejoin: result.rejoin });
       }
@@ -213,7 +248,7 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
   const serveText = (socket: Socket): void => {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     const remoteAddress = socket.remoteAddress;
-    const session = new TextSession((request) => answerRequest(directory, request, remoteAddress));
+    const session = new TextSession((request) => answerRequest(directory, request, remoteAddress, policy));
     let timer: NodeJS.Timeout | undefined;
     const send = (response: TrackerResponse): void => {
       if (response.type === 'error') log.debug({ remote, code: response.code }, 'tracker request refused');
@@ -261,9 +296,13 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
   };
   // ----- peer protocol (document 002 framing, document 004 GETADDR), through the transport -----
 
+  /** Connections whose GETADDR was answered: once per connection, as a peer does (Bitcoin Core answers one getaddr per connection). */
+  const addrAnswered = new WeakSet<PeerConnection>();
   const onPeerMessage = (conn: PeerConnection, msg: Message): void => {
     switch (msg.method) {
       case 'GETADDR':
+        if (addrAnswered.has(conn)) return;
+        addrAnswered.add(conn);
         conn.send(message('ADDR', { addresses: table.sample(undefined, MAX_ADDR_ADDRESSES).map(toAddr) }));
         return;
       case 'HELLO':
@@ -292,14 +331,49 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
   // ----- listeners -----
 
   // Half-open allowed: a client may shut down its sending side and still read the answer to its last request.
+  /** The source key of `address` when it is limited, undefined for loopback and local ranges. */
+  const limitedSource = (address: string | undefined): string | undefined => {
+    const a = plainAddress(address);
+    return a === undefined || policy.isExempt(a) ? undefined : sourceKey(a);
+  };
+  const refuseSource = (listenerName: 'text' | 'peer', address: string): void => {
+    log.debug({ listener: listenerName, address }, 'tracker connection refused: the source holds its quota');
+    emit({ type: 'connection-refused', listener: listenerName, address });
+  };
   const textServer = createServer({ allowHalfOpen: true }, (socket: Socket) => {
     if (closed || textSockets.size >= maxConnections) {
       socket.destroy();
       return;
     }
+    const source = limitedSource(socket.remoteAddress);
+    if (source !== undefined) {
+      const held = textPerSource.get(source) ?? 0;
+      if (held >= maxConnectionsPerSource) {
+        socket.destroy();
+        refuseSource('text', source);
+        return;
+      }
+      textPerSource.set(source, held + 1);
+      socket.once('close', () => {
+        const left = (textPerSource.get(source) ?? 1) - 1;
+        if (left > 0) textPerSource.set(source, left);
+        else textPerSource.delete(source);
+      });
+    }
     textSockets.add(socket);
     serveText(socket);
   });
+  /** The peer listener's open connections from the source of `address` (at most `maxConnections`, counted per accept). */
+  const peerAccept = (remote: { address: string }): boolean => {
+    if (closed || (peerListener?.connections.size ?? 0) >= maxConnections) return false;
+    const source = limitedSource(remote.address);
+    if (source === undefined || peerListener === undefined) return true;
+    let held = 0;
+    for (const c of peerListener.connections) if (limitedSource(c.remoteAddress) === source) held++;
+    if (held < maxConnectionsPerSource) return true;
+    refuseSource('peer', source);
+    return false;
+  };
   let boundPort: number;
   let peerListener: PeerListener | undefined;
   try {
@@ -315,7 +389,7 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
       maxFrameBytes: MAX_TRACKER_FRAME_BYTES,
       pingIntervalMs: TRACKER_PING_INTERVAL_MS,
       clock,
-      accept: () => !closed && (peerListener?.connections.size ?? 0) < maxConnections,
+      accept: peerAccept,
       onConnection: (conn) => {
         conn.on('node_message', onPeerMessage);
         conn.on('inbound_node_disconnected', (c, info) => log.debug({ peer: c.toString(), reason: info.reason, detail: info.message }, 'tracker peer connection ended'));
@@ -334,6 +408,7 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
     table,
     probe: (member) => probePeer(member, { trackerId, network, timeoutMs: helloTimeoutMs, now, connections: probes }),
     intervalMs: helloIntervalMs,
+    maxProbesPerRound,
     clock,
     onRemoved: (member, reason, detail) => {
       log.info({ peerId: member.peerId, host: member.host, port: member.port, reason, detail, members: table.size }, 'peer removed: no answer to HELLO');
@@ -347,7 +422,7 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
   });
   liveness.start();
 
-  log.info({ host, port: boundPort, peerPort: listener.port, trackerId, network, helloIntervalMs, helloTimeoutMs }, 'tracker listening');
+  log.info({ host, port: boundPort, peerPort: listener.port, trackerId, network, helloIntervalMs, helloTimeoutMs, maxMembersPerSource, maxConnectionsPerSource, maxProbesPerRound }, 'tracker listening');
 
   let closing: Promise<void> | undefined;
   return {

@@ -1,5 +1,6 @@
 import { isIPv6 } from 'node:net';
 import { assertNever } from '../core/reject.js';
+import { AddressPolicy, isLoopback, normalizeIp, subnetOf } from '../transport/net-address.js';
 import type { JoinRequest, JoinResult } from './member-table.js';
 import {
   classifyPartial,
@@ -23,6 +24,9 @@ export const PARTIAL_REQUEST_TIMEOUT_MS = 5_000;
 /** Hosts that mean "every interface": a member joining with one is recorded at the address its connection came from. */
 const UNSPECIFIED_HOSTS = new Set(['0.0.0.0', '::']);
 
+/** The default address policy: loopback exempt, nothing else. */
+const LOOPBACK_ONLY = new AddressPolicy();
+
 /** What the text protocol needs of the member table (a {@link MemberTable} fits). */
 export interface TrackerDirectory {
   join(request: JoinRequest): JoinResult;
@@ -37,19 +41,48 @@ export function plainAddress(address: string | undefined): string | undefined {
   return address.startsWith('::ffff:') && !isIPv6(address.slice(7)) ? address.slice(7) : address;
 }
 
+/** Prefix length by which IPv6 sources are counted: an end site gets at least a /64 (RFC 6177), so one holder has them all. */
+export const SOURCE_PREFIX_V6 = 64;
+
+/** The source key of a connection's address: the IPv4 address itself, an IPv6 address by its /64. */
+export function sourceKey(address: string): string {
+  const a = normalizeIp(address);
+  return isIPv6(a) ? (subnetOf(a, 32, SOURCE_PREFIX_V6) ?? a) : a;
+}
+
+/**
+ * The host a member is recorded with: the address its JOIN_CHAIN came from,
+ * since a remote's claim is never trusted for where the tracker sends other
+ * peers and its own probes. The claimed HOST is kept only when it names
+ * that same address, or both are loopback (`localhost`, 127.0.0.0/8, `::1`
+ * from a loopback connection); `0.0.0.0`, `::` and every other host are
+ * replaced by the connection's address. Without a known address (the
+ * socket is already gone) the claim stands.
+ */
+export function memberHost(claimed: string, remoteAddress: string | undefined): string {
+  const remote = plainAddress(remoteAddress);
+  if (remote === undefined) return claimed;
+  if (UNSPECIFIED_HOSTS.has(claimed)) return remote;
+  if (normalizeIp(claimed) === normalizeIp(remote)) return claimed;
+  if (isLoopback(claimed) && isLoopback(remote)) return claimed;
+  return remote;
+}
+
 /**
  * Answers one parsed request of document 001 from `directory`:
- * JOIN_CHAIN → the PID (a host of `0.0.0.0` or `::` is replaced by
- * `remoteAddress`, the address the request came from, when known);
- * GET_PEERS → up to {@link MAX_PEERS_PER_REPLY} other members, or
- * `UNKNOWN_PEER` for a PID the tracker does not hold.
+ * JOIN_CHAIN → the PID, the member recorded at {@link memberHost} and
+ * counted against the quota of its source ({@link sourceKey}; `policy`
+ * says which sources are exempt); GET_PEERS → up to
+ * {@link MAX_PEERS_PER_REPLY} other members, or `UNKNOWN_PEER` for a PID
+ * the tracker does not hold.
  */
-export function answerRequest(directory: TrackerDirectory, request: TrackerRequest, remoteAddress: string | undefined): TrackerResponse {
+export function answerRequest(directory: TrackerDirectory, request: TrackerRequest, remoteAddress: string | undefined, policy: AddressPolicy = LOOPBACK_ONLY): TrackerResponse {
   switch (request.type) {
     case 'join': {
       const remote = plainAddress(remoteAddress);
-      const host = UNSPECIFIED_HOSTS.has(request.host) && remote !== undefined ? remote : request.host;
-      const result = directory.join({ host, port: request.port });
+      const host = memberHost(request.host, remote);
+      const source = remote === undefined ? undefined : { key: sourceKey(remote), exempt: policy.isExempt(remote) };
+      const result = directory.join(source === undefined ? { host, port: request.port } : { host, port: request.port, source });
       return result.ok ? { type: 'joined', peerId: result.member.peerId } : { type: 'error', code: result.code, message: result.message };
     }
     case 'get-peers': {

@@ -18,14 +18,14 @@ t.test('the shipped configs load; defaults fill what a file leaves out', async (
   const c = loadTrackerConfig({ config: SHIPPED });
   t.match(c, { host: '127.0.0.1', port: 9999, peerPort: 9998, network: 'devnet', helloIntervalMs: 5000, helloTimeoutMs: 2000, log: { level: 'info' } });
   t.match(loadTrackerConfig({ config: DEVNET }), { port: 9999, network: 'devnet' });
-  t.match(loadTrackerConfig({}), { host: '127.0.0.1', port: 9999, peerPort: 9998, maxMembers: 10000 });
+  t.match(loadTrackerConfig({}), { host: '127.0.0.1', port: 9999, peerPort: 9998, maxMembers: 10000, maxMembersPerSource: 8, maxConnectionsPerSource: 8, maxProbesPerRound: 1000, localRanges: [] });
   t.match(loadTrackerConfig({ config: SHIPPED, port: '19999', host: '0.0.0.0', peerPort: '0', logLevel: 'debug' }), { port: 19999, host: '0.0.0.0', peerPort: 0, log: { level: 'debug' } }, 'flags override the file');
 });
 
 t.test('bad configs throw a ConfigError naming each field', async (t) => {
   const dir = t.testdir({
     'typo.json': JSON.stringify({ prot: 9999 }),
-    'types.json': JSON.stringify({ port: '9999', helloIntervalMs: 5, log: { level: 'loud' }, network: 'moon' }),
+    'types.json': JSON.stringify({ port: '9999', helloIntervalMs: 5, log: { level: 'loud' }, network: 'moon', maxMembersPerSource: 0, localRanges: ['10.0.0.0/33'] }),
     'broken.json': '{ "port": 9999, }',
   });
   const messageOf = (options: Parameters<typeof loadTrackerConfig>[0]): string => {
@@ -43,6 +43,8 @@ t.test('bad configs throw a ConfigError naming each field', async (t) => {
   t.match(types, /helloIntervalMs: expected an integer from 100 to 86400000, got 5/);
   t.match(types, /log\.level: expected one of fatal, error/);
   t.match(types, /network: expected one of mainnet, devnet, regtest, got "moon"/);
+  t.match(types, /maxMembersPerSource: expected an integer from 1 to 10000000, got 0/);
+  t.match(types, /localRanges\.0: expected a CIDR range such as 10\.0\.0\.0\/8 or fd00::\/8/);
   t.match(messageOf({ config: join(dir, 'broken.json') }), /not valid JSON at line 1/);
   t.match(messageOf({ config: join(dir, 'missing.json') }), /does not exist/);
   t.match(messageOf({ port: 'abc' }), /port: .* got "abc" \(from --port\)/);

@@ -74,9 +74,10 @@ export class LineClient {
     );
   }
 
-  static open(t: Test, port: number): Promise<LineClient> {
+  /** Connects to `host` (default loopback) from `localAddress` (default: the system's choice). */
+  static open(t: Test, port: number, from: { host?: string; localAddress?: string } = {}): Promise<LineClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port }, () => resolve(new LineClient(socket)));
+      const socket = connect({ host: from.host ?? '127.0.0.1', port, ...(from.localAddress !== undefined ? { localAddress: from.localAddress } : {}) }, () => resolve(new LineClient(socket)));
       socket.once('error', reject);
       t.teardown(() => socket.destroy());
     });
@@ -101,8 +102,8 @@ export class LineClient {
 }
 
 /** Opens a connection and consumes the greeting. */
-export async function greeted(t: Test, port: number): Promise<LineClient> {
-  const c = await LineClient.open(t, port);
+export async function greeted(t: Test, port: number, from: { host?: string; localAddress?: string } = {}): Promise<LineClient> {
+  const c = await LineClient.open(t, port, from);
   t.equal(await c.line(), 'Connection Successful', 'greeting');
   return c;
 }
@@ -139,11 +140,11 @@ export class FakeMember {
     readonly network: NetworkName,
   ) {}
 
-  static async start(t: Test, nodeId: string, network: NetworkName = 'devnet'): Promise<FakeMember> {
+  static async start(t: Test, nodeId: string, network: NetworkName = 'devnet', host = '127.0.0.1'): Promise<FakeMember> {
     const server = createServer();
     const member = new FakeMember(server, nodeId, network);
     server.on('connection', (s) => member.serve(s));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(0, host, resolve));
     t.teardown(() => member.stop());
     return member;
   }

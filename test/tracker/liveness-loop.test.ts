@@ -197,3 +197,22 @@ t.test('start: rounds follow each other every intervalMs; a round that fails is 
   t.equal(calls, rounds.length + 1, 'one probe per round: a second start() added no loop');
   t.match(rounds[0], { checked: 1, alive: 1 });
 });
+
+t.test('a round probes at most maxProbesPerRound members, those checked longest ago first', async (t) => {
+  const { table, probe, loop, clock } = setup(10, { maxProbesPerRound: 4, maxConcurrent: 4 });
+  const ids = table.list().map((m) => m.peerId);
+  const runRound = async (n: number): Promise<string[]> => {
+    const before = probe.probed.length;
+    const round = loop.checkNow();
+    await probe.waiting(n);
+    while (probe.pending.length > 0) probe.answerNext(ALIVE('n'));
+    t.match(await round, { checked: n, alive: n });
+    clock.advance(1_000);
+    return probe.probed.slice(before);
+  };
+  t.same(await runRound(4), ids.slice(0, 4), 'the first four in join order');
+  t.same(await runRound(4), ids.slice(4, 8), 'then the four never checked');
+  t.same(await runRound(4), [...ids.slice(8, 10), ...ids.slice(0, 2)], 'then the last two and the two checked longest ago');
+  t.same(await runRound(4), ids.slice(2, 6));
+  t.throws(() => setup(0, { maxProbesPerRound: 0 }), new RangeError('options.maxProbesPerRound must be a positive integer'));
+});

@@ -165,8 +165,9 @@ t.test('GETADDR over the peer protocol is answered with ADDR listing the members
     { host: '127.0.0.1', port: m1.port, nodeId: 'member-one' },
     { host: 'localhost', port: 18444 },
   ]);
+  d.send(message('GETADDR', {}));
   d.send(message('PING', { nonce: 42 }));
-  t.same(await d.next(), { method: 'PONG', payload: { nonce: 42 } });
+  t.same(await d.next(), { method: 'PONG', payload: { nonce: 42 } }, 'a second GETADDR on the connection is ignored: the PONG comes next');
 });
 
 t.test('the peer port refuses GETADDR before HELLO, another network and garbage', async (t) => {

@@ -28,7 +28,7 @@ t.test('a join hands out a unique PID and records the member with the clock', as
   t.ok(r.ok);
   if (!r.ok) return;
   t.match(r.member.peerId, PID_PATTERN);
-  t.same(r.member, { peerId: r.member.peerId, host: '127.0.0.1', port: 9001, joinedAt: 5_000, lastAliveAt: undefined, nodeId: undefined });
+  t.same(r.member, { peerId: r.member.peerId, host: '127.0.0.1', port: 9001, joinedAt: 5_000, lastAliveAt: undefined, nodeId: undefined, source: '127.0.0.1' });
   t.equal(r.rejoin, false);
   clock.advance(10);
   const other = joined(table, '127.0.0.1', 9002);
@@ -125,3 +125,28 @@ t.test('sample: everyone else in join order when few, a uniform draw without rep
   t.equal(seen.size, 10);
 });
 
+
+t.test('a full table evicts from the largest source for a smaller one, never between equals', async (t) => {
+  const clock = new ManualClock(0);
+  const table = new MemberTable({ maxMembers: 6, maxMembersPerSource: 8, randomBytes: counterBytes(), clock });
+  const from = (key: string) => ({ key, exempt: false });
+  const flood: string[] = [];
+  for (let port = 1; port <= 5; port++) {
+    const r = table.join({ host: '10.0.0.66', port, source: from('10.0.0.66') });
+    if (r.ok) flood.push(r.member.peerId);
+  }
+  const honest = table.join({ host: '10.0.0.1', port: 1, source: from('10.0.0.1') });
+  t.match(honest, { ok: true, rejoin: false }, 'the last free place');
+  t.equal(table.size, 6);
+  table.markAlive(table.get(flood[4]!)!, 'n', 1);
+  const second = table.join({ host: '10.0.0.2', port: 1, source: from('10.0.0.2') });
+  t.match(second, { ok: true, evicted: { peerId: flood[3], source: '10.0.0.66' } }, 'the newest member never seen alive of the largest source makes room');
+  t.equal(table.countFrom('10.0.0.66'), 4);
+  t.equal(table.size, 6);
+  t.same(table.join({ host: '10.0.0.66', port: 9, source: from('10.0.0.66') }), { ok: false, code: 'TRACKER_FULL', message: 'the tracker holds 6 members' }, 'the largest source cannot evict others');
+  for (const key of ['10.0.0.3', '10.0.0.4']) t.match(table.join({ host: key, port: 1, source: from(key) }), { ok: true, evicted: { source: '10.0.0.66' } });
+  t.equal(table.countFrom('10.0.0.66'), 2);
+  t.match(table.join({ host: '10.0.0.5', port: 1, source: from('10.0.0.5') }), { ok: true, evicted: { peerId: flood[0] } }, 'the member seen alive is kept the longest');
+  t.same(table.join({ host: '10.0.0.6', port: 1, source: from('10.0.0.6') }), { ok: false, code: 'TRACKER_FULL', message: 'the tracker holds 6 members' }, 'one member per source: nobody is evicted for a peer of equal standing');
+  t.same(new Set(table.snapshot().map((m) => m.source)).size, 6);
+});

@@ -7,7 +7,8 @@ import t from 'tap';
 import { ManualClock } from '../../src/core/clock.js';
 import { MemberTable } from '../../src/tracker/member-table.js';
 import { encodeResponse, MAX_REQUEST_LINE_BYTES, PID_PATTERN } from '../../src/tracker/protocol.js';
-import { answerRequest, plainAddress, TextSession, type TextStep } from '../../src/tracker/text-session.js';
+import { answerRequest, memberHost, plainAddress, sourceKey, TextSession, type TextStep } from '../../src/tracker/text-session.js';
+import { AddressPolicy } from '../../src/transport/net-address.js';
 
 /** A session over a fresh table, as a connection from `remote` sees it. */
 function sessionFor(remote: string | undefined = '127.0.0.1', table = new MemberTable({ randomBytes: counter(), clock: new ManualClock() })): { session: TextSession; table: MemberTable } {
@@ -113,15 +114,42 @@ t.test('the end of the stream ends an unterminated request: it is answered, then
   t.same(sessionFor().session.end(), { replies: [], next: 'close' }, 'nothing buffered: just close');
 });
 
-t.test('JOIN_CHAIN with an unspecified host records the address the request came from', async (t) => {
+t.test('JOIN_CHAIN records the address the request came from unless the host names it', async (t) => {
   const table = new MemberTable({ randomBytes: counter(), clock: new ManualClock() });
   answerRequest(table, { type: 'join', host: '0.0.0.0', port: 1 }, '::ffff:10.0.0.7');
   answerRequest(table, { type: 'join', host: '::', port: 2 }, '::1');
   answerRequest(table, { type: 'join', host: '0.0.0.0', port: 3 }, undefined);
   answerRequest(table, { type: 'join', host: 'example.org', port: 4 }, '10.0.0.8');
-  t.same(table.snapshot().map((m) => m.host), ['10.0.0.7', '::1', '0.0.0.0', 'example.org']);
+  answerRequest(table, { type: 'join', host: '10.0.0.9', port: 5 }, '10.0.0.8');
+  answerRequest(table, { type: 'join', host: '10.0.0.8', port: 6 }, '::ffff:10.0.0.8');
+  answerRequest(table, { type: 'join', host: 'localhost', port: 7 }, '127.0.0.1');
+  answerRequest(table, { type: 'join', host: '127.0.0.5', port: 8 }, '::1');
+  answerRequest(table, { type: 'join', host: 'localhost', port: 9 }, '10.0.0.8');
+  t.same(
+    table.snapshot().map((m) => m.host),
+    ['10.0.0.7', '::1', '0.0.0.0', '10.0.0.8', '10.0.0.8', '10.0.0.8', 'localhost', '127.0.0.5', '10.0.0.8'],
+    'a name or another address is replaced by the source; the source itself and loopback from loopback are kept',
+  );
+  t.equal(memberHost('2001:DB8::1', '2001:db8::1'), '2001:DB8::1');
   t.equal(plainAddress('::ffff:127.0.0.1'), '127.0.0.1');
   t.equal(plainAddress('::ffff:abcd::1'), '::ffff:abcd::1', 'a real IPv6 address starting like a mapped one is kept');
+});
+
+t.test('each source holds at most its quota of members; loopback and local ranges have none', async (t) => {
+  const table = new MemberTable({ maxMembersPerSource: 3, randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)), clock: new ManualClock() });
+  const join = (port: number, remote: string, policy?: AddressPolicy) => answerRequest(table, { type: 'join', host: '0.0.0.0', port }, remote, policy);
+  for (let port = 1; port <= 3; port++) t.match(join(port, '10.0.0.1'), { type: 'joined' });
+  t.same(join(4, '10.0.0.1'), { type: 'error', code: 'SOURCE_FULL', message: '10.0.0.1 already holds 3 members' });
+  t.match(join(1, '10.0.0.1'), { type: 'joined' }, 'a rejoin at the same address is no new member');
+  t.match(join(4, '10.0.0.2'), { type: 'joined' }, 'another source still joins');
+  for (let port = 1; port <= 3; port++) t.match(join(port, '2001:db8:0:1::' + port), { type: 'joined' });
+  t.match(join(4, '2001:db8:0:1::ff'), { code: 'SOURCE_FULL' }, 'IPv6 addresses count by their /64');
+  t.equal(sourceKey('2001:db8:0:1::ff'), '2001:db8:0:1:0:0:0:0/64');
+  t.equal(sourceKey('::ffff:10.0.0.1'), '10.0.0.1');
+  for (let port = 1; port <= 5; port++) t.match(join(port, '127.0.0.1'), { type: 'joined' }, 'loopback has no quota');
+  const lan = new AddressPolicy(['192.168.0.0/16']);
+  for (let port = 1; port <= 5; port++) t.match(join(port, '192.168.1.4', lan), { type: 'joined' }, 'a configured local range has none');
+  t.match(join(6, '10.0.0.2', lan), { type: 'joined' });
 });
 
 t.test('a full table answers TRACKER_FULL', async (t) => {
