@@ -84,7 +84,10 @@ export class NatsServer {
   private exited: Promise<void> = Promise.resolve();
   private log = '';
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly extraArgs: readonly string[] = [],
+  ) {}
 
   /** `nats://127.0.0.1:<port>`. */
   get url(): string {
@@ -102,11 +105,13 @@ export class NatsServer {
   }
 
   /**
-   * Starts a server on a free port (or `port`) and resolves when it accepts connections.
+   * Starts a server on a free port (or `port`) and resolves when it accepts
+   * connections. `extraArgs` are added to the command line (e.g. `--cluster`
+   * and `--routes` of a cluster member), on every restart too.
    * @throws Error when the binary is missing or the server does not come up within {@link NATS_START_TIMEOUT_MS}.
    */
-  static async start(port?: number): Promise<NatsServer> {
-    const server = new NatsServer(port ?? (await freePort()));
+  static async start(port?: number, extraArgs: readonly string[] = []): Promise<NatsServer> {
+    const server = new NatsServer(port ?? (await freePort()), extraArgs);
     await server.restart();
     return server;
   }
@@ -117,7 +122,7 @@ export class NatsServer {
    */
   async restart(): Promise<void> {
     if (this.child) return;
-    const child = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', String(this.port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', String(this.port), ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     trackChild(child);
     const append = (d: Buffer) => {
@@ -149,6 +154,15 @@ export class NatsServer {
       }
       await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS));
     }
+  }
+
+  /** Kills the server with SIGKILL (a crash: no goodbye to clients or routes) and waits for it to exit. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    child.kill('SIGKILL');
+    await this.exited;
+    this.child = undefined;
   }
 
   /** Kills the server at once (SIGKILL) without waiting: for a process `exit` handler. */
