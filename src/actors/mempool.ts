@@ -32,6 +32,8 @@ export type MempoolMsg =
   | { type: 'mempool/missing'; txids: string[]; reply: Reply<string[]> }
   | { type: 'mempool/pending-nonce'; key: string; reply: Reply<number> }
   | { type: 'mempool/info'; reply: Reply<{ size: number; bytes: number }> }
+  /** Up to `limit` transfers, highest fee first (ties: older first). */
+  | { type: 'mempool/list'; limit: number; reply: Reply<Array<{ txid: string; tx: TransferTx }>> }
   | { type: 'mempool/block-connected'; block: Block }
   | { type: 'mempool/block-disconnected'; block: Block }
   | { type: 'mempool/revalidate' };
@@ -195,6 +197,14 @@ export class MempoolActor implements Actor<MempoolMsg> {
         return;
       case 'mempool/info':
         msg.reply.resolve({ size: this.byId.size, bytes: this.byId.size * TRANSFER_BYTES });
+        return;
+      case 'mempool/list':
+        msg.reply.resolve(
+          [...this.byId.values()]
+            .sort((a, b) => (a.tx.fee === b.tx.fee ? 0 : a.tx.fee > b.tx.fee ? -1 : 1))
+            .slice(0, Math.max(0, msg.limit))
+            .map((e) => ({ txid: e.txid, tx: e.tx })),
+        );
         return;
       case 'mempool/block-connected':
         this.onBlockConnected(msg.block);

@@ -102,6 +102,16 @@ export class MisbehaviourBook {
     }
   }
 
+  /** Lifts a ban; false when there was none. */
+  unban(subject: string): boolean {
+    return this.bans.delete(subject);
+  }
+
+  /** Bans that last beyond `now`. */
+  bansInForce(now: number): Array<{ subject: string; untilMs: number }> {
+    return [...this.bans].filter(([, until]) => until > now).map(([subject, untilMs]) => ({ subject, untilMs }));
+  }
+
   /** The first of `subjects` banned at `now` and when its ban ends, or undefined. Expired bans are forgotten. */
   banned(subjects: readonly string[], now: number): { subject: string; untilMs: number } | undefined {
     for (const subject of subjects) {

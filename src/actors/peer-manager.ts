@@ -51,6 +51,8 @@ export interface PeerView {
   height: number;
   /** The ed25519 key the peer proved in the handshake (hex), absent for an unauthenticated peer. */
   identity?: string;
+  /** Round-trip time of the last answered PING, ms; null before the first one. */
+  latencyMs: number | null;
 }
 
 /** Events the peer manager publishes on the node's bus. */
@@ -74,7 +76,16 @@ export type PeerManagerMsg =
   | { type: 'pm/dial-tick' }
   | { type: 'pm/addr-tick' }
   | { type: 'pm/peers'; reply: Reply<PeerView[]> }
-  | { type: 'pm/listen-port'; reply: Reply<number> };
+  | { type: 'pm/listen-port'; reply: Reply<number> }
+  /** Dial these addresses now, ignoring their backoff (document 003's "connect peers"); replies how many dials started. */
+  | { type: 'pm/dial-now'; addresses: AddrEntry[]; static?: boolean; reply: Reply<number> }
+  /** Close the connection to a peer; replies false when it is not connected. */
+  | { type: 'pm/disconnect'; nodeId: string; reply: Reply<boolean> }
+  /** An operator's ban: a node id or a host (every port), for `seconds`; closes matching connections. */
+  | { type: 'pm/ban'; target: { nodeId: string } | { host: string }; seconds: number; reply: Reply<void> }
+  /** Lifts a ban; replies false when there was none. */
+  | { type: 'pm/unban'; target: { nodeId: string } | { host: string }; reply: Reply<boolean> }
+  | { type: 'pm/bans'; reply: Reply<Array<{ key: string; until: number }>> };
 
 export interface PeerManagerDeps {
   nodeId: string;
@@ -256,6 +267,25 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
       case 'pm/listen-port':
         msg.reply.resolve(this.port);
         return;
+      case 'pm/dial-now':
+        msg.reply.resolve(this.dialNow(msg.addresses, msg.static ?? false));
+        return;
+      case 'pm/disconnect': {
+        const conn = this.open.get(msg.nodeId);
+        if (conn) void conn.close('local-close', 'disconnected by the operator');
+        msg.reply.resolve(conn !== undefined);
+        return;
+      }
+      case 'pm/ban':
+        this.operatorBan(msg.target, msg.seconds);
+        msg.reply.resolve();
+        return;
+      case 'pm/unban':
+        msg.reply.resolve(this.scores.unban('nodeId' in msg.target ? `id:${msg.target.nodeId}` : `host:${msg.target.host}`));
+        return;
+      case 'pm/bans':
+        msg.reply.resolve(this.scores.bansInForce(this.clock.nowMs()).map((b) => ({ key: b.subject, until: b.untilMs })));
+        return;
       default:
         assertNever(msg);
     }
@@ -284,6 +314,7 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
       direction: c.direction,
       height: c.remoteHello!.height,
       ...(c.remoteIdentity ? { identity: c.remoteIdentity } : {}),
+      latencyMs: c.latencyMs ?? null,
     }));
   }
 
@@ -297,9 +328,32 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
       if (a.port === this.port && isLoopback(a.host)) continue;
       if (isStatic) this.book.addStatic(a);
       else this.book.add(a, group);
+
     }
     if (isStatic) this.dialMore();
   }
+
+  private dialNow(addresses: AddrEntry[], isStatic: boolean): number {
+    this.learn(addresses, 'local', isStatic);
+    for (const a of addresses.slice(0, MAX_ADDR_ADDRESSES)) {
+      const rec = this.book.get(`${a.host}:${a.port}`);
+      if (rec) rec.nextAttemptAt = 0;
+    }
+    const before = this.dialing.size;
+    this.dialMore();
+    return this.dialing.size - before;
+  }
+
+  /** An operator's ban: `id:<nodeId>` (refused at the handshake) or the host's address subjects. */
+  private operatorBan(target: { nodeId: string } | { host: string }, seconds: number): void {
+    const until = this.clock.nowMs() + seconds * 1000;
+    const subject = 'nodeId' in target ? `id:${target.nodeId}` : `host:${target.host}`;
+    this.scores.ban(subject, until);
+    for (const c of [...this.open.values()]) {
+      if ('nodeId' in target ? c.remoteNodeId === target.nodeId : c.remoteAddress === target.host) void c.close('banned', 'banned by the operator');
+    }
+  }
+
 
   /** ADDR from a peer: through its token bucket; the excess is dropped (counted), not punished (Bitcoin Core does the same). */
   private onAddr(conn: PeerConnection, st: ConnState, addresses: readonly AddrEntry[]): void {
@@ -552,7 +606,7 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
       void conn.close('local-close', 'liveness probe answered');
       return;
     }
-    const ban = this.scores.banned(this.subjects(conn), this.clock.nowMs());
+    const ban = this.scores.banned([...this.subjects(conn), `id:${nodeId}`, `host:${conn.remoteAddress}`], this.clock.nowMs());
     if (ban) return refuse('banned', `${ban.subject} is banned`);
     const other = this.open.get(nodeId);
     if (other) return refuse('duplicate-connection', `already connected to ${nodeId}`);
@@ -643,7 +697,7 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     const eligible = (k: string, r: AddressRecord): boolean =>
       !connectedKeys.has(k) &&
       !this.dialing.has(k) &&
-      !this.scores.banned(this.policy.banSubjects(r.host), now) &&
+      !this.scores.banned([...this.policy.banSubjects(r.host), `host:${r.host}`, ...(r.nodeId ? [`id:${r.nodeId}`] : [])], now) &&
       !(r.nodeId && (connectedIds.has(r.nodeId) || (isAuthenticatedId(r.nodeId) && this.scores.banned([`key:${r.nodeId.slice('ed25519_'.length)}`], now))));
     let fresh = 0;
     for (const [key, rec] of this.book.candidates(now, eligible)) {

@@ -1,13 +1,28 @@
 import { assertNever } from '../core/reject.js';
 import { getPeers, joinTracker, TrackerError } from '../tracker/client.js';
+import type { TrackerPeer } from '../tracker/protocol.js';
 import type { PeerManagerMsg } from './peer-manager.js';
-import type { Actor, ActorContext, ActorRef } from './runtime/actor.js';
+import type { Actor, ActorContext, ActorRef, Reply } from './runtime/actor.js';
 
 /** How often the tracker is asked for peers (and re-joined after a failure), ms. */
 export const TRACKER_POLL_INTERVAL_MS = 10_000;
 
+/** What the tracker client last heard from its tracker. */
+export interface TrackerMembers {
+  /** This peer's PID, undefined until joined. */
+  peerId: string | undefined;
+  /** The members of the last `GET_PEERS` answer (this peer included), in the tracker's order. */
+  members: TrackerPeer[];
+  /** When that answer arrived, ms since the epoch; undefined before the first. */
+  updatedAt: number | undefined;
+}
+
 /** Messages of the tracker client actor. */
-export type TrackerClientMsg = { type: 'tracker/poll' };
+export type TrackerClientMsg =
+  | { type: 'tracker/poll' }
+  | { type: 'tracker/members'; reply: Reply<TrackerMembers> }
+  /** Asks the tracker now and has the peer manager dial every other member at once; replies with the members (document 003's "connect peers"). */
+  | { type: 'tracker/connect-all'; reply: Reply<{ members: TrackerMembers; dialing: number }> };
 
 export interface TrackerClientDeps {
   host: string;
@@ -20,6 +35,8 @@ export interface TrackerClientDeps {
   pollIntervalMs?: number;
   /** Told the PID each time the tracker gives one (the seed-001 greeting of the peer port names it). */
   onJoined?: (peerId: string) => void;
+  /** Clock, ms since the epoch. @default Date.now */
+  now?: () => number;
 }
 
 /**
@@ -30,6 +47,8 @@ export interface TrackerClientDeps {
  */
 export class TrackerClientActor implements Actor<TrackerClientMsg> {
   private peerId: string | undefined;
+  private members: TrackerPeer[] = [];
+  private updatedAt: number | undefined;
 
   constructor(private readonly deps: TrackerClientDeps) {}
 
@@ -43,12 +62,26 @@ export class TrackerClientActor implements Actor<TrackerClientMsg> {
       case 'tracker/poll':
         await this.poll();
         return;
+      case 'tracker/members':
+        msg.reply.resolve(this.snapshot());
+        return;
+      case 'tracker/connect-all': {
+        const others = await this.poll();
+        const dialing = await this.deps.peerManager.ask<number>((reply) => ({ type: 'pm/dial-now', addresses: others, reply }));
+        msg.reply.resolve({ members: this.snapshot(), dialing });
+        return;
+      }
       default:
-        assertNever(msg.type);
+        assertNever(msg);
     }
   }
 
-  private async poll(): Promise<void> {
+  private snapshot(): TrackerMembers {
+    return { peerId: this.peerId, members: [...this.members], updatedAt: this.updatedAt };
+  }
+
+  /** Joins if needed, reads the members and feeds the others to the peer manager; returns those others (none when the tracker failed). */
+  private async poll(): Promise<Array<{ host: string; port: number }>> {
     const { host, port, listenHost, listenPort, log } = this.deps;
     try {
       if (!this.peerId) {
@@ -57,13 +90,16 @@ export class TrackerClientActor implements Actor<TrackerClientMsg> {
         this.deps.onJoined?.(this.peerId);
       }
       const peers = await getPeers({ host, port, peerId: this.peerId });
-      const addresses = peers.filter((p) => !(p.port === listenPort && p.host === listenHost)).map((p) => ({ host: p.host, port: p.port }));
+      this.members = peers;
+      this.updatedAt = (this.deps.now ?? Date.now)();
+      const addresses = peers.filter((p) => p.peerId !== this.peerId && !(p.port === listenPort && p.host === listenHost)).map((p) => ({ host: p.host, port: p.port }));
       this.deps.peerManager.offer({ type: 'pm/learn', addresses, from: 'tracker' });
+      return addresses;
     } catch (err) {
       if (err instanceof TrackerError) {
         log.warn({ tracker: `${host}:${port}`, code: err.code, err: err.message }, 'tracker request failed');
         if (err.code !== 'ERR_TRACKER_UNREACHABLE' && err.code !== 'ERR_TRACKER_TIMEOUT') this.peerId = undefined;
-        return;
+        return [];
       }
       throw err;
     }

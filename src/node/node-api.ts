@@ -27,6 +27,123 @@ export interface NodeApi {
   peers(): Promise<PeerView[]>;
   /** Validates and connects a block in its JSON form (Bitcoin's `submitblock`), as if a peer had sent it; relayed when it connects. */
   submitBlock(block: unknown): Promise<SubmitBlockResult>;
+
+  /** Main-chain blocks without their transactions, newest first: heights `from`, `from - 1`, … (at most `limit`); `from` defaults to the tip. */
+  chain(range: { from?: number; limit: number }): Promise<ChainPage>;
+  /** Unconfirmed transfers, best fee first (at most `limit`), and the mempool's totals. */
+  mempool(limit: number): Promise<MempoolView>;
+  /** The tracker this peer joined (document 001: its PID and the members' PIDs), with which members it is connected to. */
+  tracker(): Promise<TrackerView>;
+
+  /** Starts mining (creating the local pool when the node was started without mining). */
+  startMining(): Promise<ControlResult>;
+  /** Stops mining; the pool stays ready for {@link startMining}. */
+  stopMining(): Promise<ControlResult>;
+  /** Dials `host:port` now and keeps it as a static peer (redialled with backoff). */
+  connectPeer(host: string, port: number): Promise<ControlResult>;
+  /** Document 003's "connect peers": asks the tracker for its members now and dials every one not connected. */
+  connectTrackerPeers(): Promise<ControlResult & { dialing?: number }>;
+  /** Closes the connection to a peer (it may dial back or be redialled later); `not-found` when not connected. */
+  disconnectPeer(nodeId: string): Promise<ControlResult>;
+  /** Bans a node id or a host for `seconds` and closes its connections. */
+  ban(target: BanTarget, seconds: number): Promise<ControlResult>;
+  /** Lifts a ban; `not-found` when there was none. */
+  unban(target: BanTarget): Promise<ControlResult>;
+  /** Bans in force. */
+  bans(): Promise<BanView[]>;
+  /**
+   * Signs a transfer with this peer's mining key and submits it like {@link submitTransaction}.
+   * `random` is document 003's "create transaction": a random amount (at most 1 % of the balance) to a
+   * random recent miner, or to a fresh key when no other miner is known.
+   */
+  sendTransfer(request: TransferRequest): Promise<SendTransferResult>;
+  /** Stops the node (as SIGTERM does); resolves once the stop has begun. */
+  stopNode(): Promise<ControlResult>;
+}
+
+/**
+ * Outcome of a control action: done, or refused with a code — `not-found`
+ * (no such peer or ban), `unavailable` (the node has no such part: no key, no
+ * tracker), `bad-request` (a parameter the caller got wrong; `reason` names it).
+ */
+export type ControlResult = { ok: true } | { ok: false; code: 'not-found' | 'unavailable' | 'bad-request'; reason: string };
+
+/** Whom a ban applies to: a node id, or a host (an IP address, all its ports). */
+export type BanTarget = { nodeId: string } | { host: string };
+
+export interface BanView {
+  /** `id:<nodeId>`, `addr:<host>:<port>` or `host:<host>`. */
+  key: string;
+  /** End of the ban, ms since the epoch. */
+  until: number;
+}
+
+/** What {@link NodeApi.sendTransfer} should send: random (document 003's button) or given fields. */
+export type TransferRequest =
+  | { random: true }
+  | {
+      random?: false;
+      /** Hex ed25519 public key, 64 characters. */
+      recipient: string;
+      /** Base units. */
+      amount: bigint;
+      /** Base units. */
+      fee: bigint;
+    };
+
+export type SendTransferResult = SubmitResult & { tx?: TransactionJson };
+
+/** One main-chain block without its transactions. */
+export interface BlockSummaryView {
+  hash: string;
+  height: number;
+  prevHash: string;
+  /** Header time, seconds since the epoch. */
+  time: number;
+  bits: number;
+  nonce: number;
+  txCount: number;
+  /** Bytes. */
+  size: number;
+  /** Key (hex) the coinbase pays. */
+  miner: string;
+  /** Coinbase amount (reward plus fees), base units. */
+  reward: string;
+}
+
+export interface ChainPage {
+  /** Height of the tip when the page was read. */
+  height: number;
+  /** Newest first. */
+  blocks: BlockSummaryView[];
+}
+
+export interface MempoolView {
+  size: number;
+  /** Serialised size of every transfer held, bytes. */
+  bytes: number;
+  transactions: Array<{ txid: string; tx: TransactionJson }>;
+}
+
+export interface TrackerView {
+  /** `host:port` of the tracker, or null when none is configured. */
+  tracker: string | null;
+  /** This peer's PID at the tracker (document 001's `JOIN_CHAIN` answer), null until joined. */
+  peerId: string | null;
+  /** When the member list was last read, ms since the epoch; null before the first answer. */
+  updatedAt: number | null;
+  members: TrackerMemberView[];
+}
+
+export interface TrackerMemberView {
+  /** The member's PID at the tracker. */
+  peerId: string;
+  host: string;
+  port: number;
+  /** Whether this entry is this peer itself. */
+  self: boolean;
+  /** The connected peer listening at this address, when there is one. */
+  connection?: PeerView;
 }
 
 /** Outcome of {@link NodeApi.submitBlock}: the chain's verdict, or `malformed` when the JSON is not a block. */
@@ -49,6 +166,10 @@ export interface NodeInfo {
   /** Blocks on the main chain whose coinbase pays this peer's mining address. */
   blocksWon: number;
   miningAddress?: string;
+  /** Height of the tallest connected peer (its HELLO), or this peer's height when it is the tallest or alone. */
+  bestPeerHeight: number;
+  /** `height / bestPeerHeight`, 1 when in sync (Bitcoin Core's `verificationprogress`, measured in blocks). */
+  syncProgress: number;
 }
 
 export interface BlockView {

@@ -1,3 +1,4 @@
+import { randomBytes, randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -12,7 +13,8 @@ import { DecodeError, fromHex, toHex } from '../core/encoding.js';
 import { genesisBlock, networkId as computeNetworkId, networkParams } from '../core/genesis.js';
 import { hashToHex } from '../core/hash.js';
 import { workFromBits } from '../core/pow.js';
-import { txFromJson, txToJson, type TransferTx } from '../core/transaction.js';
+import { signTransfer, txFromJson, txToJson, type TransferTx } from '../core/transaction.js';
+import { generateKeyPair } from '../core/ed25519.js';
 import type { NodeConfig } from '../config/schema.js';
 import { MiningPool } from '../mining/pool.js';
 import type { Miner } from '../mining/types.js';
@@ -20,14 +22,30 @@ import type { BlockIndexEntry, BlockStore, ChainTip } from '../store/block-store
 import { LmdbBlockStore } from '../store/lmdb-store.js';
 import { GossipActor, type GossipMsg, type PeerManagerHooks } from '../actors/gossip.js';
 import { PeerManagerActor, type PeerManagerMsg } from '../actors/peer-manager.js';
-import { TrackerClientActor, type TrackerClientMsg } from '../actors/tracker-client.js';
+import { TrackerClientActor, type TrackerClientMsg, type TrackerMembers } from '../actors/tracker-client.js';
 import { parseHostPort } from '../config/schema.js';
 import type { ChainStatus } from '../transport/connection.js';
 import { DATA_FILES, loadNodeId, loadOrCreateIdentityKey, loadOrCreateMinerKey, lockDataDir } from './data-dir.js';
 import { IdentitySigner } from '../transport/handshake-auth.js';
 import { Seed001Server, cheeseFromBlock, type Seed001Cheese } from '../transport/seed001.js';
 import { EventBus } from '../actors/events.js';
-import type { AccountView, BlockView, NodeApi, NodeInfo, PeerView, SubmitBlockResult as ApiSubmitBlockResult, SubmitResult, TransactionView } from './node-api.js';
+import type {
+  AccountView,
+  BanView,
+  BlockSummaryView,
+  BlockView,
+  ChainPage,
+  ControlResult,
+  MempoolView,
+  NodeApi,
+  NodeInfo,
+  PeerView,
+  SendTransferResult,
+  SubmitBlockResult as ApiSubmitBlockResult,
+  SubmitResult,
+  TrackerView,
+  TransactionView,
+} from './node-api.js';
 import { request } from '../actors/runtime/actor.js';
 
 /** Mailbox of the gossip actor: every message of every peer passes through it, messages. */
@@ -174,31 +192,35 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     const farm = deps.miner ? undefined : deps.externalMiner?.({ config, nodeId, logger: log });
     if (farm) cleanup.push(() => farm.close());
     const external = deps.miner ?? farm;
-    if (config.mining.enabled || external) {
-      let power: Miner;
-      if (external) {
-        power = external;
-      } else {
-        const pool = new MiningPool({ workers: config.mining.workers, chunkMs: config.mining.chunkMs });
-        cleanup.push(() => pool.close());
-        log.info({ kernel: pool.kernel.variant, reason: pool.kernel.reason, workers: pool.workers }, 'mining kernel');
-        power = pool;
-      }
-      minerRef = await root.startChild<MinerMsg>({
-        id: 'miner',
-        start: () => new MinerActor({ params, chain, mempool, miner: power, address: minerKey.publicKey, bus }),
-      });
-      const ref = minerRef;
-      bus.on('tip-changed', () => ref.offer({ type: 'miner/tip-changed' }));
-      bus.on('tx-accepted', () => ref.offer({ type: 'miner/mempool-changed' }));
-      ref.tell({ type: 'miner/start' });
-      const statsTimer = setInterval(() => {
-        void request(ref, 'miner/stats', {}, API_ASK_TIMEOUT_MS)
-          .then((s) => bus.publish({ type: 'mining-stats', hashRate: s.hashRate, workers: config.mining.workers, blocksWon }))
-          .catch(() => undefined);
-      }, MINING_STATS_INTERVAL_MS);
-      cleanup.push(() => clearInterval(statsTimer));
-    }
+    let minerStarting: Promise<ActorRef<MinerMsg>> | undefined;
+    /** The miner actor, started on first use (at start when mining is enabled, else when the operator starts mining). */
+    const ensureMiner = (): Promise<ActorRef<MinerMsg>> =>
+      (minerStarting ??= (async () => {
+        let power: Miner;
+        if (external) {
+          power = external;
+        } else {
+          const pool = new MiningPool({ workers: config.mining.workers, chunkMs: config.mining.chunkMs });
+          cleanup.push(() => pool.close());
+          log.info({ kernel: pool.kernel.variant, reason: pool.kernel.reason, workers: pool.workers }, 'mining kernel');
+          power = pool;
+        }
+        const ref = await root.startChild<MinerMsg>({
+          id: 'miner',
+          start: () => new MinerActor({ params, chain, mempool, miner: power, address: minerKey.publicKey, bus }),
+        });
+        minerRef = ref;
+        bus.on('tip-changed', () => ref.offer({ type: 'miner/tip-changed' }));
+        bus.on('tx-accepted', () => ref.offer({ type: 'miner/mempool-changed' }));
+        const statsTimer = setInterval(() => {
+          void request(ref, 'miner/stats', {}, API_ASK_TIMEOUT_MS)
+            .then((s) => bus.publish({ type: 'mining-stats', hashRate: s.hashRate, workers: config.mining.workers, blocksWon }))
+            .catch(() => undefined);
+        }, MINING_STATS_INTERVAL_MS);
+        cleanup.push(() => clearInterval(statsTimer));
+        return ref;
+      })());
+    if (config.mining.enabled || external) (await ensureMiner()).tell({ type: 'miner/start' });
 
     // The network: gossip, then the peer manager (listener, dialer, connections), then the tracker client.
     const statusOf = (t: ChainTip): ChainStatus => ({ height: t.height, tip: t.hash, chainWork: t.chainWork });
@@ -270,9 +292,10 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     });
     const pmRef = peerManagerRef;
     const listenPort = await request(pmRef, 'pm/listen-port', {});
+    let trackerRef: ActorRef<TrackerClientMsg> | undefined;
     if (config.tracker) {
       const tracker = config.tracker;
-      await root.startChild<TrackerClientMsg>({
+      trackerRef = await root.startChild<TrackerClientMsg>({
         id: 'tracker-client',
         start: () =>
           new TrackerClientActor({
@@ -291,7 +314,24 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     bus.on('peer-banned', (e) => log.warn({ peer: e.nodeId, host: e.host, reason: e.reason }, 'peer banned'));
 
     const peers = (): Promise<PeerView[]> => request(pmRef, 'pm/peers', {}, API_ASK_TIMEOUT_MS);
-    const api = createNodeApi({ config, nodeId, netId, store, chain, mempool, miner: minerRef, miningAddress, peers, blocksWon: () => blocksWon });
+    let stop!: () => Promise<void>;
+    const api = createNodeApi({
+      config,
+      nodeId,
+      netId,
+      store,
+      chain,
+      mempool,
+      miner: () => minerRef,
+      ensureMiner,
+      peerManager: pmRef,
+      tracker: trackerRef,
+      miningAddress,
+      secretKey: 'secretKey' in minerKey ? minerKey.secretKey : undefined,
+      peers,
+      blocksWon: () => blocksWon,
+      stop: () => stop(),
+    });
     apiRef = api;
 
     // Optional services last, so that they are stopped first and never see a half-stopped node.
@@ -305,7 +345,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     log.info({ nodeId, network: params.name, height: tip.height, tip: tip.hash, listenPort, mining: Boolean(minerRef), miningAddress }, 'node started');
 
     let stopping: Promise<void> | undefined;
-    const stop = (): Promise<void> => {
+    stop = (): Promise<void> => {
       stopping ??= (async () => {
         bus.publish({ type: 'status', state: 'stopping' });
         await runCleanup();
@@ -347,11 +387,30 @@ interface ApiParts {
   store: BlockStore;
   chain: ActorRef<ChainMsg>;
   mempool: ActorRef<MempoolMsg>;
-  miner: ActorRef<MinerMsg> | undefined;
+  /** The miner actor, when started. */
+  miner: () => ActorRef<MinerMsg> | undefined;
+  /** Starts the miner actor (and its pool) when it is not running yet. */
+  ensureMiner: () => Promise<ActorRef<MinerMsg>>;
+  peerManager: ActorRef<PeerManagerMsg>;
+  tracker: ActorRef<TrackerClientMsg> | undefined;
   miningAddress: string;
+  /** The mining key's secret half (64 bytes, tweetnacl form); absent when `mining.address` names a key kept elsewhere. */
+  secretKey: Uint8Array | undefined;
   peers: () => Promise<PeerView[]>;
   blocksWon: () => number;
+  stop: () => Promise<void>;
 }
+
+/** Most blocks one {@link NodeApi.chain} call returns. */
+export const MAX_CHAIN_PAGE = 500;
+/** Most transfers one {@link NodeApi.mempool} call returns. */
+export const MAX_MEMPOOL_PAGE = 1_000;
+/** Recent blocks whose miners a random transfer may pay. */
+export const RANDOM_RECIPIENT_BLOCKS = 50;
+/** Fee of a random transfer when the mempool's minimum is lower, base units (the wallet's default). */
+export const RANDOM_TRANSFER_FEE = 1000n;
+/** Largest share of the balance a random transfer moves: 1 / this. */
+export const RANDOM_TRANSFER_DIVISOR = 100n;
 
 const HASH_RE = /^[0-9a-f]{64}$/;
 
@@ -384,7 +443,10 @@ export function createNodeApi(p: ApiParts): NodeApi {
     async info(): Promise<NodeInfo> {
       const tip = await request(p.chain, 'chain/get-tip', {}, API_ASK_TIMEOUT_MS);
       const pool = await request(p.mempool, 'mempool/info', {}, API_ASK_TIMEOUT_MS);
-      const stats = p.miner ? await request(p.miner, 'miner/stats', {}, API_ASK_TIMEOUT_MS) : undefined;
+      const miner = p.miner();
+      const stats = miner ? await request(miner, 'miner/stats', {}, API_ASK_TIMEOUT_MS) : undefined;
+      const peers = await p.peers();
+      const bestPeerHeight = Math.max(tip.height, ...peers.map((x) => x.height));
       return {
         network: p.config.network,
         networkId: hashToHex(p.netId),
@@ -392,12 +454,14 @@ export function createNodeApi(p: ApiParts): NodeApi {
         height: tip.height,
         tip: tip.hash,
         chainWork: tip.chainWork.toString(16),
-        peers: (await p.peers()).length,
+        peers: peers.length,
         mempool: pool.size,
         hashRate: stats?.hashRate ?? 0,
         mining: stats?.mining ?? false,
         blocksWon: p.blocksWon(),
         miningAddress: p.miningAddress,
+        bestPeerHeight,
+        syncProgress: bestPeerHeight === 0 ? 1 : tip.height / bestPeerHeight,
       };
     },
     async blockByHash(hash) {
@@ -436,6 +500,87 @@ export function createNodeApi(p: ApiParts): NodeApi {
     async peers() {
       return p.peers();
     },
+    async chain({ from, limit }): Promise<ChainPage> {
+      const tip = p.store.getTip();
+      const blocks: BlockSummaryView[] = [];
+      const top = from === undefined ? tip.height : Math.min(from, tip.height);
+      const n = Math.min(Math.max(0, limit), MAX_CHAIN_PAGE);
+      for (let h = top; h >= 0 && blocks.length < n; h--) {
+        const hash = p.store.getHashAtHeight(h);
+        const block = hash === undefined ? undefined : p.store.getBlock(hash);
+        if (!hash || !block) break;
+        blocks.push(blockSummary(hash, h, block));
+      }
+      return { height: tip.height, blocks };
+    },
+    async mempool(limit): Promise<MempoolView> {
+      const info = await request(p.mempool, 'mempool/info', {}, API_ASK_TIMEOUT_MS);
+      const n = Math.min(Math.max(0, limit), MAX_MEMPOOL_PAGE);
+      const list = await request(p.mempool, 'mempool/list', { limit: n }, API_ASK_TIMEOUT_MS);
+      return { size: info.size, bytes: info.bytes, transactions: list.map((e) => ({ txid: e.txid, tx: txToJson(e.tx) })) };
+    },
+    async tracker(): Promise<TrackerView> {
+      const t = p.config.tracker;
+      if (!t || !p.tracker) return { tracker: null, peerId: null, updatedAt: null, members: [] };
+      const [m, peers] = await Promise.all([request(p.tracker, 'tracker/members', {}, API_ASK_TIMEOUT_MS), p.peers()]);
+      return trackerView(`${t.host}:${t.port}`, m, peers);
+    },
+    async startMining(): Promise<ControlResult> {
+      (await p.ensureMiner()).tell({ type: 'miner/start' });
+      return { ok: true };
+    },
+    async stopMining(): Promise<ControlResult> {
+      p.miner()?.tell({ type: 'miner/stop' });
+      return { ok: true };
+    },
+    async connectPeer(host, port): Promise<ControlResult> {
+      await request(p.peerManager, 'pm/dial-now', { addresses: [{ host, port }], static: true }, API_ASK_TIMEOUT_MS);
+      return { ok: true };
+    },
+    async connectTrackerPeers() {
+      if (!p.tracker) return { ok: false, code: 'unavailable', reason: 'this peer has no tracker configured (tracker.host, tracker.port)' };
+      const r = await request(p.tracker, 'tracker/connect-all', {}, API_ASK_TIMEOUT_MS);
+      return { ok: true, dialing: r.dialing };
+    },
+    async disconnectPeer(nodeId): Promise<ControlResult> {
+      const found = await request(p.peerManager, 'pm/disconnect', { nodeId }, API_ASK_TIMEOUT_MS);
+      return found ? { ok: true } : { ok: false, code: 'not-found', reason: `not connected to ${nodeId}` };
+    },
+    async ban(target, seconds): Promise<ControlResult> {
+      if (!Number.isSafeInteger(seconds) || seconds <= 0) return { ok: false, code: 'bad-request', reason: `seconds must be a positive integer, got ${seconds}` };
+      await request(p.peerManager, 'pm/ban', { target, seconds }, API_ASK_TIMEOUT_MS);
+      return { ok: true };
+    },
+    async unban(target): Promise<ControlResult> {
+      const found = await request(p.peerManager, 'pm/unban', { target }, API_ASK_TIMEOUT_MS);
+      return found ? { ok: true } : { ok: false, code: 'not-found', reason: `no ban on ${'nodeId' in target ? target.nodeId : target.host}` };
+    },
+    async bans(): Promise<BanView[]> {
+      return request(p.peerManager, 'pm/bans', {}, API_ASK_TIMEOUT_MS);
+    },
+    async sendTransfer(wanted): Promise<SendTransferResult> {
+      if (!p.secretKey) return { accepted: false, code: 'malformed', reason: 'this peer does not hold its mining key (mining.address names a key kept elsewhere); sign with the wallet instead' };
+      const nonce = await request(p.mempool, 'mempool/pending-nonce', { key: p.miningAddress }, API_ASK_TIMEOUT_MS);
+      const minFee = BigInt(p.config.mempool.minFee);
+      let fields: { recipient: Uint8Array; amount: bigint; fee: bigint };
+      if (wanted.random) {
+        const balance = p.store.getAccount(p.miningAddress)?.balance ?? 0n;
+        const fee = minFee > RANDOM_TRANSFER_FEE ? minFee : RANDOM_TRANSFER_FEE;
+        const most = balance / RANDOM_TRANSFER_DIVISOR;
+        fields = { recipient: randomRecipient(p.store, p.miningAddress), amount: most > 1n ? 1n + randomBelow(most) : 1n, fee };
+      } else {
+        fields = { recipient: fromHex(wanted.recipient, 32, 'recipient'), amount: wanted.amount, fee: wanted.fee };
+      }
+      const tx = signTransfer(p.netId, { ...fields, nonce }, p.secretKey);
+      const r = await request(p.mempool, 'mempool/add', { tx, source: 'api' }, API_ASK_TIMEOUT_MS);
+      const json = txToJson(tx);
+      return r.accepted ? { accepted: true, txid: r.txid, tx: json } : { accepted: false, code: r.code, reason: r.reason, txid: r.txid, tx: json };
+    },
+    async stopNode(): Promise<ControlResult> {
+      // Answer first: the stop closes the very interfaces that carry this answer.
+      setImmediate(() => void p.stop());
+      return { ok: true };
+    },
     async submitBlock(json): Promise<ApiSubmitBlockResult> {
       let block: Block;
       try {
@@ -448,6 +593,59 @@ export function createNodeApi(p: ApiParts): NodeApi {
       return request(p.chain, 'chain/submit-block', { block, source: 'api', requested: true }, API_ASK_TIMEOUT_MS);
     },
   };
+}
+
+/** A main-chain block without its transactions. */
+function blockSummary(hash: string, height: number, block: Block): BlockSummaryView {
+  const cb = block.txs[0];
+  const h = block.header;
+  return {
+    hash,
+    height,
+    prevHash: hashToHex(h.prevHash),
+    time: h.time,
+    bits: h.bits,
+    nonce: h.nonce,
+    txCount: block.txs.length,
+    size: blockSize(block),
+    miner: cb ? toHex(cb.recipient) : '',
+    reward: cb?.type === 'coinbase' ? cb.amount.toString() : '0',
+  };
+}
+
+/** The tracker's members joined with the connections that listen at their addresses. */
+function trackerView(tracker: string, m: TrackerMembers, peers: PeerView[]): TrackerView {
+  const byAddress = new Map(peers.map((x) => [`${x.host}:${x.port}`, x]));
+  return {
+    tracker,
+    peerId: m.peerId ?? null,
+    updatedAt: m.updatedAt ?? null,
+    members: m.members.map((x) => {
+      const connection = byAddress.get(`${x.host}:${x.port}`);
+      return { peerId: x.peerId, host: x.host, port: x.port, self: x.peerId === m.peerId, ...(connection ? { connection } : {}) };
+    }),
+  };
+}
+
+/** A miner of a recent main-chain block other than `self`, else a fresh key (document 003: a transfer to a random peer). */
+function randomRecipient(store: BlockStore, self: string): Uint8Array {
+  const tip = store.getTip().height;
+  const miners = new Map<string, Uint8Array>();
+  for (let h = tip; h > 0 && h > tip - RANDOM_RECIPIENT_BLOCKS; h--) {
+    const hash = store.getHashAtHeight(h);
+    const cb = hash === undefined ? undefined : store.getBlock(hash)?.txs[0];
+    if (cb && toHex(cb.recipient) !== self) miners.set(toHex(cb.recipient), cb.recipient);
+  }
+  const list = [...miners.values()];
+  return list.length > 0 ? list[randomInt(list.length)]! : generateKeyPair().publicKey;
+}
+
+/** A uniform bigint in [0, n), n ≥ 1. */
+function randomBelow(n: bigint): bigint {
+  const bytes = randomBytes(16);
+  let x = 0n;
+  for (const b of bytes) x = (x << 8n) | BigInt(b);
+  return x % n;
 }
 
 export type { SubmitBlockResult };

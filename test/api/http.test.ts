@@ -12,6 +12,7 @@ import { signTransfer, txFromJson, txid, txToJson, type TransferTx } from '../..
 import { checkTransfer } from '../../src/core/validation.js';
 import { parseSubmittedTransfer } from '../../src/node/node.js';
 import type { AccountView, BlockView, NodeApi, NodeInfo, SubmitResult, TransactionView } from '../../src/node/node-api.js';
+import { coreApiOnly, type CoreApi } from '../helpers/node-api-double.js';
 
 /*
  * Unit tests of the HTTP layer: a real fastify server on 127.0.0.1 and real
@@ -28,7 +29,7 @@ const genesisHash = hashToHex(blockHash(genesis));
 
 type SubmitBlockResult = Awaited<ReturnType<NodeApi['submitBlock']>>;
 
-class ChainlessApi implements NodeApi {
+class ChainlessApi implements CoreApi {
   readonly pending = new Map<string, TransferTx>();
   readonly nonces = new Map<string, number>();
   failWith: Error | undefined;
@@ -50,6 +51,8 @@ class ChainlessApi implements NodeApi {
       hashRate: 0,
       mining: false,
       blocksWon: 0,
+      bestPeerHeight: 0,
+      syncProgress: 1,
     };
   }
   private view(): BlockView {
@@ -86,7 +89,7 @@ class ChainlessApi implements NodeApi {
     return { accepted: true, txid: id };
   }
   async peers() {
-    return [{ nodeId: 'other', host: '127.0.0.1', port: 28330, direction: 'outbound' as const, height: 0 }];
+    return [{ nodeId: 'other', host: '127.0.0.1', port: 28330, direction: 'outbound' as const, height: 0, latencyMs: null }];
   }
   async submitBlock(): Promise<SubmitBlockResult> {
     return { status: 'malformed', reason: 'this test serves no blocks' };
@@ -97,7 +100,7 @@ const logger = pino({ level: 'silent' });
 
 async function start(t: Test): Promise<{ api: ChainlessApi; server: HttpApi; get: (path: string) => Promise<{ status: number; body: any }>; post: (path: string, body: string, type?: string) => Promise<{ status: number; body: any }> }> {
   const api = new ChainlessApi();
-  const server = await startHttpApi(api, { port: 0, logger });
+  const server = await startHttpApi(coreApiOnly(api), { port: 0, logger });
   t.teardown(() => server.close());
   const get = async (path: string) => {
     const res = await fetch(server.url + path);
@@ -269,7 +272,7 @@ t.test('a node that does not answer gives 503; an internal failure gives 500 wit
 
 t.test('close() is idempotent and frees the port', async (t) => {
   const api = new ChainlessApi();
-  const server = await startHttpApi(api, { port: 0, logger });
+  const server = await startHttpApi(coreApiOnly(api), { port: 0, logger });
   await Promise.all([server.close(), server.close()]);
   await t.rejects(fetch(server.url + '/info'));
 });

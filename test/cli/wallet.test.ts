@@ -20,7 +20,8 @@ import { COIN, MAX_MONEY, NETWORKS } from '../../src/core/params.js';
 import { txFromJson, txid, type TransferTx } from '../../src/core/transaction.js';
 import { checkTransfer } from '../../src/core/validation.js';
 import { blockHash } from '../../src/core/block.js';
-import type { NodeApi, SubmitResult } from '../../src/node/node-api.js';
+import type { SubmitResult } from '../../src/node/node-api.js';
+import { coreApiOnly, type CoreApi } from '../helpers/node-api-double.js';
 import { runCli } from './run-cli.js';
 
 function walletError(t: Test, fn: () => unknown, reason: WalletError['reason']): WalletError | undefined {
@@ -115,7 +116,7 @@ t.test('send signs for the network of /info with the pendingNonce of /accounts a
   const netId = networkId(params);
   const received: TransferTx[] = [];
   let refuseWith: SubmitResult | undefined;
-  const api: NodeApi = {
+  const api: CoreApi = {
     info: async () => ({
       network: 'regtest',
       networkId: hashToHex(netId),
@@ -128,6 +129,8 @@ t.test('send signs for the network of /info with the pendingNonce of /accounts a
       hashRate: 0,
       mining: false,
       blocksWon: 0,
+      bestPeerHeight: 0,
+      syncProgress: 1,
     }),
     blockByHash: async () => undefined,
     blockByHeight: async () => undefined,
@@ -145,7 +148,7 @@ t.test('send signs for the network of /info with the pendingNonce of /accounts a
     peers: async () => [],
     submitBlock: async () => ({ status: 'malformed', reason: 'this test serves no blocks' }),
   };
-  const server = await startHttpApi(api, { port: 0, logger: pino({ level: 'silent' }) });
+  const server = await startHttpApi(coreApiOnly(api), { port: 0, logger: pino({ level: 'silent' }) });
   t.teardown(() => server.close());
 
   const dir = t.testdir({});
