@@ -1,13 +1,24 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifyCookie from '@fastify/cookie';
+import fastifyStatic from '@fastify/static';
 import { fastify, LogController, type FastifyError, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import { isPolicyOnly, type RejectCode } from '../core/reject.js';
 import type { NodeApi } from '../node/node-api.js';
+import { controlRoutes } from './control-routes.js';
+import { HttpError, rejectStatus, sendError, type HttpErrorBody, type HttpErrorCode } from './errors.js';
+import { EventStream, MAX_EVENT_CLIENTS, type NodeEventSource } from './event-stream.js';
+import { allowedHosts, checkHost, checkSameOrigin, checkToken, presentedToken, tokenCookieName, type GuardRefusal } from './guard.js';
+import { NodeMetrics, type WireCounters } from './metrics.js';
+import { newApiToken, tokenMatches } from './token.js';
 
 /*
  * The local HTTP/JSON API of a peer (docs/api.md). It only translates HTTP to
  * the NodeApi facade: it checks parameters, maps results to status codes and
- * never throws a stack trace at a client. It has no authentication, so it
- * listens on loopback unless told otherwise.
+ * never throws a stack trace at a client. It also serves the dashboard (a
+ * static page bundled at build time), its event stream and /metrics. Reads
+ * are open; control actions need the API token (guard.ts); every request
+ * must name this server in its Host header.
  */
 
 /** @default '127.0.0.1' — interface the API listens on. */
@@ -20,18 +31,8 @@ export const MAX_HTTP_BODY_BYTES = 64 * 1024;
 /** Time allowed for a whole request, ms (slow clients are cut off). */
 export const HTTP_REQUEST_TIMEOUT_MS = 30_000;
 
-/** Codes of API errors that are not transaction rejections. */
-export type HttpErrorCode = 'bad-request' | 'not-found' | 'payload-too-large' | 'unsupported-media-type' | 'unavailable' | 'internal';
-
-/**
- * Body of every error answer. `code` is an {@link HttpErrorCode}, or for a
- * refused transaction (`POST /tx`) the {@link RejectCode} of the validation.
- */
-export interface HttpErrorBody {
-  error: { code: HttpErrorCode | RejectCode; reason: string };
-  /** The refused transaction's id, when it could be computed. */
-  txid?: string;
-}
+/** Folder of the bundled dashboard (`npm run build:web` writes it): `dist/web`, beside `dist/src`. */
+export const DASHBOARD_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 
 export interface HttpApiOptions {
   /** @default {@link DEFAULT_HTTP_HOST} */
@@ -39,6 +40,18 @@ export interface HttpApiOptions {
   /** TCP port; 0 picks a free one (read it from the result). */
   port: number;
   logger: Logger;
+  /** The token control actions need (see token.ts). @default a random token nobody knows: control is then closed. */
+  token?: string;
+  /** Where the token is kept, named in 401 answers. @default 'the api.token file in the data folder' */
+  tokenHint?: string;
+  /** Host names (with port, as in a `Host` header) served besides the loopback names and the bound host. */
+  allowedHosts?: readonly string[];
+  /** The node's events: feeds the dashboard's stream (`GET /events`) and the counters of `/metrics`. Without it both are empty. */
+  events?: NodeEventSource;
+  /** Per-method wire counters for `/metrics`. */
+  wire?: () => WireCounters | Promise<WireCounters>;
+  /** @default {@link DASHBOARD_DIR} */
+  dashboardDir?: string;
 }
 
 /** A listening API server. */
@@ -48,50 +61,37 @@ export interface HttpApi {
   host: string;
   /** Base URL, e.g. `http://127.0.0.1:18331`. */
   url: string;
+  /** The dashboard with the token, e.g. `http://127.0.0.1:18331/?token=…` (print it for the operator only). */
+  dashboardUrl: string;
   /** Stops accepting and closes open connections. Idempotent. */
   close(): Promise<void>;
 }
 
 const HEX64_RE = /^[0-9a-fA-F]{64}$/;
 const HEIGHT_RE = /^(0|[1-9][0-9]{0,15})$/;
+export { HttpError, rejectStatus, sendError, type HttpErrorBody, type HttpErrorCode };
 
-/** A request the client got wrong; answered with `status` and never logged as an error. */
-class HttpError extends Error {
-  override readonly name = 'HttpError';
-  constructor(
-    readonly status: number,
-    readonly code: HttpErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** Blocks per `GET /chain` page unless `limit` says otherwise. */
+export const DEFAULT_CHAIN_PAGE = 20;
+/** Transfers of `GET /mempool` unless `limit` says otherwise. */
+export const DEFAULT_MEMPOOL_PAGE = 100;
 
 function hex64(value: string, what: string): string {
   if (!HEX64_RE.test(value)) throw new HttpError(400, 'bad-request', `${what} must be 64 hex characters, got ${JSON.stringify(value.slice(0, 80))}`);
   return value.toLowerCase();
 }
 
-function height(value: string): number {
+function height(value: string, what = 'height'): number {
   const n = HEIGHT_RE.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n)) throw new HttpError(400, 'bad-request', `height must be a non-negative integer, got ${JSON.stringify(value.slice(0, 80))}`);
+  if (!Number.isSafeInteger(n)) throw new HttpError(400, 'bad-request', `${what} must be a non-negative integer, got ${JSON.stringify(value.slice(0, 80))}`);
   return n;
 }
 
-function sendError(reply: FastifyReply, status: number, code: HttpErrorBody['error']['code'], reason: string, txid?: string): FastifyReply {
-  const body: HttpErrorBody = { error: { code, reason } };
-  if (txid !== undefined) body.txid = txid;
-  return reply.code(status).send(body);
-}
-
-/**
- * HTTP status of a refused transaction: 409 (conflict with this peer's state
- * or policy: nonce, balance, fee, duplicates, a full mempool) when the code is
- * policy-only, else 400 (the transaction itself is invalid). One rule,
- * {@link isPolicyOnly}, decides both this and whether a peer is punished.
- */
-export function rejectStatus(code: RejectCode): 400 | 409 {
-  return isPolicyOnly(code, 'transaction') ? 409 : 400;
+/** An optional non-negative integer query parameter. */
+function queryInt(value: unknown, what: string, fallback?: number): number | undefined {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string') throw new HttpError(400, 'bad-request', `${what} must be given once`);
+  return height(value, what);
 }
 
 /**
@@ -107,6 +107,12 @@ export function rejectStatus(code: RejectCode): 400 | 409 {
 export async function startHttpApi(api: NodeApi, options: HttpApiOptions): Promise<HttpApi> {
   const host = options.host ?? DEFAULT_HTTP_HOST;
   const log = options.logger.child({ component: 'http' });
+  const token = options.token ?? newApiToken();
+  const tokenHint = options.tokenHint ?? 'the api.token file in the data folder';
+  const dashboardDir = options.dashboardDir ?? DASHBOARD_DIR;
+  // Known once the port is bound (port 0); no request is handled before that.
+  let hosts = new Set<string>();
+  let cookieName = '';
   const app = fastify({
     loggerInstance: log,
     // Requests are logged once, at debug level, by the onResponse hook below.
@@ -125,6 +131,20 @@ export async function startHttpApi(api: NodeApi, options: HttpApiOptions): Promi
   app.removeContentTypeParser('text/plain');
 
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not-found', `no route ${req.method} ${req.url.split('?')[0]}; see docs/api.md`));
+
+  const refuse = (reply: FastifyReply, r: GuardRefusal): FastifyReply => sendError(reply, r.status, r.code, r.reason);
+  // Checks 1 and 2 of guard.ts run before anything else, on every request.
+  app.addHook('onRequest', async (req, reply) => {
+    const r = checkHost(req, hosts) ?? checkSameOrigin(req);
+    if (r) return refuse(reply, r);
+  });
+  await app.register(fastifyCookie);
+  /** Check 3: routes registered with `{ config: { control: true } }` need the token. */
+  app.addHook('preHandler', async (req, reply) => {
+    if ((req.routeOptions.config as { control?: boolean }).control !== true) return;
+    const r = checkToken(req, token, cookieName, tokenHint);
+    if (r) return refuse(reply, r);
+  });
 
   app.setErrorHandler((err: FastifyError | HttpError | Error, req, reply) => {
     if (err instanceof HttpError) return sendError(reply, err.status, err.code, err.message);
@@ -179,15 +199,84 @@ export async function startHttpApi(api: NodeApi, options: HttpApiOptions): Promi
 
   app.get('/peers', async () => api.peers());
 
+  app.get<{ Querystring: { from?: string; limit?: string } }>('/chain', async (req) => {
+    const from = queryInt(req.query.from, 'from');
+    const limit = queryInt(req.query.limit, 'limit', DEFAULT_CHAIN_PAGE)!;
+    return api.chain(from === undefined ? { limit } : { from, limit });
+  });
+  app.get<{ Querystring: { limit?: string } }>('/mempool', async (req) => api.mempool(queryInt(req.query.limit, 'limit', DEFAULT_MEMPOOL_PAGE)!));
+  app.get('/tracker', async () => api.tracker());
+  app.get('/bans', async () => api.bans());
+
+  // The dashboard's live feed and the operator's metrics.
+  const stream = options.events ? new EventStream(options.events) : undefined;
+  const metrics = new NodeMetrics({ api, events: options.events ?? { subscribe: () => () => undefined }, ...(stream ? { stream } : {}), ...(options.wire ? { wire: options.wire } : {}) });
+  app.get('/events', (req, reply) => {
+    if (!stream) return sendError(reply, 404, 'not-found', 'this server has no event source');
+    reply.hijack();
+    if (!stream.add(reply.raw)) {
+      reply.raw.writeHead(503, { 'content-type': 'application/json' });
+      reply.raw.end(JSON.stringify({ error: { code: 'unavailable', reason: `${MAX_EVENT_CLIENTS} dashboards are connected already` } }));
+    }
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const text = await metrics.text();
+    return reply.type(metrics.contentType).send(text);
+  });
+
+  /** Whether this browser holds the token (the page shows control buttons as usable or not). */
+  app.get('/auth', async (req) => ({ control: tokenMatches(presentedToken(req, cookieName), token) }));
+
+  // The dashboard. `/?token=…` (the URL printed at start) trades the token for an HTTP-only cookie and
+  // redirects to `/`, so the token leaves the address bar and the history.
+  const built = existsSync(dashboardDir);
+  if (built) await app.register(fastifyStatic, { root: dashboardDir, index: false, wildcard: false, setHeaders: (res) => setPageHeaders(res.raw) });
+  app.get<{ Querystring: { token?: string } }>('/', async (req, reply) => {
+    const presented = req.query.token;
+    if (presented !== undefined) {
+      if (!tokenMatches(presented, token)) return sendError(reply, 401, 'unauthorized', `wrong API token in the address: use the one in ${tokenHint} (the URL printed at start)`);
+      reply.setCookie(cookieName, token, { httpOnly: true, sameSite: 'strict', path: '/' });
+      return reply.redirect('/', 303);
+    }
+    if (!built) return sendError(reply, 503, 'unavailable', `the dashboard is not built (${dashboardDir} is missing): run npm run build`);
+    setPageHeaders(reply.raw);
+    return reply.sendFile('index.html');
+  });
+  await app.register(controlRoutes(api));
+
+  app.addHook('onClose', async () => {
+    stream?.close();
+    metrics.close();
+  });
+
   await app.listen({ host, port: options.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
+  hosts = allowedHosts(host, port, options.allowedHosts);
+  cookieName = tokenCookieName(port);
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info({ host, port }, 'http api listening');
   let closing: Promise<void> | undefined;
   return {
     port,
     host,
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url,
+    dashboardUrl: `${host === '0.0.0.0' || host === '::' ? `http://127.0.0.1:${port}` : url}/?token=${token}`,
     close: () => (closing ??= app.close()),
   };
 }
+
+/**
+ * Headers of the dashboard's files: scripts and styles only from this server
+ * (no CDN, no inline script), and framing only by pages of this host (the
+ * devnet overview shows three peers side by side).
+ */
+function setPageHeaders(res: { setHeader(name: string, value: string): unknown }): void {
+  res.setHeader(
+    'content-security-policy',
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'self' http://127.0.0.1:* http://localhost:*",
+  );
+  res.setHeader('x-content-type-options', 'nosniff');
+  res.setHeader('referrer-policy', 'no-referrer');
+}
+

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { parseHostPort } from '../config/schema.js';
@@ -20,6 +21,7 @@ export interface NodeCommandOptions {
   tracker?: string;
   nats?: string;
   logLevel?: string;
+  logFormat?: string;
 }
 
 /** Exit code after a second SIGINT/SIGTERM that interrupts a clean stop. */
@@ -46,6 +48,7 @@ export function nodeOverrides(o: NodeCommandOptions): ConfigOverrides {
     peers: o.peer,
     'nats.url': o.nats,
     'log.level': o.logLevel,
+    'log.format': o.logFormat,
   };
   if (o.tracker !== undefined) {
     try {
@@ -73,7 +76,7 @@ export function nodeOverrides(o: NodeCommandOptions): ConfigOverrides {
 export async function runNode(options: NodeCommandOptions, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const overrides = nodeOverrides(options);
   const config: NodeConfig = loadConfig(options.config !== undefined ? { file: options.config, env, overrides } : { env, overrides });
-  const logger = createLogger({ level: config.log.level });
+  const logger = createLogger({ level: config.log.level, format: config.log.format });
 
   let signalled!: (signal: NodeJS.Signals) => void;
   const stopRequested = new Promise<NodeJS.Signals>((resolve) => (signalled = resolve));
@@ -101,7 +104,11 @@ async function runUntilStopped(config: NodeConfig, logger: Logger, stopRequested
   // Loaded here, after the config is known to be good: a bad config never loads LMDB or the pool.
   const { startNode } = await import('../node/node.js');
   const { startHttpApi } = await import('../api/http.js');
+<<<<<<< HEAD
   const { natsNodeDeps } = await import('../nats/node-wiring.js');
+=======
+  const { loadOrCreateApiToken, API_TOKEN_FILE } = await import('../api/token.js');
+>>>>>>> e337698 (api: dashboard at / (Preact + uPlot bundled by esbuild, served by @fastify/static), live over server-sent events, control routes behind the api.token (Host check, cross-site refusal, HTTP-only cookie), /metrics through prom-client; logs pretty on a terminal)
   let node;
   try {
     // The Senz coin service (src/senz) is loaded only for a peer configured with `senz`.
@@ -113,13 +120,26 @@ async function runUntilStopped(config: NodeConfig, logger: Logger, stopRequested
   }
   let http;
   try {
-    if (config.api.enabled) http = await startHttpApi(node.api, { host: config.api.host, port: config.api.port, logger });
+    if (config.api.enabled) {
+      const token = loadOrCreateApiToken(config.dataDir);
+      http = await startHttpApi(node.api, {
+        host: config.api.host,
+        port: config.api.port,
+        logger,
+        token,
+        tokenHint: join(config.dataDir, API_TOKEN_FILE),
+        allowedHosts: config.api.allowedHosts,
+        events: node.bus,
+      });
+    }
   } catch (err) {
     logger.fatal({ err }, 'http api failed to start');
     await node.stop();
     throw new Error(`cannot start the HTTP API on ${config.api.host}:${config.api.port}: ${(err as Error).message}`, { cause: err });
   }
   logger.info({ nodeId: node.nodeId, api: http?.url }, 'ready');
+  // Jupyter's habit: the URL with the token, on stdout, for the person who started the peer.
+  if (http) process.stdout.write(`dashboard of ${node.nodeId}: ${http.dashboardUrl}\n`);
 
   const outcome = await Promise.race([
     stopRequested.then((signal) => ({ type: 'signal' as const, signal })),
@@ -163,6 +183,7 @@ export function register(program: Command): void {
     .option('--tracker <host:port>', 'tracker to join (tracker.host, tracker.port)')
     .option('--nats <url>', 'NATS server (nats.url)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (log.level)')
+    .option('--log-format <format>', 'auto (pretty on a terminal, else JSON), pretty or json (log.format)')
     .action(async (opts: NodeCommandOptions) => {
       await runNode(opts);
     });

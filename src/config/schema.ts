@@ -112,6 +112,13 @@ export const HOST_PORT_PATTERN = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):([0-9]{1,5})$
 /** pino's levels, plus `silent`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+/** How log lines look: `pretty` (readable lines), `json` (one pino object per line) or `auto` (pretty on a terminal, JSON otherwise). */
+export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+/** @default 'auto' — log format. */
+export const DEFAULT_LOG_FORMAT: LogFormat = 'auto';
+/** Most extra host names the API answers to. */
+export const MAX_API_ALLOWED_HOSTS = 16;
 
 // ---------------------------------------------------------------------------
 // Field builders with exact messages
@@ -261,8 +268,15 @@ const apiSchema = z.strictObject(
     enabled: boolSchema.default(DEFAULT_API_ENABLED),
     host: hostSchema.default(DEFAULT_API_HOST),
     port: portSchema.optional(),
+    /** `Host` header values (`name:port`) served besides the loopback names and `host` (DNS-rebinding defence). */
+    allowedHosts: z
+      .array(z.string({ error: expected('"name:port" strings') }).regex(HOST_PORT_PATTERN, { error: expected('"name:port" strings') }), {
+        error: expected('an array of "name:port" strings'),
+      })
+      .max(MAX_API_ALLOWED_HOSTS, { error: expected(`at most ${MAX_API_ALLOWED_HOSTS} host names`) })
+      .default([]),
   },
-  { error: expected('an object { enabled, host, port }') },
+  { error: expected('an object { enabled, host, port, allowedHosts }') },
 );
 
 const natsSchema = z.strictObject(
@@ -290,8 +304,9 @@ const seed001Schema = z.strictObject(
 const logSchema = z.strictObject(
   {
     level: z.enum(LOG_LEVELS, { error: expected(`one of ${LOG_LEVELS.join(', ')}`) }).default(DEFAULT_LOG_LEVEL),
+    format: z.enum(LOG_FORMATS, { error: expected(`one of ${LOG_FORMATS.join(', ')}`) }).default(DEFAULT_LOG_FORMAT),
   },
-  { error: expected('an object { level }') },
+  { error: expected('an object { level, format }') },
 );
 
 // ---------------------------------------------------------------------------
@@ -449,7 +464,7 @@ export const nodeConfigInputSchema = z.strictObject(
 export const nodeConfigSchema = nodeConfigInputSchema.transform((c) => ({
   ...c,
   listen: { host: c.listen.host, port: c.listen.port ?? defaultListenPort(c.network) },
-  api: { enabled: c.api.enabled, host: c.api.host, port: c.api.port ?? defaultApiPort(c.network) },
+  api: { enabled: c.api.enabled, host: c.api.host, port: c.api.port ?? defaultApiPort(c.network), allowedHosts: c.api.allowedHosts },
 }));
 
 /**
@@ -464,11 +479,11 @@ export const nodeConfigSchema = nodeConfigInputSchema.transform((c) => ({
  * - `connections`: `{maxInbound, maxOutbound, banSeconds, handshakeTimeoutMs, maxInboundPerAddress, localRanges}`
  * - `mining`: `{enabled, workers, address? (64 lower-case hex), chunkMs}`
  * - `mempool`: `{maxTransactions, minFee, dustLimit (decimal strings, base units)}`
- * - `api`: `{enabled, host, port}` of the local HTTP API (port 0 = ephemeral)
+ * - `api`: `{enabled, host, port, allowedHosts}` of the local HTTP API (port 0 = ephemeral)
  * - `nats?`: `{url, name?, farm}` (farm: mine through remote `cheesechain miner` processes when local mining is off)
  * - `senz?`: `{switch (host:port), switchName, name, prices (service id → base units), fee}`: the Senz coin service (docs/senz.md)
  * - `seed001`: `{enabled, maxChainCheeses, idleTimeoutMs (ms), maxSessions}`: document 001's peer commands on the listening port (docs/seed001.md)
- * - `log`: `{level}`
+ * - `log`: `{level, format}`
  */
 export type NodeConfig = z.output<typeof nodeConfigSchema>;
 /** The config as it may be written (every defaulted field optional). */

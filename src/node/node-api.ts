@@ -180,6 +180,8 @@ export interface BlockView {
   /** Serialised size in bytes. */
   size: number;
   block: BlockJson;
+  /** Id of each transaction of `block.transactions`, in the same order (display hex). */
+  txids: string[];
 }
 
 export interface TransactionView {

@@ -13,7 +13,7 @@ import { DecodeError, fromHex, toHex } from '../core/encoding.js';
 import { genesisBlock, networkId as computeNetworkId, networkParams } from '../core/genesis.js';
 import { hashToHex } from '../core/hash.js';
 import { workFromBits } from '../core/pow.js';
-import { signTransfer, txFromJson, txToJson, type TransferTx } from '../core/transaction.js';
+import { signTransfer, txFromJson, txid, txToJson, type TransferTx } from '../core/transaction.js';
 import { generateKeyPair } from '../core/ed25519.js';
 import type { NodeConfig } from '../config/schema.js';
 import { MiningPool } from '../mining/pool.js';
@@ -437,7 +437,7 @@ export function createNodeApi(p: ApiParts): NodeApi {
   const blockView = async (hash: string): Promise<BlockView | undefined> => {
     const found = await request(p.chain, 'chain/get-block', { hash }, API_ASK_TIMEOUT_MS);
     if (!found) return undefined;
-    return { hash, height: found.entry.height, mainChain: found.mainChain, size: blockSize(found.block), block: blockToJson(found.block) };
+    return { hash, height: found.entry.height, mainChain: found.mainChain, size: blockSize(found.block), block: blockToJson(found.block), txids: found.block.txs.map(txid) };
   };
   return {
     async info(): Promise<NodeInfo> {

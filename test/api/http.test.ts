@@ -56,7 +56,7 @@ class ChainlessApi implements CoreApi {
     };
   }
   private view(): BlockView {
-    return { hash: genesisHash, height: 0, mainChain: true, size: blockSize(genesis), block: blockToJson(genesis) };
+    return { hash: genesisHash, height: 0, mainChain: true, size: blockSize(genesis), block: blockToJson(genesis), txids: genesis.txs.map(txid) };
   }
   async blockByHash(hash: string): Promise<BlockView | undefined> {
     this.check();

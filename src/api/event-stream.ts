@@ -1,0 +1,102 @@
+import type { ServerResponse } from 'node:http';
+import type { NodeEvent } from '../actors/events.js';
+import { eventView } from './event-views.js';
+
+/** Most dashboards (event-stream clients) served at once; more get 503. */
+export const MAX_EVENT_CLIENTS = 32;
+/**
+ * Bytes a client may leave unread before it is dropped (its browser
+ * reconnects and reloads what it missed). A few thousand events: far more
+ * than a healthy page ever lags, far less than would hurt the node.
+ */
+export const MAX_EVENT_CLIENT_BUFFER_BYTES = 1024 * 1024;
+/** Interval of the keep-alive comment that stops proxies and browsers from timing the stream out, ms. */
+export const EVENT_KEEPALIVE_MS = 15_000;
+/** Reconnection delay the browser is told to use (`retry:`), ms. */
+export const EVENT_RETRY_MS = 2_000;
+
+/** Something that hands out node events (the node's event bus). */
+export interface NodeEventSource {
+  subscribe(listener: (e: NodeEvent) => void): () => void;
+}
+
+/** Counters of the stream, for /metrics. */
+export interface EventStreamStats {
+  clients: number;
+  /** Events written (counted once per event, whatever the number of clients). */
+  events: number;
+  /** Clients dropped because they did not read. */
+  dropped: number;
+}
+
+/**
+ * Server-sent events (the WHATWG `text/event-stream` format) of a node's
+ * events to every connected dashboard. Each event is turned into JSON once and
+ * the same bytes are written to every client; with no client connected the
+ * bus listener returns at once, so an idle dashboard costs the node nothing.
+ * A client that stops reading is cut off at {@link MAX_EVENT_CLIENT_BUFFER_BYTES}.
+ */
+export class EventStream {
+  private readonly clients = new Set<ServerResponse>();
+  private readonly off: () => void;
+  private keepAlive: NodeJS.Timeout | undefined;
+  private readonly stats = { events: 0, dropped: 0 };
+
+  constructor(source: NodeEventSource) {
+    this.off = source.subscribe((e) => {
+      if (this.clients.size === 0) return;
+      this.broadcast(`event: ${e.type}\ndata: ${JSON.stringify(eventView(e))}\n\n`);
+    });
+  }
+
+  /** Takes over a response as an event stream; false when {@link MAX_EVENT_CLIENTS} are connected already. */
+  add(res: ServerResponse): boolean {
+    if (this.clients.size >= MAX_EVENT_CLIENTS) return false;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-content-type-options': 'nosniff',
+    });
+    res.write(`retry: ${EVENT_RETRY_MS}\n: connected\n\n`);
+    this.clients.add(res);
+    res.once('close', () => this.remove(res));
+    this.keepAlive ??= setInterval(() => this.broadcast(': keep-alive\n\n', false), EVENT_KEEPALIVE_MS);
+    return true;
+  }
+
+  get counters(): EventStreamStats {
+    return { clients: this.clients.size, ...this.stats };
+  }
+
+  /** Ends every stream and stops listening to the node. */
+  close(): void {
+    this.off();
+    for (const res of [...this.clients]) res.end();
+    this.clients.clear();
+    clearInterval(this.keepAlive);
+    this.keepAlive = undefined;
+  }
+
+  private broadcast(text: string, isEvent = true): void {
+    if (isEvent) this.stats.events++;
+    const bytes = Buffer.from(text);
+    for (const res of this.clients) {
+      if (res.writableLength > MAX_EVENT_CLIENT_BUFFER_BYTES) {
+        this.stats.dropped++;
+        res.destroy();
+        this.remove(res);
+        continue;
+      }
+      res.write(bytes);
+    }
+  }
+
+  private remove(res: ServerResponse): void {
+    this.clients.delete(res);
+    if (this.clients.size === 0) {
+      clearInterval(this.keepAlive);
+      this.keepAlive = undefined;
+    }
+  }
+}
