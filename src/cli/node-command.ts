@@ -104,11 +104,8 @@ async function runUntilStopped(config: NodeConfig, logger: Logger, stopRequested
   // Loaded here, after the config is known to be good: a bad config never loads LMDB or the pool.
   const { startNode } = await import('../node/node.js');
   const { startHttpApi } = await import('../api/http.js');
-<<<<<<< HEAD
   const { natsNodeDeps } = await import('../nats/node-wiring.js');
-=======
   const { loadOrCreateApiToken, API_TOKEN_FILE } = await import('../api/token.js');
->>>>>>> e337698 (api: dashboard at / (Preact + uPlot bundled by esbuild, served by @fastify/static), live over server-sent events, control routes behind the api.token (Host check, cross-site refusal, HTTP-only cookie), /metrics through prom-client; logs pretty on a terminal)
   let node;
   try {
     // The Senz coin service (src/senz) is loaded only for a peer configured with `senz`.
