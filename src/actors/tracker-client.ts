@@ -20,7 +20,8 @@ export interface TrackerMembers {
 /** Messages of the tracker client actor. */
 export type TrackerClientMsg =
   | { type: 'tracker/poll' }
-  | { type: 'tracker/members'; reply: Reply<TrackerMembers> }
+  /** The members last heard; with `refresh`, asks the tracker first (document 003's "peer list"). */
+  | { type: 'tracker/members'; refresh?: boolean; reply: Reply<TrackerMembers> }
   /** Asks the tracker now and has the peer manager dial every other member at once; replies with the members (document 003's "connect peers"). */
   | { type: 'tracker/connect-all'; reply: Reply<{ members: TrackerMembers; dialing: number }> };
 
@@ -63,6 +64,7 @@ export class TrackerClientActor implements Actor<TrackerClientMsg> {
         await this.poll();
         return;
       case 'tracker/members':
+        if (msg.refresh) await this.poll();
         msg.reply.resolve(this.snapshot());
         return;
       case 'tracker/connect-all': {

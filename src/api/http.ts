@@ -205,7 +205,11 @@ export async function startHttpApi(api: NodeApi, options: HttpApiOptions): Promi
     return api.chain(from === undefined ? { limit } : { from, limit });
   });
   app.get<{ Querystring: { limit?: string } }>('/mempool', async (req) => api.mempool(queryInt(req.query.limit, 'limit', DEFAULT_MEMPOOL_PAGE)!));
-  app.get('/tracker', async () => api.tracker());
+  app.get<{ Querystring: { refresh?: string } }>('/tracker', async (req) => {
+    const refresh = req.query.refresh;
+    if (refresh !== undefined && refresh !== 'true' && refresh !== 'false') throw new HttpError(400, 'bad-request', `refresh must be true or false, got ${JSON.stringify(String(refresh).slice(0, 20))}`);
+    return api.tracker({ refresh: refresh === 'true' });
+  });
   app.get('/bans', async () => api.bans());
 
   // The dashboard's live feed and the operator's metrics.

@@ -32,8 +32,12 @@ export interface NodeApi {
   chain(range: { from?: number; limit: number }): Promise<ChainPage>;
   /** Unconfirmed transfers, best fee first (at most `limit`), and the mempool's totals. */
   mempool(limit: number): Promise<MempoolView>;
-  /** The tracker this peer joined (document 001: its PID and the members' PIDs), with which members it is connected to. */
-  tracker(): Promise<TrackerView>;
+  /**
+   * The tracker this peer joined (document 001: its PID and the members' PIDs), with which members it is
+   * connected to. The list is the tracker's last answer (asked every 10 s); `refresh` asks the tracker now
+   * (document 003's "peer list" button).
+   */
+  tracker(options?: { refresh?: boolean }): Promise<TrackerView>;
 
   /** Starts mining (creating the local pool when the node was started without mining). */
   startMining(): Promise<ControlResult>;

@@ -519,10 +519,10 @@ export function createNodeApi(p: ApiParts): NodeApi {
       const list = await request(p.mempool, 'mempool/list', { limit: n }, API_ASK_TIMEOUT_MS);
       return { size: info.size, bytes: info.bytes, transactions: list.map((e) => ({ txid: e.txid, tx: txToJson(e.tx) })) };
     },
-    async tracker(): Promise<TrackerView> {
+    async tracker(options): Promise<TrackerView> {
       const t = p.config.tracker;
       if (!t || !p.tracker) return { tracker: null, peerId: null, updatedAt: null, members: [] };
-      const [m, peers] = await Promise.all([request(p.tracker, 'tracker/members', {}, API_ASK_TIMEOUT_MS), p.peers()]);
+      const [m, peers] = await Promise.all([request(p.tracker, 'tracker/members', { refresh: options?.refresh === true }, API_ASK_TIMEOUT_MS), p.peers()]);
       return trackerView(`${t.host}:${t.port}`, m, peers);
     },
     async startMining(): Promise<ControlResult> {

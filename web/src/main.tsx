@@ -93,8 +93,8 @@ function App() {
     const a = await get<NodeInfo>('/info');
     if (a.ok) setInfo(a.body);
   }, []);
-  const loadPeers = useCallback(async () => {
-    const [t, p, b] = await Promise.all([get<TrackerView>('/tracker'), get<PeerView[]>('/peers'), get<BanView[]>('/bans')]);
+  const loadPeers = useCallback(async (refresh = false) => {
+    const [t, p, b] = await Promise.all([get<TrackerView>(`/tracker${refresh ? '?refresh=true' : ''}`), get<PeerView[]>('/peers'), get<BanView[]>('/bans')]);
     if (t.ok) setTracker(t.body);
     if (p.ok) setPeers(p.body);
     if (b.ok) setBans(b.body);
@@ -228,7 +228,7 @@ function App() {
 
   // --- the four buttons of document 003, and the other controls ---
   const peerList = async (): Promise<void> => {
-    const t = await loadPeers();
+    const t = await loadPeers(true);
     if (check(t, 'peer list')) say(`peer list: ${t.body.members.length} member(s) at tracker ${t.body.tracker ?? '(none)'}`, 'peer');
   };
   const connectPeers = async (): Promise<void> => {
