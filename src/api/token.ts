@@ -37,6 +37,16 @@ export function loadOrCreateApiToken(dir: string): string {
     writeFileSync(path, token + '\n', { mode: 0o600, flag: 'wx' });
     return token;
   }
+  return readApiToken(dir);
+}
+
+/**
+ * The token of a peer's data folder, for a program that talks to that peer (the devnet, scripts).
+ * @throws ApiTokenError when the file is missing, readable by group or others, or not 64 hex characters.
+ */
+export function readApiToken(dir: string): string {
+  const path = join(dir, API_TOKEN_FILE);
+  if (!existsSync(path)) throw new ApiTokenError(`${path} does not exist: the peer creates it when its HTTP API starts`);
   if ((statSync(path).mode & 0o077) !== 0) throw new ApiTokenError(`${path} is readable by others; run chmod 600 on it`);
   const token = readFileSync(path, 'utf8').trim();
   if (!TOKEN_RE.test(token)) throw new ApiTokenError(`${path} must hold 64 hex characters; delete it to get a new token`);

@@ -11,6 +11,8 @@ import { hashFromHex } from '../core/hash.js';
 import { COIN, NETWORKS } from '../core/params.js';
 import { TRANSFER_BYTES, signTransfer, txToJson } from '../core/transaction.js';
 import type { AccountView, BlockView, NodeInfo } from '../node/node-api.js';
+import { readApiToken } from '../api/token.js';
+import { DEFAULT_OVERVIEW_PORT, startDevnetOverview, type DevnetOverview } from './devnet-overview.js';
 
 /** How often the summary is redrawn, ms. */
 export const SUMMARY_INTERVAL_MS = 1_000;
@@ -33,6 +35,8 @@ const MAIN = join(PACKAGE_ROOT, 'dist/src/cli/main.js');
 export interface DevnetOptions {
   /** Seconds to run; undefined runs until SIGINT. */
   duration?: number;
+  /** Port of the overview page (three dashboards side by side); 0 = any free port. @default DEFAULT_OVERVIEW_PORT */
+  overviewPort?: number;
   dataDir: string;
   configDir: string;
   nats?: string;
@@ -70,10 +74,26 @@ export function registerDevnetCommand(program: Command): void {
     .option('--tx-interval <ms>', 'pause between generated transactions, ms', parsePositiveInt, DEFAULT_TX_INTERVAL_MS)
     .option('--fresh', 'delete the data folder first', false)
     .option('--senz', `also run a Senz switch on udp 127.0.0.1:${DEVNET_SWITCH_PORT} and make ${DEVNET_COIN_PEER} the coin service "coins" (docs/senz.md)`, false)
-    .action(async (o: { duration?: number; dataDir: string; configDir: string; nats?: string; txInterval: number; fresh: boolean; senz: boolean }) => {
-      const code = await runDevnet({ duration: o.duration, dataDir: resolve(o.dataDir), configDir: resolve(o.configDir), nats: o.nats, txIntervalMs: o.txInterval, fresh: o.fresh, senz: o.senz });
+    .option('--overview-port <n>', 'port of the page showing the three dashboards side by side (0 = any free port)', parsePort, DEFAULT_OVERVIEW_PORT)
+    .action(async (o: { duration?: number; dataDir: string; configDir: string; nats?: string; txInterval: number; fresh: boolean; senz: boolean; overviewPort: number }) => {
+      const code = await runDevnet({
+        duration: o.duration,
+        dataDir: resolve(o.dataDir),
+        configDir: resolve(o.configDir),
+        nats: o.nats,
+        txIntervalMs: o.txInterval,
+        fresh: o.fresh,
+        senz: o.senz,
+        overviewPort: o.overviewPort,
+      });
       process.exit(code);
     });
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`expected a port from 0 to 65535, got ${JSON.stringify(v)}`);
+  return n;
 }
 
 function parsePositiveInt(v: string): number {
@@ -242,6 +262,17 @@ export async function runDevnet(opts: DevnetOptions): Promise<number> {
     throw err;
   }
 
+  // Document 003's three windows: each peer's dashboard (its token is in its data folder once its API runs), and one page with all three.
+  const dashboards = peers.map((p) => ({ name: p.name, dashboardUrl: `${p.api}/?token=${readApiToken(join(opts.dataDir, p.name))}` }));
+  let overview: DevnetOverview | undefined;
+  try {
+    overview = await startDevnetOverview(dashboards, { port: opts.overviewPort ?? DEFAULT_OVERVIEW_PORT });
+  } catch (err) {
+    console.log(`no overview page: ${(err as Error).message}`);
+  }
+  const urls = [...dashboards.map((d) => `dashboard of ${d.name}: ${d.dashboardUrl}`), ...(overview ? [`all three side by side: ${overview.url}`] : [])].join('\n');
+  console.log(urls);
+
   const first = await getJson<NodeInfo>(`${peers[0]!.api}/info`);
   const startHeight = first.height;
   const networkId = hashFromHex(first.networkId);
@@ -271,7 +302,7 @@ export async function runDevnet(opts: DevnetOptions): Promise<number> {
     void poll().then((infos) => {
       if (!running) return;
       const text = renderSummary(infos, peers, started, stats, senz?.());
-      if (tty) logUpdate(text);
+      if (tty) logUpdate(`${urls}\n\n${text}`);
       else if (Date.now() - lastPlain >= 5_000) {
         lastPlain = Date.now();
         console.log(text);
@@ -307,6 +338,7 @@ export async function runDevnet(opts: DevnetOptions): Promise<number> {
     }
   }
   console.log(await blockTimeLine(peers[0]!.api, startHeight).catch((err: Error) => `block time: not available (${err.message})`));
+  await overview?.close();
   await stopAll();
   senz?.close();
   return code;

@@ -138,6 +138,7 @@ t.test('the dashboard in Chromium: the four buttons of document 003, live blocks
   await page.locator(`[data-testid=detail-tx][data-txid="${txid}"]`).waitFor({ timeout: SLOW_MS });
   t.pass('the transfer made on the page is in a block of the cheese stack');
   await shot(page, 'cheese-stack');
+  await page.screenshot({ path: join(SCREENSHOT_DIR, 'dashboard.png') }); // the viewport only: the README's picture (docs/dashboard.png)
   await page.getByTestId('cheese-toggle').check();
   const cheese = JSON.parse((await page.getByTestId('cheese').textContent()) ?? '{}');
   t.equal(cheese.sequence_number, where!.height, 'the cheese view: sequence_number is the height');

@@ -11,6 +11,7 @@ import {
   DEFAULT_LISTEN_HOST,
   DEFAULT_LOG_LEVEL,
   DEFAULT_SEED001_ENABLED,
+  DEFAULT_LOG_FORMAT,
   DEFAULT_MAX_INBOUND,
   DEFAULT_MAX_OUTBOUND,
   DEFAULT_MEMPOOL_MAX_TRANSACTIONS,
@@ -61,6 +62,15 @@ function issueAt(issues: readonly ConfigIssue[], path: string): ConfigIssue | un
   return issues.find((i) => i.path === path);
 }
 
+t.test('api.allowedHosts and log.format: from the environment, and refused with the field named', async (t) => {
+  const c = loadConfig({ env: { CHEESECHAIN_DATA_DIR: '/tmp/x', CHEESECHAIN_API_ALLOWED_HOSTS: 'peer1.lan:18331, [::1]:9', CHEESECHAIN_LOG_FORMAT: 'json' } });
+  t.same(c.api.allowedHosts, ['peer1.lan:18331', '[::1]:9']);
+  t.equal(c.log.format, 'json');
+  const bad = fails(t, () => loadConfig({ env: { CHEESECHAIN_DATA_DIR: '/tmp/x', CHEESECHAIN_API_ALLOWED_HOSTS: 'nohostport', CHEESECHAIN_LOG_FORMAT: 'fancy' } }));
+  t.ok(issueAt(bad.issues, 'api.allowedHosts.0') ?? issueAt(bad.issues, 'api.allowedHosts'), 'api.allowedHosts named');
+  t.ok(issueAt(bad.issues, 'log.format'), 'log.format named');
+});
+
 t.test('defaults fill every field; network-dependent ports follow the network', async (t) => {
   const c = loadConfig({ env: { CHEESECHAIN_DATA_DIR: '/tmp/x' } });
   t.same(c, {
@@ -78,9 +88,9 @@ t.test('defaults fill every field; network-dependent ports follow the network', 
     },
     mining: { enabled: false, workers: defaultMiningWorkers(), chunkMs: DEFAULT_MINING_CHUNK_MS },
     mempool: { maxTransactions: DEFAULT_MEMPOOL_MAX_TRANSACTIONS, minFee: DEFAULT_MEMPOOL_MIN_FEE, dustLimit: DEFAULT_MEMPOOL_DUST_LIMIT },
-    api: { enabled: true, host: DEFAULT_API_HOST, port: NETWORKS.devnet.defaultPort + 1 },
+    api: { enabled: true, host: DEFAULT_API_HOST, port: NETWORKS.devnet.defaultPort + 1, allowedHosts: [] },
     seed001: { enabled: DEFAULT_SEED001_ENABLED, maxChainCheeses: SEED001_MAX_CHAIN_CHEESES, idleTimeoutMs: SEED001_IDLE_TIMEOUT_MS, maxSessions: SEED001_MAX_SESSIONS },
-    log: { level: DEFAULT_LOG_LEVEL },
+    log: { level: DEFAULT_LOG_LEVEL, format: DEFAULT_LOG_FORMAT },
   });
   t.equal(c.tracker, undefined);
   t.equal(c.nats, undefined);

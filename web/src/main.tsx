@@ -553,7 +553,9 @@ function Race(props: { blocks: BlockSummaryView[]; hash: { x: number[]; y: numbe
   const intervals = useMemo(() => {
     const x: number[] = [];
     const y: number[] = [];
+    // From height 2: the genesis block's time is fixed in the code, not raced for.
     for (let i = 1; i < asc.length; i++) {
+      if (asc[i - 1]!.height === 0) continue;
       x.push(asc[i]!.height);
       y.push(asc[i]!.time - asc[i - 1]!.time);
     }
