@@ -27,6 +27,9 @@ const CHROMIUM = process.env.CHEESECHAIN_CHROMIUM ?? '/usr/bin/chromium';
 const LIVE_UPDATE_MS = 2_000;
 /** Patience for things that wait on mining or dialing on a busy machine, ms. */
 const SLOW_MS = 60_000;
+/** The whole test: a browser, a tracker and two peers that mine on a machine other tests share, ms. */
+const TEST_TIMEOUT_MS = 400_000;
+t.setTimeout(TEST_TIMEOUT_MS);
 
 t.test('the dashboard in Chromium: the four buttons of document 003, live blocks, a transfer mined from the page', async (t) => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) or set CHEESECHAIN_CHROMIUM`);

@@ -1,0 +1,140 @@
+/**
+ * Cost of a connected dashboard (`npm run bench:dashboard`, `node dist/bench/dashboard.js`):
+ * block connect throughput of a real regtest peer (LMDB in a temporary
+ * folder, its actors, its HTTP API) while a dashboard client in another
+ * process reads every event of `GET /events`, against the same peer with no
+ * client, in one run. Rounds alternate (none, client, none, client, …) so
+ * that the machine's drift hits both sides; the ratio is of the medians.
+ *
+ * Blocks carry only their coinbase, the worst case for this ratio: the
+ * event-stream work per block is fixed, so larger blocks dilute it. Each block
+ * goes through `NodeApi.submitBlock` (JSON decode, chain actor, one LMDB write
+ * transaction, events), like a block from a peer. Built and mined before any
+ * timing starts.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { startHttpApi } from '../src/api/http.js';
+import { blockToJson, computeMerkleRoot, type Block } from '../src/core/block.js';
+import { generateKeyPair } from '../src/core/ed25519.js';
+import { genesisBlock, networkId } from '../src/core/genesis.js';
+import { hashFromHex, hashToHex } from '../src/core/hash.js';
+import { headerHashHex, type BlockHeader } from '../src/core/header.js';
+import { BLOCK_VERSION, NETWORKS, blockReward } from '../src/core/params.js';
+import { checkProofOfWork } from '../src/core/validation.js';
+import { nodeConfigSchema } from '../src/config/schema.js';
+import { startNode } from '../src/node/node.js';
+
+/** Blocks connected per round. */
+const BLOCKS_PER_ROUND = Number(process.env.BENCH_BLOCKS ?? 300);
+/** Rounds of each kind (without a client, with one). */
+const ROUNDS = 3;
+const params = NETWORKS.regtest;
+
+function buildChain(n: number): Block[] {
+  const miner = generateKeyPair().publicKey;
+  const out: Block[] = [];
+  let prev = genesisBlock(params);
+  let prevHash = hashToHex(networkId(params));
+  for (let height = 1; height <= n; height++) {
+    const txs = [{ type: 'coinbase' as const, recipient: miner, amount: blockReward(params, height), height }];
+    const header: BlockHeader = { version: BLOCK_VERSION, prevHash: hashFromHex(prevHash), merkleRoot: computeMerkleRoot(txs), time: prev.header.time + 1, bits: params.genesisBits, nonce: 0 };
+    while (!checkProofOfWork(header, params).ok) header.nonce++;
+    prev = { header, txs };
+    prevHash = headerHashHex(header);
+    out.push(prev);
+  }
+  return out;
+}
+
+/** A dashboard in its own process: reads the stream and, when told to stop, prints how many block events it saw. */
+function startClient(url: string): Promise<{ child: ChildProcess; stop: () => Promise<number> }> {
+  const code = `
+    let blocks = 0, tail = '';
+    process.on('SIGTERM', () => { process.stdout.write(String(blocks)); process.exit(0); });
+    fetch(${JSON.stringify(url)}).then(async (res) => {
+      process.stdout.write('open\\n');
+      for await (const chunk of res.body) {
+        const text = tail + Buffer.from(chunk).toString();
+        const parts = text.split('event: block-connected\\n');
+        blocks += parts.length - 1;
+        tail = parts[parts.length - 1].slice(-40);
+      }
+    });`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    const wait = setInterval(() => {
+      if (!out.startsWith('open\n')) return;
+      clearInterval(wait);
+      resolve({
+        child,
+        stop: () =>
+          new Promise<number>((done) => {
+            child.once('exit', () => done(Number(out.slice(5))));
+            child.kill('SIGTERM');
+          }),
+      });
+    }, 10);
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'cheesechain-bench-dashboard-'));
+  const total = BLOCKS_PER_ROUND * ROUNDS * 2;
+  const t0 = performance.now();
+  const chain = buildChain(total).map((b) => blockToJson(b));
+  console.log(`built ${total} coinbase-only regtest blocks in ${((performance.now() - t0) / 1000).toFixed(1)} s; load average ${loadavg()[0]!.toFixed(1)}`);
+  const logger = pino({ level: 'silent' });
+  const config = nodeConfigSchema.parse({ network: 'regtest', dataDir: dir, listen: { host: '127.0.0.1', port: 0 }, mining: { enabled: false, workers: 1 }, log: { level: 'silent' } });
+  const node = await startNode(config, { logger });
+  const http = await startHttpApi(node.api, { port: 0, logger, events: node.bus });
+  const rates: Record<'none' | 'client', number[]> = { none: [], client: [] };
+  let next = 0;
+  let seen = 0;
+  try {
+    for (let round = 0; round < ROUNDS * 2; round++) {
+      const kind = round % 2 === 0 ? 'none' : 'client';
+      const client = kind === 'client' ? await startClient(`${http.url}/events`) : undefined;
+      const start = performance.now();
+      for (let i = 0; i < BLOCKS_PER_ROUND; i++) {
+        const r = await node.api.submitBlock(chain[next++]);
+        if (r.status !== 'connected') throw new Error(`benchmark: block ${next} was ${r.status}`);
+      }
+      const rate = BLOCKS_PER_ROUND / ((performance.now() - start) / 1000);
+      rates[kind].push(rate);
+      if (client) {
+        // The client must have read every block's event: wait for the stream to drain, then count.
+        await new Promise((r) => setTimeout(r, 500));
+        const blocks = await client.stop();
+        seen += blocks;
+        if (blocks !== BLOCKS_PER_ROUND) throw new Error(`benchmark: the dashboard saw ${blocks} of ${BLOCKS_PER_ROUND} block events`);
+      }
+      console.log(`round ${round + 1}: ${kind === 'none' ? 'no dashboard     ' : 'dashboard reading'} ${rate.toFixed(0)} blocks/s`);
+    }
+  } finally {
+    await http.close();
+    await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const none = median(rates.none);
+  const client = median(rates.client);
+  console.log('');
+  console.log(`block connect, median of ${ROUNDS} rounds of ${BLOCKS_PER_ROUND} blocks:`);
+  console.log(`  no dashboard:                     ${none.toFixed(0)} blocks/s`);
+  console.log(`  a dashboard reading every event:  ${client.toFixed(0)} blocks/s (it read ${seen} block events)`);
+  console.log(`  ratio with / without:             ${(client / none).toFixed(3)} (target ≥ 0.90)`);
+}
+
+await main();
