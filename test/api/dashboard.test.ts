@@ -125,7 +125,8 @@ t.test('control routes: each action, and bad parameters name their field', async
   const recipient = toHex(generateKeyPair().publicKey);
   const formed = await post('/wallet/send', { recipient, amount: '1000', fee: '1000' });
   t.equal(formed.status, 200, JSON.stringify(formed.body));
-  const tooMuch = await post('/wallet/send', { recipient, amount: '999999999999999999', fee: '1000' });
+  const balance = BigInt((await request(`${p.base}/accounts/${info.miningAddress}`)).body.balance);
+  const tooMuch = await post('/wallet/send', { recipient, amount: String(balance + 1n), fee: '1000' });
   t.equal(tooMuch.status, 409, 'a typed refusal');
   t.equal(tooMuch.body.error.code, 'insufficient-balance');
 
@@ -165,7 +166,7 @@ t.test('control routes: each action, and bad parameters name their field', async
   ]) {
     t.ok(metrics.body.includes(name), name.trim());
   }
-  t.match(metrics.body, new RegExp(`cheesechain_height ${withTx.height}`));
+  t.ok(Number(/^cheesechain_height (\d+)$/m.exec(metrics.body)?.[1]) >= withTx.height, 'the height gauge follows the tip');
 
   const stopped = p.node.done;
   t.equal((await post('/node/stop', {})).status, 200, 'stop node answers before it stops');
