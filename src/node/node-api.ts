@@ -57,7 +57,7 @@ export interface NodeApi {
   bans(): Promise<BanView[]>;
   /**
    * Signs a transfer with this peer's mining key and submits it like {@link submitTransaction}.
-   * `random` is document 003's "create transaction": a random amount (at most 1 % of the balance) to a
+   * `random` is document 003's "create transaction": a random amount (from the dust limit up to 1 % of the balance) to a
    * random recent miner, or to a fresh key when no other miner is known.
    */
   sendTransfer(request: TransferRequest): Promise<SendTransferResult>;

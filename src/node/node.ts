@@ -566,8 +566,10 @@ export function createNodeApi(p: ApiParts): NodeApi {
       if (wanted.random) {
         const balance = p.store.getAccount(p.miningAddress)?.balance ?? 0n;
         const fee = minFee > RANDOM_TRANSFER_FEE ? minFee : RANDOM_TRANSFER_FEE;
+        // Never below the dust limit, or the mempool refuses it (a balance too small is refused as such).
+        const dust = BigInt(p.config.mempool.dustLimit);
         const most = balance / RANDOM_TRANSFER_DIVISOR;
-        fields = { recipient: randomRecipient(p.store, p.miningAddress), amount: most > 1n ? 1n + randomBelow(most) : 1n, fee };
+        fields = { recipient: randomRecipient(p.store, p.miningAddress), amount: most > dust ? dust + randomBelow(most - dust + 1n) : dust, fee };
       } else {
         fields = { recipient: fromHex(wanted.recipient, 32, 'recipient'), amount: wanted.amount, fee: wanted.fee };
       }

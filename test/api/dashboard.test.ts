@@ -105,10 +105,11 @@ t.test('control routes: each action, and bad parameters name their field', async
   // Mining through the API, then a transfer signed with the node's key, seen in the mempool and mined into a block.
   const events = await openEvents(p.base);
   t.teardown(() => events.close());
-  const firstBlock = events.next('block-connected');
+  // Two blocks: a coinbase is spendable once the next block connects (regtest's coinbase maturity is 1).
+  const secondBlock = events.next('block-connected', (b) => b.height >= 2);
   t.equal((await post('/mining/start', {})).status, 200);
-  const block = await firstBlock;
-  t.ok(block.height >= 1);
+  const block = await secondBlock;
+  t.ok(block.height >= 2);
   t.equal((await post('/mining/stop', {})).status, 200);
   const info = (await request(`${p.base}/info`)).body;
   t.equal(info.mining, false);
