@@ -11,6 +11,7 @@ import { AddressBook, addressKey, bookGroup, type AddressRecord } from './addres
 import { selectEvictionVictim, type EvictionCandidate } from './eviction.js';
 import { MisbehaviourBook, TokenBucket } from './misbehaviour.js';
 import { sniffProtocol } from '../transport/seed001.js';
+import { TrafficCounters, type TrafficSnapshot } from '../transport/traffic.js';
 import { connectSocket, listenSockets, type SocketListener } from '../transport/tcp.js';
 import type { GossipMsg, Offence, PeerLink } from './gossip.js';
 import type { Actor, ActorContext, ActorRef, Reply } from './runtime/actor.js';
@@ -85,7 +86,9 @@ export type PeerManagerMsg =
   | { type: 'pm/ban'; target: { nodeId: string } | { host: string }; seconds: number; reply: Reply<void> }
   /** Lifts a ban; replies false when there was none. */
   | { type: 'pm/unban'; target: { nodeId: string } | { host: string }; reply: Reply<boolean> }
-  | { type: 'pm/bans'; reply: Reply<Array<{ key: string; until: number }>> };
+  | { type: 'pm/bans'; reply: Reply<Array<{ key: string; until: number }>> }
+  /** Messages and bytes by method and direction over every connection since start. */
+  | { type: 'pm/traffic'; reply: Reply<TrafficSnapshot> };
 
 export interface PeerManagerDeps {
   nodeId: string;
@@ -164,6 +167,8 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
   private port = 0;
   private readonly book: AddressBook;
   private readonly pending = new Set<PeerConnection>();
+  /** Every connection's messages and bytes by method, kept after the connections close. */
+  private readonly traffic = new TrafficCounters();
   /** Accepted inbound sockets by remote address, from accept to close, whatever protocol they speak. */
   private readonly acceptedByAddress = new Map<string, Set<Socket>>();
   private readonly open = new Map<string, PeerConnection>();
@@ -285,6 +290,9 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
         return;
       case 'pm/bans':
         msg.reply.resolve(this.scores.bansInForce(this.clock.nowMs()).map((b) => ({ key: b.subject, until: b.untilMs })));
+        return;
+      case 'pm/traffic':
+        msg.reply.resolve(this.traffic.snapshot());
         return;
       default:
         assertNever(msg);
@@ -441,6 +449,7 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
       handshakeTimeoutMs: this.deps.handshakeTimeoutMs,
       ...(this.deps.pingIntervalMs ? { pingIntervalMs: this.deps.pingIntervalMs } : {}),
       ...(this.deps.identity ? { identity: this.deps.identity } : {}),
+      traffic: this.traffic,
     };
     return init;
   }

@@ -9,8 +9,8 @@ import { controlRoutes } from './control-routes.js';
 import { HttpError, rejectStatus, sendError, type HttpErrorBody, type HttpErrorCode } from './errors.js';
 import { EventStream, MAX_EVENT_CLIENTS, type NodeEventSource } from './event-stream.js';
 import { allowedHosts, checkHost, checkSameOrigin, checkToken, presentedToken, tokenCookieName, type GuardRefusal } from './guard.js';
-import { NodeMetrics, type WireCounters } from './metrics.js';
 import { newApiToken, tokenMatches } from './token.js';
+import { NodeMetrics } from './metrics.js';
 
 /*
  * The local HTTP/JSON API of a peer (docs/api.md). It only translates HTTP to
@@ -48,8 +48,6 @@ export interface HttpApiOptions {
   allowedHosts?: readonly string[];
   /** The node's events: feeds the dashboard's stream (`GET /events`) and the counters of `/metrics`. Without it both are empty. */
   events?: NodeEventSource;
-  /** Per-method wire counters for `/metrics`. */
-  wire?: () => WireCounters | Promise<WireCounters>;
   /** @default {@link DASHBOARD_DIR} */
   dashboardDir?: string;
 }
@@ -214,7 +212,7 @@ export async function startHttpApi(api: NodeApi, options: HttpApiOptions): Promi
 
   // The dashboard's live feed and the operator's metrics.
   const stream = options.events ? new EventStream(options.events) : undefined;
-  const metrics = new NodeMetrics({ api, events: options.events ?? { subscribe: () => () => undefined }, ...(stream ? { stream } : {}), ...(options.wire ? { wire: options.wire } : {}) });
+  const metrics = new NodeMetrics({ api, events: options.events ?? { subscribe: () => () => undefined }, ...(stream ? { stream } : {}) });
   app.get('/events', (req, reply) => {
     if (!stream) return sendError(reply, 404, 'not-found', 'this server has no event source');
     reply.hijack();

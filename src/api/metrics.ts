@@ -7,28 +7,18 @@ export const METRIC_PREFIX = 'cheesechain_';
 /** Upper bounds of the reorg depth histogram, blocks. */
 export const REORG_DEPTH_BUCKETS = [1, 2, 3, 5, 10, 20, 50, 100];
 
-/** Per-method wire counters handed out by the peer manager (messages and bytes of frames in each direction). */
-export interface WireCounters {
-  /** Method → [messages, bytes] received. */
-  received: ReadonlyMap<string, readonly [number, number]>;
-  /** Method → [messages, bytes] sent. */
-  sent: ReadonlyMap<string, readonly [number, number]>;
-}
-
 export interface NodeMetricsInit {
   api: NodeApi;
   events: NodeEventSource;
   /** The dashboard stream, for its client count. */
   stream?: EventStream;
-  /** Wire counters of the node, read at each scrape. */
-  wire?: () => WireCounters | Promise<WireCounters>;
 }
 
 /**
  * The Prometheus metrics of one peer (`GET /metrics`, docs/api.md): its own
  * registry (several peers may share a process in tests), counters fed by the
- * node's events as they happen, gauges read from the {@link NodeApi} at each
- * scrape, and prom-client's process metrics (resident memory, event-loop lag,
+ * node's events as they happen, gauges and the per-method message counters
+ * read from the {@link NodeApi} at each scrape, and prom-client's process metrics (resident memory, event-loop lag,
  * heap, GC) under their standard names.
  */
 export class NodeMetrics {
@@ -94,16 +84,17 @@ export class NodeMetrics {
       blocksWon: gauge('blocks_won', 'Main-chain blocks whose coinbase pays this peer'),
       peers: new Gauge({ name: `${METRIC_PREFIX}peers`, help: 'Connected peers by direction', labelNames: ['direction'] as const, registers: [r] }),
       dashboards: gauge('dashboard_clients', 'Dashboards connected to the event stream'),
-      messages: new Gauge({ name: `${METRIC_PREFIX}messages_total`, help: 'Peer-protocol messages by method and direction (since start)', labelNames: ['method', 'direction'] as const, registers: [r] }),
-      bytes: new Gauge({ name: `${METRIC_PREFIX}message_bytes_total`, help: 'Bytes of peer-protocol frames by method and direction (since start)', labelNames: ['method', 'direction'] as const, registers: [r] }),
+      // Counters whose totals the peer manager keeps: set from them at each scrape (reset, then the total).
+      messages: new Counter({ name: `${METRIC_PREFIX}messages_total`, help: 'Peer-protocol messages by method and direction (in, out) since start', labelNames: ['method', 'direction'] as const, registers: [r] }),
+      bytes: new Counter({ name: `${METRIC_PREFIX}message_bytes_total`, help: 'Bytes of peer-protocol frames (terminator included) by method and direction (in, out) since start', labelNames: ['method', 'direction'] as const, registers: [r] }),
     };
   }
 
   /** The Prometheus text exposition (format 0.0.4) after reading the gauges from the node. */
   async text(): Promise<string> {
-    const { api, stream, wire } = this.init;
+    const { api, stream } = this.init;
     const g = this.g;
-    const [info, peers, pool] = await Promise.all([api.info(), api.peers(), api.mempool(0)]);
+    const [info, peers, pool, traffic] = await Promise.all([api.info(), api.peers(), api.mempool(0), api.traffic()]);
     g.height.set(info.height);
     g.bestPeerHeight.set(info.bestPeerHeight);
     g.syncProgress.set(info.syncProgress);
@@ -115,13 +106,12 @@ export class NodeMetrics {
     g.peers.set({ direction: 'inbound' }, peers.filter((p) => p.direction === 'inbound').length);
     g.peers.set({ direction: 'outbound' }, peers.filter((p) => p.direction === 'outbound').length);
     g.dashboards.set(stream?.counters.clients ?? 0);
-    if (wire) {
-      const w = await wire();
-      for (const [direction, map] of [['in', w.received], ['out', w.sent]] as const) {
-        for (const [method, [n, bytes]] of map) {
-          g.messages.set({ method, direction }, n);
-          g.bytes.set({ method, direction }, bytes);
-        }
+    g.messages.reset();
+    g.bytes.reset();
+    for (const [direction, list] of [['in', traffic.received], ['out', traffic.sent]] as const) {
+      for (const m of list) {
+        g.messages.inc({ method: m.method, direction }, m.messages);
+        g.bytes.inc({ method: m.method, direction }, m.bytes);
       }
     }
     return this.registry.metrics();

@@ -3,8 +3,9 @@ import type { BlockJson } from '../core/block.js';
 import type { RejectCode } from '../core/reject.js';
 import type { TransactionJson } from '../core/transaction.js';
 import type { PeerView } from '../actors/peer-manager.js';
+import type { MethodTraffic, TrafficSnapshot } from '../transport/traffic.js';
 
-export type { PeerView };
+export type { PeerView, MethodTraffic, TrafficSnapshot };
 
 /**
  * The facade a running peer offers to its local interfaces (HTTP API, NATS
@@ -25,6 +26,8 @@ export interface NodeApi {
   /** Validates and admits a transaction in its JSON form into the mempool (and relays it). */
   submitTransaction(tx: unknown): Promise<SubmitResult>;
   peers(): Promise<PeerView[]>;
+  /** Peer-protocol messages and bytes (whole frames) by method, received and sent, over every connection since start. */
+  traffic(): Promise<TrafficSnapshot>;
   /** Validates and connects a block in its JSON form (Bitcoin's `submitblock`), as if a peer had sent it; relayed when it connects. */
   submitBlock(block: unknown): Promise<SubmitBlockResult>;
 

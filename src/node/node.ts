@@ -558,6 +558,9 @@ export function createNodeApi(p: ApiParts): NodeApi {
     async bans(): Promise<BanView[]> {
       return request(p.peerManager, 'pm/bans', {}, API_ASK_TIMEOUT_MS);
     },
+    async traffic() {
+      return request(p.peerManager, 'pm/traffic', {}, API_ASK_TIMEOUT_MS);
+    },
     async sendTransfer(wanted): Promise<SendTransferResult> {
       if (!p.secretKey) return { accepted: false, code: 'malformed', reason: 'this peer does not hold its mining key (mining.address names a key kept elsewhere); sign with the wallet instead' };
       const nonce = await request(p.mempool, 'mempool/pending-nonce', { key: p.miningAddress }, API_ASK_TIMEOUT_MS);

@@ -17,6 +17,7 @@ import {
 } from './limits.js';
 import { decodeMessage, encodeMessage, type HelloPayload, type Message, type MessageErrorCode, type Method, type NodeRole } from './messages.js';
 import { cryptoRandom, systemClock, type Clock, type RandomSource } from '../core/clock.js';
+import type { TrafficCounters } from './traffic.js';
 import { HANDSHAKE_NONCE_BYTES, handshakeTranscript, isAuthenticatedId, verifyTranscript, type HandshakeAuth, type IdentitySigner, type TranscriptInput } from './handshake-auth.js';
 
 /*
@@ -297,6 +298,8 @@ export interface PeerConnectionInit {
   clock?: Clock;
   /** Source of ping nonces and of the handshake nonce. @default cryptoRandom */
   random?: RandomSource;
+  /** Where this connection counts its messages and bytes by method (shared by a peer manager's connections). */
+  traffic?: TrafficCounters;
   /**
    * Our identity key: HELLO/HEY then carry `auth` and the HEY is signed
    * (`handshake-auth.ts`). Without it this side is unauthenticated and may
@@ -575,9 +578,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   // Internals
 
   private sendMessage(msg: Message): boolean {
-    const frame = encodeMessage(msg);
-    this.stats.messagesSent++;
-    const ok = this.wire.sendEncoded(frame);
+    const ok = this.writeMessage(msg);
     if (this.wire.sendBufferedBytes > (this.init.maxSendBufferBytes ?? MAX_SEND_BUFFER_BYTES)) {
       this.beginClose('send-buffer-full', `more than ${this.init.maxSendBufferBytes ?? MAX_SEND_BUFFER_BYTES} bytes queued for a peer that does not read`, 'local', false);
       return false;
@@ -629,9 +630,16 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       this.beginClose('internal-error', `status() threw: ${(err as Error)?.message}`, 'local', false, err);
       return false;
     }
-    this.stats.messagesSent++;
-    this.wire.sendEncoded(encodeMessage({ method, payload }));
+    this.writeMessage({ method, payload });
     return true;
+  }
+
+  /** Frames and writes one message, counting it; the caller checks the phase. */
+  private writeMessage(msg: Message): boolean {
+    const frame = encodeMessage(msg);
+    this.stats.messagesSent++;
+    this.init.traffic?.countSent(msg.method, frame.length);
+    return this.wire.sendEncoded(frame);
   }
 
   /** The wire's id exchange completed (inbound: our bare id has been sent). */
@@ -673,6 +681,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       return;
     }
     this.stats.messagesReceived++;
+    this.init.traffic?.countReceived(decoded.message.method, frame.wireBytes + 1);
     if (this.phaseValue === 'open') this.onOpenMessage(decoded.message);
     else this.onHandshakeMessage(decoded.message);
   }
@@ -896,9 +905,8 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     this.phaseValue = 'closing';
     this.stopTimers();
     if (reject && afterIds) {
-      this.stats.messagesSent++;
       const payload = { message: method ?? '', code: refused?.code ?? reason, reason: message.slice(0, MAX_REJECT_REASON_LENGTH), ...(refused?.hash ? { hash: refused.hash } : {}) };
-      this.wire.sendEncoded(encodeMessage({ method: 'REJECT', payload }));
+      this.writeMessage({ method: 'REJECT', payload });
     }
     this.wire.end();
   }

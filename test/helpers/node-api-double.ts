@@ -32,6 +32,7 @@ export function coreApiOnly(base: CoreApi): NodeApi {
     ban: unused('ban'),
     unban: unused('unban'),
     bans: unused('bans'),
+    traffic: unused('traffic'),
     sendTransfer: unused('sendTransfer'),
     stopNode: unused('stopNode'),
   };
