@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { tokenMatches } from './token.js';
+import { tokenMatches } from '../node/api-token.js';
 
 /*
  * Who may do what through the HTTP API. Three checks, in this order:

@@ -9,8 +9,8 @@ import { controlRoutes } from './control-routes.js';
 import { HttpError, rejectStatus, sendError, type HttpErrorBody, type HttpErrorCode } from './errors.js';
 import { EventStream, MAX_EVENT_CLIENTS, type NodeEventSource } from './event-stream.js';
 import { allowedHosts, checkHost, checkSameOrigin, checkToken, presentedToken, tokenCookieName, type GuardRefusal } from './guard.js';
-import { newApiToken, tokenMatches } from './token.js';
 import { NodeMetrics } from './metrics.js';
+import { newApiToken, tokenMatches } from '../node/api-token.js';
 
 /*
  * The local HTTP/JSON API of a peer (docs/api.md). It only translates HTTP to

@@ -11,7 +11,7 @@ import { hashFromHex } from '../core/hash.js';
 import { COIN, NETWORKS } from '../core/params.js';
 import { TRANSFER_BYTES, signTransfer, txToJson } from '../core/transaction.js';
 import type { AccountView, BlockView, NodeInfo } from '../node/node-api.js';
-import { readApiToken } from '../api/token.js';
+import { readApiToken } from '../node/api-token.js';
 import { DEFAULT_OVERVIEW_PORT, startDevnetOverview, type DevnetOverview } from './devnet-overview.js';
 
 /** How often the summary is redrawn, ms. */

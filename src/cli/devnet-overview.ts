@@ -1,6 +1,6 @@
 import { fastify, LogController } from 'fastify';
 import { allowedHosts, checkHost } from '../api/guard.js';
-import { newApiToken, tokenMatches } from '../api/token.js';
+import { newApiToken, tokenMatches } from '../node/api-token.js';
 
 /** @default 18300 — port of the devnet overview page (below the peers' 18330…). */
 export const DEFAULT_OVERVIEW_PORT = 18300;

@@ -105,7 +105,7 @@ async function runUntilStopped(config: NodeConfig, logger: Logger, stopRequested
   const { startNode } = await import('../node/node.js');
   const { startHttpApi } = await import('../api/http.js');
   const { natsNodeDeps } = await import('../nats/node-wiring.js');
-  const { loadOrCreateApiToken, API_TOKEN_FILE } = await import('../api/token.js');
+  const { loadOrCreateApiToken, API_TOKEN_FILE } = await import('../node/api-token.js');
   let node;
   try {
     // The Senz coin service (src/senz) is loaded only for a peer configured with `senz`.

@@ -2,7 +2,7 @@ import { statSync, writeFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { API_TOKEN_FILE, ApiTokenError, loadOrCreateApiToken } from '../../src/api/token.js';
+import { API_TOKEN_FILE, ApiTokenError, loadOrCreateApiToken } from '../../src/node/api-token.js';
 import { generateKeyPair } from '../../src/core/ed25519.js';
 import { toHex } from '../../src/core/encoding.js';
 import { getWithHost, openEvents, request, startDashboardPeer } from './helpers.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Test } from 'tap';
 import { startHttpApi, type HttpApi } from '../../src/api/http.js';
-import { loadOrCreateApiToken } from '../../src/api/token.js';
+import { loadOrCreateApiToken } from '../../src/node/api-token.js';
 import { nodeConfigSchema, type NodeConfigInput } from '../../src/config/schema.js';
 import { startNode, type RunningNode } from '../../src/node/node.js';
 
