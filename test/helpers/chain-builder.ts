@@ -43,16 +43,20 @@ export function newKey(): KeyPair {
   return nacl.sign.keyPair();
 }
 
-/** A fresh random key pair made by Node's native ed25519 (a hundred times faster than tweetnacl; same key format). */
+/**
+ * A fresh random key pair made by Node's native ed25519 (a hundred times
+ * faster than tweetnacl; same key format). The DER encodings come out of the
+ * key generation itself: exporting a just-made key as JWK can deadlock Node 20
+ * when a garbage collection runs inside the export (the collected generation
+ * job locks the key's mutex the export holds).
+ */
 export function fastKey(): KeyPair {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const jwk = privateKey.export({ format: 'jwk' });
-  const seed = Buffer.from(jwk.d!, 'base64url');
-  const publicKey = new Uint8Array(Buffer.from(jwk.x!, 'base64url'));
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } });
+  // PKCS#8 and SPKI DER of an ed25519 key end with the 32-byte seed and the 32-byte public key (RFC 8410).
   const secretKey = new Uint8Array(64);
-  secretKey.set(seed, 0);
-  secretKey.set(publicKey, 32);
-  return { publicKey, secretKey };
+  secretKey.set(privateKey.subarray(privateKey.length - 32), 0);
+  secretKey.set(publicKey.subarray(publicKey.length - 32), 32);
+  return { publicKey: secretKey.slice(32), secretKey };
 }
 
 /** A deterministic key pair from a small number (for reproducible tests). */
