@@ -369,27 +369,40 @@ export function intervalStats(times: readonly number[]): IntervalStats | undefin
 /** Most blocks read back for the interval statistics at exit (the last ones of the run). */
 const MAX_STATS_BLOCKS = 2_000;
 
+/** Most a devnet's median interval may stray from the target, as a fraction of it. */
+export const MEDIAN_TOLERANCE = 0.3;
+/** Longest gap a devnet may show, in targets. */
+export const MAX_GAP_TARGETS = 10;
+
 /**
- * The block-time line of the summary at exit: median interval and longest
- * gap of the main chain mined during the run, against the devnet's target
- * (the devnet must hold median within ±30 % of the target and no gap over 10
- * targets). For exponential block times the median is ln 2 ≈ 0.69 of the
- * mean, so the mean is printed too.
+ * The block-time line of the summary at exit, from consecutive header times
+ * (seconds) of the blocks mined during the run: the median interval against
+ * `target` ± {@link MEDIAN_TOLERANCE}, the mean, and the longest gap against
+ * {@link MAX_GAP_TARGETS} targets. For exponential block times (proof of
+ * work at a steady hash rate) the median is ln 2 ≈ 0.69 of the mean, so even
+ * a retarget that holds the mean at the target gives a median of 0.69 of
+ * it, at the edge of the band: the line says so, and prints the mean.
  */
+export function blockTimeSummary(times: readonly number[], target: number): string {
+  const st = intervalStats(times);
+  if (!st) return `block time: fewer than two blocks mined (target ${target} s)`;
+  const within = Math.abs(st.median - target) <= MEDIAN_TOLERANCE * target;
+  const gapOk = st.longest <= MAX_GAP_TARGETS * target;
+  return (
+    `block time over ${st.blocks} intervals: median ${st.median.toFixed(1)} s (target ${target} s, ${within ? 'within' : 'outside'} ±${MEDIAN_TOLERANCE * 100} %; ` +
+    `exponential intervals of mean ${target} s have median ${(Math.LN2 * target).toFixed(2)} s), mean ${st.mean.toFixed(2)} s, ` +
+    `longest gap ${st.longest} s (${(st.longest / target).toFixed(1)} targets, ${gapOk ? 'within' : 'over'} the limit of ${MAX_GAP_TARGETS})`
+  );
+}
+
+/** {@link blockTimeSummary} of the main chain of the peer at `api` from `fromHeight` (at most the last {@link MAX_STATS_BLOCKS}). */
 async function blockTimeLine(api: string, fromHeight: number): Promise<string> {
-  const target = NETWORKS.devnet.blockTimeSeconds;
   const info = await getJson<NodeInfo>(`${api}/info`);
   // Genesis carries a time fixed in advance: the first interval counted is block 1 → 2.
   const start = Math.max(fromHeight, 1, info.height - MAX_STATS_BLOCKS);
   const times: number[] = [];
   for (let h = start; h <= info.height; h++) times.push((await getJson<BlockView>(`${api}/blocks/height/${h}`)).block.header.time);
-  const st = intervalStats(times);
-  if (!st) return `block time: fewer than two blocks mined (target ${target} s)`;
-  const within = Math.abs(st.median - target) <= 0.3 * target;
-  return (
-    `block time over ${st.blocks} intervals: median ${st.median.toFixed(1)} s (target ${target} s, ${within ? 'within' : 'outside'} ±30 %), ` +
-    `mean ${st.mean.toFixed(2)} s, longest gap ${st.longest} s (${(st.longest / target).toFixed(1)} targets; limit 10)`
-  );
+  return blockTimeSummary(times, NETWORKS.devnet.blockTimeSeconds);
 }
 
 function agree(infos: Array<NodeInfo | undefined>): boolean {
