@@ -66,7 +66,7 @@ function registerControlRoutes(app: FastifyInstance, api: NodeApi): void {
       case 'malformed':
         return sendError(reply, 400, 'bad-request', `block: ${r.reason}`);
       case 'invalid':
-        return reply.code(400).send({ error: { code: r.code, reason: r.reason }, hash: r.hash });
+        return reply.code(rejectStatus(r.code, 'block')).send({ error: { code: r.code, reason: r.reason }, hash: r.hash });
     }
   });
   app.post('/node/stop', control, async (req, reply) => (noBody(req.body), answer(reply, await api.stopNode())));

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import { isPolicyOnly, type RejectCode } from '../core/reject.js';
+import { isPolicyOnly, type RejectCode, type RejectedItem } from '../core/reject.js';
 
 /** Codes of API errors that are not transaction rejections. */
 export type HttpErrorCode =
@@ -44,12 +44,14 @@ export function sendError(reply: FastifyReply, status: number, code: HttpErrorBo
 }
 
 /**
- * HTTP status of a refused transaction: 409 (conflict with this peer's state
- * or policy: nonce, balance, fee, duplicates, a full mempool) when the code is
- * policy-only, else 400 (the transaction itself is invalid). One rule,
+ * HTTP status of a refused transaction or block: 409 (conflict with this
+ * peer's state, clock or policy: nonce, balance, fee, duplicates, a full
+ * mempool or orphan pool, a block time ahead of this clock) when the code is
+ * policy-only for that item, else 400 (the item itself is invalid; inside a
+ * block the state-dependent codes are the author's fault). One rule,
  * {@link isPolicyOnly}, decides both this and whether a peer is punished.
  */
-export function rejectStatus(code: RejectCode): 400 | 409 {
-  return isPolicyOnly(code, 'transaction') ? 409 : 400;
+export function rejectStatus(code: RejectCode, item: RejectedItem = 'transaction'): 400 | 409 {
+  return isPolicyOnly(code, item) ? 409 : 400;
 }
 

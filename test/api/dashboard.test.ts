@@ -6,6 +6,8 @@ import { API_TOKEN_FILE, ApiTokenError, loadOrCreateApiToken } from '../../src/n
 import { generateKeyPair } from '../../src/core/ed25519.js';
 import { toHex } from '../../src/core/encoding.js';
 import { getWithHost, openEvents, request, startDashboardPeer } from './helpers.js';
+import { blockToJson } from '../../src/core/block.js';
+import { ChainBuilder, regtest } from '../helpers/chain-builder.js';
 
 /*
  * The dashboard's server side against a real regtest peer: the token and its
@@ -89,6 +91,19 @@ t.test('control routes: each action, and bad parameters name their field', async
   t.match((await post('/peers/ban', { nodeId: 'x', host: 'y' })).body.error.reason, /nodeId or host/);
   t.match((await post('/mining/start', { now: true })).body.error.reason, /body/);
   t.match((await post('/blocks', { header: 1 })).body.error.reason, /^block: /);
+  // A refused block carries its reject code: 400 when it is invalid anywhere, 409 when only this peer's clock refuses it.
+  const chain = new ChainBuilder(regtest);
+  const now = Math.floor(Date.now() / 1000);
+  const early = chain.next([], { time: now + regtest.maxFutureSeconds + 3_600 }).block;
+  const ahead = await post('/blocks', blockToJson(early));
+  t.equal(ahead.status, 409, 'a block time ahead of this clock is policy');
+  t.equal(ahead.body.error.code, 'time-too-new');
+  const good = new ChainBuilder(regtest).next([], { time: now }).block;
+  const wrongRoot = await post('/blocks', blockToJson({ ...good, txs: [{ ...good.txs[0]!, recipient: generateKeyPair().publicKey } as (typeof good.txs)[0]] }));
+  t.equal(wrongRoot.status, 400, 'a consensus failure is 400');
+  t.equal(wrongRoot.body.error.code, 'bad-merkle-root');
+  t.match(wrongRoot.body.hash, /^[0-9a-f]{64}$/);
+  t.match((await post('/blocks', blockToJson(good))).body, { status: 'connected', height: 1 });
   t.equal((await request(`${p.base}/chain?limit=x`)).body.error.reason, 'limit must be a non-negative integer, got "x"');
 
   t.equal((await post('/peers/disconnect', { nodeId: 'nobody' })).status, 404);
