@@ -28,9 +28,10 @@ export interface HttpErrorBody {
 /** A request the client got wrong; answered with `status` and never logged as an error. */
 export class HttpError extends Error {
   override readonly name = 'HttpError';
+  readonly code = 'ERR_HTTP';
   constructor(
     readonly status: number,
-    readonly code: HttpErrorCode,
+    readonly reason: HttpErrorCode,
     message: string,
   ) {
     super(message);

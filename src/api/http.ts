@@ -145,7 +145,7 @@ export async function startHttpApi(api: NodeApi, options: HttpApiOptions): Promi
   });
 
   app.setErrorHandler((err: FastifyError | HttpError | Error, req, reply) => {
-    if (err instanceof HttpError) return sendError(reply, err.status, err.code, err.message);
+    if (err instanceof HttpError) return sendError(reply, err.status, err.reason, err.message);
     const fe = err as FastifyError;
     switch (fe.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
