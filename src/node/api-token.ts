@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -33,8 +33,11 @@ export function newApiToken(): string {
 export function loadOrCreateApiToken(dir: string): string {
   const path = join(dir, API_TOKEN_FILE);
   if (!existsSync(path)) {
+    // Written aside and renamed into place, so that a peer killed mid-write never leaves a short token behind.
     const token = newApiToken();
-    writeFileSync(path, token + '\n', { mode: 0o600, flag: 'wx' });
+    const aside = `${path}.${process.pid}.tmp`;
+    writeFileSync(aside, token + '\n', { mode: 0o600 });
+    renameSync(aside, path);
     return token;
   }
   return readApiToken(dir);
