@@ -10,6 +10,7 @@ import { HttpError, rejectStatus, sendError, type HttpErrorBody, type HttpErrorC
 import { EventStream, MAX_EVENT_CLIENTS, type NodeEventSource } from './event-stream.js';
 import { allowedHosts, checkHost, checkSameOrigin, checkToken, presentedToken, tokenCookieName, type GuardRefusal } from './guard.js';
 import { NodeMetrics } from './metrics.js';
+import { DEFAULT_CHAIN_PAGE, DEFAULT_MEMPOOL_PAGE } from '../node/control-requests.js';
 import { newApiToken, tokenMatches } from '../node/api-token.js';
 
 /*
@@ -69,10 +70,7 @@ const HEX64_RE = /^[0-9a-fA-F]{64}$/;
 const HEIGHT_RE = /^(0|[1-9][0-9]{0,15})$/;
 export { HttpError, rejectStatus, sendError, type HttpErrorBody, type HttpErrorCode };
 
-/** Blocks per `GET /chain` page unless `limit` says otherwise. */
-export const DEFAULT_CHAIN_PAGE = 20;
-/** Transfers of `GET /mempool` unless `limit` says otherwise. */
-export const DEFAULT_MEMPOOL_PAGE = 100;
+export { DEFAULT_CHAIN_PAGE, DEFAULT_MEMPOOL_PAGE };
 
 function hex64(value: string, what: string): string {
   if (!HEX64_RE.test(value)) throw new HttpError(400, 'bad-request', `${what} must be 64 hex characters, got ${JSON.stringify(value.slice(0, 80))}`);

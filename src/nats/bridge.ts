@@ -32,8 +32,11 @@ import { encodeJson, eventMessage, eventName, eventPayload, parseRequest, Payloa
 import { NatsLink, NatsOptionError, type LinkStatus } from './link.js';
 import { Outbox, type SendOutcome } from './outbox.js';
 import { RequestRouter } from './request-router.js';
+import { answerControlRequest } from './control.js';
+import { DEFAULT_CHAIN_PAGE, DEFAULT_MEMPOOL_PAGE } from '../node/control-requests.js';
 import {
   eventSubject,
+  isControlKind,
   nodeSubject,
   type EventName,
   type EventPayloads,
@@ -68,6 +71,8 @@ export interface NatsBridgeInit {
   bus: EventBus;
   api: NodeApi;
   logger: Logger;
+  /** The peer's API token (`<dataDir>/api.token`), which control requests must carry; without it they are all refused `unauthorized`. */
+  controlToken?: string;
   /** @default DEFAULT_MAX_BUFFERED_EVENTS */
   maxBufferedEvents?: number;
   /** @default DEFAULT_MAX_CONCURRENT_REQUESTS */
@@ -334,7 +339,7 @@ export class NatsBridgeActor implements Actor<BridgeMsg> {
         this.respond(m, { ok: false, error: route.error });
         return;
       case 'answer':
-        void answerRequest(this.init.api, route.kind, m.data)
+        void answerRequest(this.init.api, route.kind, m.data, this.init.controlToken)
           .then((reply) => this.respond(m, reply))
           .finally(() => this.router.done());
         return;
@@ -369,10 +374,12 @@ function notFound(message: string): RequestReply {
 /**
  * Answers one request through the peer's API: the typed reply of `kind`, or
  * an error reply (`bad-json`, `bad-request`, `not-found`, `rejected`,
- * `internal`). Never throws.
+ * `internal`; for a control request also `unauthorized` and `unavailable`).
+ * A control request is answered only when it carries `controlToken`. Never throws.
  */
-export async function answerRequest(api: NodeApi, kind: RequestKind, data: Uint8Array): Promise<RequestReply> {
+export async function answerRequest(api: NodeApi, kind: RequestKind, data: Uint8Array, controlToken?: string): Promise<RequestReply> {
   try {
+    if (isControlKind(kind)) return await answerControlRequest(api, controlToken, kind, data);
     switch (kind) {
       case 'info': {
         const p = parseRequest('info', data);
@@ -408,6 +415,18 @@ export async function answerRequest(api: NodeApi, kind: RequestKind, data: Uint8
         if (r.accepted) return { ok: true, result: { txid: r.txid } };
         const error: ReplyError = { code: 'rejected', message: r.reason, reject: r.code, ...(r.txid !== undefined ? { txid: r.txid } : {}) };
         return { ok: false, error };
+      }
+      case 'chain': {
+        const p = parseRequest('chain', data);
+        return p.ok ? { ok: true, result: await api.chain({ ...(p.body.from !== undefined ? { from: p.body.from } : {}), limit: p.body.limit ?? DEFAULT_CHAIN_PAGE }) } : p;
+      }
+      case 'mempool': {
+        const p = parseRequest('mempool', data);
+        return p.ok ? { ok: true, result: await api.mempool(p.body.limit ?? DEFAULT_MEMPOOL_PAGE) } : p;
+      }
+      case 'bans': {
+        const p = parseRequest('bans', data);
+        return p.ok ? { ok: true, result: await api.bans() } : p;
       }
       default:
         return assertNever(kind);

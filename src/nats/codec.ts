@@ -22,6 +22,7 @@ import {
   type FarmWorkMsg,
   type ReplyError,
   type RequestBodies,
+  type OpenRequestKind,
   type RequestKind,
 } from './subjects.js';
 
@@ -202,6 +203,14 @@ function extraKeys(o: Record<string, unknown>, allowed: readonly string[]): stri
   return Object.keys(o).find((k) => !allowed.includes(k));
 }
 
+/** An optional non-negative integer field: undefined when absent, `{value}`, or the error message. */
+function optionalCount(o: Record<string, unknown>, field: string): { value: number } | string | undefined {
+  const v = o[field];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return `${field} must be a non-negative integer`;
+  return { value: v };
+}
+
 function hex64(o: Record<string, unknown>, field: string, what: string): string | ReplyError {
   const v = o[field];
   if (typeof v !== 'string' || !HEX64_RE.test(v)) return { code: 'bad-request', message: `${field} must be ${what}, 64 hex characters` };
@@ -212,16 +221,17 @@ function hex64(o: Record<string, unknown>, field: string, what: string): string 
  * Validates the body of a request of `kind` (exact messages name the field).
  * Never throws: a bad body is a `bad-json` or `bad-request` error.
  */
-export function parseRequest<K extends RequestKind>(kind: K, data: Uint8Array): ParsedRequest<K> {
+export function parseRequest<K extends OpenRequestKind>(kind: K, data: Uint8Array): ParsedRequest<K> {
   const decoded = decodeJson(data, MAX_REQUEST_BYTES);
   if (!decoded.ok) return { ok: false, error: { code: 'bad-json', message: decoded.message } };
   const o = decoded.value;
   if (!isObject(o)) return bad('request body must be a JSON object');
-  const k: RequestKind = kind;
-  const parsed = ((): ParsedRequest<RequestKind> => {
+  const k: OpenRequestKind = kind;
+  const parsed = ((): ParsedRequest<OpenRequestKind> => {
     switch (k) {
       case 'info':
-      case 'peers': {
+      case 'peers':
+      case 'bans': {
         const extra = extraKeys(o, []);
         return extra ? bad(`unknown field ${JSON.stringify(extra)}: ${k} takes an empty body or {}`) : { ok: true, body: {} };
       }
@@ -256,6 +266,22 @@ export function parseRequest<K extends RequestKind>(kind: K, data: Uint8Array): 
         if (extra) return bad(`unknown field ${JSON.stringify(extra)}: submit takes {tx}`);
         if (!isObject(o['tx'])) return bad('tx must be a transaction object (the JSON form of a signed transfer)');
         return { ok: true, body: { tx: o['tx'] } };
+      }
+      case 'chain': {
+        const extra = extraKeys(o, ['from', 'limit']);
+        if (extra) return bad(`unknown field ${JSON.stringify(extra)}: chain takes {from?, limit?}`);
+        const from = optionalCount(o, 'from');
+        const limit = optionalCount(o, 'limit');
+        if (typeof from === 'string') return bad(from);
+        if (typeof limit === 'string') return bad(limit);
+        return { ok: true, body: { ...(from !== undefined ? { from: from.value } : {}), ...(limit !== undefined ? { limit: limit.value } : {}) } };
+      }
+      case 'mempool': {
+        const extra = extraKeys(o, ['limit']);
+        if (extra) return bad(`unknown field ${JSON.stringify(extra)}: mempool takes {limit?}`);
+        const limit = optionalCount(o, 'limit');
+        if (typeof limit === 'string') return bad(limit);
+        return { ok: true, body: limit !== undefined ? { limit: limit.value } : {} };
       }
       default:
         return assertNever(k);

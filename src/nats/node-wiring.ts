@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/schema.js';
+import { loadOrCreateApiToken } from '../node/api-token.js';
 import type { NodeDeps, NodeService } from '../node/node.js';
 import { natsBridgeChildSpec } from './bridge.js';
 import { NatsFarmMiner } from './farm.js';
@@ -21,10 +22,16 @@ export function natsFarmForNode(parts: { config: Pick<NodeConfig, 'nats' | 'mini
   return new NatsFarmMiner({ url: config.nats.url, network: config.network, farmId: nodeId, logger, ...(config.nats.name !== undefined ? { name: `${config.nats.name}-farm` } : {}) });
 }
 
-/** The bridge service of a peer: its child spec when `nats` is configured, undefined otherwise. */
+/**
+ * The bridge service of a peer: its child spec when `nats` is configured, undefined otherwise. Control
+ * requests over NATS carry the same token as the HTTP API's control routes: the one in the data folder
+ * (created here, mode 0600, when the HTTP API has not created it yet).
+ * @throws ApiTokenError when `<dataDir>/api.token` is readable by others or malformed.
+ */
 export const natsBridgeService: NodeService = ({ config, nodeId, bus, api, logger }) => {
   if (!config.nats) return undefined;
-  return natsBridgeChildSpec({ url: config.nats.url, ...(config.nats.name !== undefined ? { name: config.nats.name } : {}), network: config.network, nodeId, bus, api, logger });
+  const controlToken = loadOrCreateApiToken(config.dataDir);
+  return natsBridgeChildSpec({ url: config.nats.url, ...(config.nats.name !== undefined ? { name: config.nats.name } : {}), network: config.network, nodeId, bus, api, logger, controlToken });
 };
 
 /** What a peer gets from NATS, to spread into {@link NodeDeps}: the bridge, and the farm as hash power. */

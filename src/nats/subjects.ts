@@ -14,7 +14,8 @@
  * `max_payload` (1 MiB by default).
  */
 import type { RejectCode } from '../core/reject.js';
-import type { AccountView, BlockView, NodeInfo, PeerView, TransactionView } from '../node/node-api.js';
+import type { TransactionJson } from '../core/transaction.js';
+import type { AccountView, BanView, BlockView, ChainPage, MempoolView, NodeInfo, PeerView, SubmitBlockResult, TransactionView } from '../node/node-api.js';
 
 /** First token of every cheesechain subject. */
 export const SUBJECT_ROOT = 'cheesechain';
@@ -222,10 +223,29 @@ export type AnyEventMessage = { [E in EventName]: EventMessage<E> }[EventName];
 // ---------------------------------------------------------------------------
 // Requests
 
+/** Requests open to anyone who can reach the NATS server: the reads, and a signed transaction (as `POST /tx`). */
+export const OPEN_REQUEST_KINDS = ['info', 'block', 'tx', 'account', 'submit', 'peers', 'chain', 'mempool', 'bans'] as const;
+/**
+ * Control requests, the HTTP API's control routes over NATS (docs/nats.md
+ * "Control requests"): each body carries the peer's API token in `token`.
+ */
+export const CONTROL_REQUEST_KINDS = ['mining-start', 'mining-stop', 'connect', 'connect-tracker', 'disconnect', 'ban', 'unban', 'send', 'submit-block', 'stop'] as const;
 /** Request kinds; each is answered on `cheesechain.<network>.<nodeId>.req.<kind>`. */
-export const REQUEST_KINDS = ['info', 'block', 'tx', 'account', 'submit', 'peers'] as const;
+export const REQUEST_KINDS = [...OPEN_REQUEST_KINDS, ...CONTROL_REQUEST_KINDS] as const;
 /** A request kind: the last token of a request subject. */
 export type RequestKind = (typeof REQUEST_KINDS)[number];
+/** A request kind open to anyone. */
+export type OpenRequestKind = (typeof OPEN_REQUEST_KINDS)[number];
+/** A control request kind. */
+export type ControlRequestKind = (typeof CONTROL_REQUEST_KINDS)[number];
+
+/** Whether `kind` is a control request (one that needs the token). */
+export function isControlKind(kind: RequestKind): kind is ControlRequestKind {
+  return (CONTROL_REQUEST_KINDS as readonly string[]).includes(kind);
+}
+
+/** The API token (64 hex characters, `<dataDir>/api.token`) every control request carries. */
+type Token = { token: string };
 
 /** Request bodies (JSON). `info` and `peers` take an empty body or `{}`. */
 export interface RequestBodies {
@@ -238,6 +258,24 @@ export interface RequestBodies {
   /** `tx`: a signed transfer in its JSON form (`txToJson`). */
   submit: { tx: unknown };
   peers: Record<string, never>;
+  /** Main-chain blocks newest first from height `from` (default: the tip), at most `limit` (default 20, at most 500). */
+  chain: { from?: number; limit?: number };
+  /** Best-fee-first transfers, at most `limit` (default 100, at most 1,000). */
+  mempool: { limit?: number };
+  bans: Record<string, never>;
+  'mining-start': Token;
+  'mining-stop': Token;
+  connect: Token & { host: string; port: number };
+  'connect-tracker': Token;
+  disconnect: Token & { nodeId: string };
+  /** `seconds`: 1 – 31,536,000, default 86,400. */
+  ban: Token & ({ nodeId: string; seconds?: number } | { host: string; seconds?: number });
+  unban: Token & ({ nodeId: string } | { host: string });
+  /** Amounts as decimal strings of base units. */
+  send: Token & ({ random: true } | { recipient: string; amount: string; fee: string });
+  /** `block`: a block in its JSON form (`blockToJson`, as `req.block` shows `block`). */
+  'submit-block': Token & { block: unknown };
+  stop: Token;
 }
 
 /** A block without its transactions (reply to `req.block` with `summary: true`). */
@@ -259,19 +297,37 @@ export interface RequestResults {
   account: AccountView;
   submit: { txid: string };
   peers: PeerView[];
+  chain: ChainPage;
+  mempool: MempoolView;
+  bans: BanView[];
+  'mining-start': Record<string, never>;
+  'mining-stop': Record<string, never>;
+  connect: Record<string, never>;
+  /** Dials started. */
+  'connect-tracker': { dialing: number };
+  disconnect: Record<string, never>;
+  ban: Record<string, never>;
+  unban: Record<string, never>;
+  send: { txid: string; tx: TransactionJson };
+  /** The chain's verdict on a valid block (an invalid one is `rejected`). */
+  'submit-block': Exclude<SubmitBlockResult, { status: 'invalid' } | { status: 'malformed' }>;
+  /** The peer is stopping (the reply is sent first). */
+  stop: Record<string, never>;
 }
 
 /**
  * Error codes of a reply:
  * - `bad-json`: the body is not UTF-8 JSON;
  * - `bad-request`: a field is missing, extra or invalid (the message names it);
- * - `not-found`: no such block or transaction;
- * - `rejected`: the peer refused the transaction (`reject` holds the validation code);
+ * - `unauthorized`: a control request without the peer's API token, or with a wrong one;
+ * - `not-found`: no such block, transaction, connected peer or ban;
+ * - `rejected`: the peer refused the transaction or the block (`reject` holds the validation code);
+ * - `unavailable`: the peer has no such part (no tracker configured, no mining key);
  * - `too-large`: the reply would exceed the server's `max_payload` (ask for a block `summary` or use the HTTP API);
  * - `busy`: too many requests in flight at this peer;
  * - `internal`: the peer failed to answer (an actor timed out or crashed).
  */
-export const REPLY_ERROR_CODES = ['bad-json', 'bad-request', 'not-found', 'rejected', 'too-large', 'busy', 'internal'] as const;
+export const REPLY_ERROR_CODES = ['bad-json', 'bad-request', 'unauthorized', 'not-found', 'rejected', 'unavailable', 'too-large', 'busy', 'internal'] as const;
 /** One of {@link REPLY_ERROR_CODES}. */
 export type ReplyErrorCode = (typeof REPLY_ERROR_CODES)[number];
 
@@ -281,8 +337,10 @@ export interface ReplyError {
   message: string;
   /** Only with `rejected`: the validation code of the transaction. */
   reject?: RejectCode;
-  /** Only with `rejected`, when known. */
+  /** Only with `rejected`, when known: the transaction's id. */
   txid?: string;
+  /** Only with `rejected` of `submit-block`: the block's hash. */
+  hash?: string;
 }
 
 /** Every reply: `{ok: true, result}` or `{ok: false, error}`. */

@@ -11,6 +11,10 @@ import type { BanTarget, TransferRequest } from './node-api.js';
  * error naming it.
  */
 
+/** Blocks of a chain page unless `limit` says otherwise (the facade caps it at `MAX_CHAIN_PAGE`, 500). */
+export const DEFAULT_CHAIN_PAGE = 20;
+/** Transfers of a mempool page unless `limit` says otherwise (the facade caps it at `MAX_MEMPOOL_PAGE`, 1,000). */
+export const DEFAULT_MEMPOOL_PAGE = 100;
 /** Ban length when the request names none, seconds (Bitcoin Core's `setban` default: 24 h). */
 export const DEFAULT_OPERATOR_BAN_SECONDS = 24 * 3600;
 export { MAX_BAN_SECONDS };
@@ -23,7 +27,6 @@ const baseUnits = z
   .regex(/^(0|[1-9][0-9]{0,19})$/, 'must be a decimal string of base units')
   .transform((s) => BigInt(s));
 const seconds = z.number().int('must be an integer').min(1, 'must be at least 1').max(MAX_BAN_SECONDS, `must be at most ${MAX_BAN_SECONDS}`);
-const count = z.number().int('must be an integer').min(0, 'must be at least 0');
 
 /** No parameters: an absent body, `null` or `{}`. */
 export const emptyBody = z.union([z.undefined(), z.null(), z.strictObject({})]);
@@ -41,10 +44,6 @@ export const banBody = z.union([z.strictObject({ nodeId, seconds: seconds.option
 export const sendBody = z.union([z.strictObject({ random: z.literal(true) }), z.strictObject({ recipient: hex64, amount: baseUnits, fee: baseUnits })], {
   error: 'send {"random": true} or {"recipient", "amount", "fee"} (amounts as decimal strings of base units)',
 });
-/** `{from?, limit?}` of a chain page: heights `from`, `from - 1`, … (the facade caps `limit`). */
-export const chainBody = z.union([z.undefined(), z.null(), z.strictObject({ from: count.optional(), limit: count.optional() })]);
-/** `{limit?}` of a mempool page. */
-export const mempoolBody = z.union([z.undefined(), z.null(), z.strictObject({ limit: count.optional() })]);
 
 /** A body that did not parse: `field` is the dotted path of the first bad field (`body` for the whole). */
 export interface BodyError {

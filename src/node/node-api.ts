@@ -79,7 +79,7 @@ export type ControlResult = { ok: true } | { ok: false; code: 'not-found' | 'una
 export type BanTarget = { nodeId: string } | { host: string };
 
 export interface BanView {
-  /** `id:<nodeId>`, `addr:<host>:<port>` or `host:<host>`. */
+  /** `id:<nodeId>` or `host:<ip>` (an operator's ban); `key:<hex>`, `ip:<address>` or `net:<subnet>` (a misbehaving peer's). */
   key: string;
   /** End of the ban, ms since the epoch. */
   until: number;

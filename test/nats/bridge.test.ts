@@ -162,7 +162,7 @@ t.test('bad requests get typed error replies, never silence', async (t) => {
   const malformed = await req('submit', { tx: { type: 'transfer' } });
   t.match(malformed, { ok: false, error: { reject: 'malformed' } });
   t.match(await req('tx', new TextEncoder().encode('{not json')), { ok: false, error: { code: 'bad-json' } });
-  const unknown = await nc.request(`${nodeSubject('regtest', NODE)}.req.mempool`, new Uint8Array(), { timeout: 5_000 });
+  const unknown = await nc.request(`${nodeSubject('regtest', NODE)}.req.mine`, new Uint8Array(), { timeout: 5_000 });
   t.match(JSON.parse(new TextDecoder().decode(unknown.data)), { ok: false, error: { code: 'bad-request', message: /unknown request kind/ } });
   t.equal(requestSubject('regtest', NODE, 'info'), 'cheesechain.regtest.peer-a.req.info');
 });
