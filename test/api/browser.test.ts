@@ -53,6 +53,7 @@ t.test('the dashboard in Chromium: the four buttons of document 003, live blocks
   t.match(refusal, /401 unauthorized — this action needs the API token/, 'control without the token is refused on the page');
   t.equal((await p1.node.api.info()).mining, false, 'and nothing happened');
   await shot(stranger, 'read-only');
+  await stranger.context().close(); // its live page would keep rendering every event on a shared machine
 
   // The operator opens the URL printed at start.
   const page = await (await browser.newContext({ viewport: { width: 1300, height: 1000 } })).newPage();
@@ -134,8 +135,14 @@ t.test('the dashboard in Chromium: the four buttons of document 003, live blocks
   await page.getByTestId('btn-show-cheese-stack').click();
   const row = page.locator(`[data-testid=stack-row][data-hash="${where!.blockHash}"]`);
   for (let i = 0; i < 200 && !(await row.isVisible()); i++) {
+    // Page down and wait for the older page to replace this one (its first row changes).
+    const first = await page.getByTestId('stack-row').first().getAttribute('data-hash');
     await page.getByTestId('stack-older').click();
-    await page.waitForTimeout(50);
+    await page.waitForFunction(
+      (h) => (globalThis as unknown as { document: { querySelector(s: string): { getAttribute(a: string): string | null } | null } }).document.querySelector('[data-testid=stack-row]')?.getAttribute('data-hash') !== h,
+      first,
+      { timeout: SLOW_MS },
+    );
   }
   await row.click();
   await page.locator(`[data-testid=detail-tx][data-txid="${txid}"]`).waitFor({ timeout: SLOW_MS });
