@@ -12,10 +12,11 @@
  * transaction, events), like a block from a peer. Built and mined before any
  * timing starts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { startHttpApi } from '../src/api/http.js';
@@ -51,11 +52,17 @@ function buildChain(n: number): Block[] {
   return out;
 }
 
-/** A dashboard in its own process: reads the stream and, when told to stop, prints how many block events it saw. */
-function startClient(url: string): Promise<{ child: ChildProcess; stop: () => Promise<number> }> {
+/** Longest wait for the dashboard process to open its stream or to have read a round's events, ms. */
+const CLIENT_WAIT_MS = 60_000;
+
+/**
+ * A dashboard in its own process: opens the stream, says `open`, and says
+ * `read <n>` once it has read `expected` block events (then keeps reading
+ * until it is killed).
+ */
+async function startClient(url: string, expected: number): Promise<{ read: Promise<number>; stop: () => Promise<void> }> {
   const code = `
     let blocks = 0, tail = '';
-    process.on('SIGTERM', () => { process.stdout.write(String(blocks)); process.exit(0); });
     fetch(${JSON.stringify(url)}).then(async (res) => {
       process.stdout.write('open\\n');
       for await (const chunk of res.body) {
@@ -63,26 +70,37 @@ function startClient(url: string): Promise<{ child: ChildProcess; stop: () => Pr
         const parts = text.split('event: block-connected\\n');
         blocks += parts.length - 1;
         tail = parts[parts.length - 1].slice(-40);
+        if (blocks === ${expected}) process.stdout.write('read ' + blocks + '\\n');
       }
     });`;
   const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    const wait = setInterval(() => {
-      if (!out.startsWith('open\n')) return;
-      clearInterval(wait);
-      resolve({
-        child,
-        stop: () =>
-          new Promise<number>((done) => {
-            child.once('exit', () => done(Number(out.slice(5))));
-            child.kill('SIGTERM');
-          }),
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const lines = createInterface({ input: child.stdout! });
+  const line = (prefix: string, what: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`benchmark: the dashboard process did not ${what} within ${CLIENT_WAIT_MS} ms`)), CLIENT_WAIT_MS);
+      const onLine = (l: string) => {
+        if (!l.startsWith(prefix)) return;
+        clearTimeout(timer);
+        lines.off('line', onLine);
+        resolve(l);
+      };
+      lines.on('line', onLine);
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`benchmark: the dashboard process exited before it could ${what}`));
       });
-    }, 10);
-  });
+    });
+  const read = line('read ', `read ${expected} block events`).then((l) => Number(l.slice(5)));
+  read.catch(() => undefined);
+  await line('open', 'open the stream');
+  return {
+    read,
+    stop: () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
 
 function median(xs: number[]): number {
@@ -106,7 +124,7 @@ async function main(): Promise<void> {
   try {
     for (let round = 0; round < ROUNDS * 2; round++) {
       const kind = round % 2 === 0 ? 'none' : 'client';
-      const client = kind === 'client' ? await startClient(`${http.url}/events`) : undefined;
+      const client = kind === 'client' ? await startClient(`${http.url}/events`, BLOCKS_PER_ROUND) : undefined;
       const start = performance.now();
       for (let i = 0; i < BLOCKS_PER_ROUND; i++) {
         const r = await node.api.submitBlock(chain[next++]);
@@ -115,11 +133,12 @@ async function main(): Promise<void> {
       const rate = BLOCKS_PER_ROUND / ((performance.now() - start) / 1000);
       rates[kind].push(rate);
       if (client) {
-        // The client must have read every block's event: wait for the stream to drain, then count.
-        await new Promise((r) => setTimeout(r, 500));
-        const blocks = await client.stop();
-        seen += blocks;
-        if (blocks !== BLOCKS_PER_ROUND) throw new Error(`benchmark: the dashboard saw ${blocks} of ${BLOCKS_PER_ROUND} block events`);
+        // The client must have read every block's event (it says so when it has), or the round does not count.
+        try {
+          seen += await client.read;
+        } finally {
+          await client.stop();
+        }
       }
       console.log(`round ${round + 1}: ${kind === 'none' ? 'no dashboard     ' : 'dashboard reading'} ${rate.toFixed(0)} blocks/s`);
     }
