@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
+import { trackChild } from './processes.js';
 
 /** Longest wait for the server to accept connections after a start, ms. */
 export const NATS_START_TIMEOUT_MS = 10_000;
@@ -15,36 +16,10 @@ export const NATS_STOP_GRACE_MS = 3_000;
 /** Pause between connection probes while the server starts, ms. */
 const PROBE_INTERVAL_MS = 25;
 
+export { trackChild };
+
 /** Path of the server binary; override with `NATS_SERVER_BIN`. */
 export const NATS_SERVER_BIN = process.env['NATS_SERVER_BIN'] ?? 'nats-server';
-
-/** Child processes (servers, and whatever tests register) killed if this process ends abruptly. */
-const tracked = new Set<ChildProcess>();
-let exitHooked = false;
-
-/**
- * Makes sure `child` dies with this process, even when the process is
- * killed by SIGTERM/SIGINT (tap's timeout) or ends on an uncaught error.
- * Returns `child`.
- */
-export function trackChild(child: ChildProcess): ChildProcess {
-  tracked.add(child);
-  child.once('exit', () => tracked.delete(child));
-  if (!exitHooked) {
-    exitHooked = true;
-    const killAll = () => {
-      for (const c of tracked) c.kill('SIGKILL');
-    };
-    process.on('exit', killAll);
-    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-      process.once(sig, () => {
-        killAll();
-        process.kill(process.pid, sig); // the default action again: this process ends as it was asked to
-      });
-    }
-  }
-  return child;
-}
 
 /** A free TCP port on 127.0.0.1 (bound once by the OS, then released). */
 export function freePort(): Promise<number> {

@@ -14,6 +14,7 @@ import { checkBlock, checkHeaderContext, connectTransactions, medianTimePast, ne
 import type { BlockIndexEntry } from '../../src/store/block-store.js';
 import { LmdbBlockStore } from '../../src/store/lmdb-store.js';
 import { MemoryBlockStore } from '../../src/store/memory-store.js';
+import { trackChild } from '../helpers/processes.js';
 
 /**
  * Kills of the peer with SIGKILL: fifty. Two in five hit a mining peer
@@ -51,7 +52,7 @@ interface Run {
 
 /** Spawns the peer; `onLine` sees each JSON log record on stderr. */
 function spawnPeer(configPath: string, onLine: (rec: { msg?: string; height?: number }) => void): { child: ChildProcess; exit: Promise<NodeJS.Signals | number | null> } {
-  const child = spawn(process.execPath, [main, 'node', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = trackChild(spawn(process.execPath, [main, 'node', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] }));
   const exit = new Promise<NodeJS.Signals | number | null>((res) => child.on('exit', (code, signal) => res(signal ?? code)));
   createInterface({ input: child.stderr! }).on('line', (line) => {
     try {

@@ -14,6 +14,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import type { Test } from 'tap';
+import { trackChild } from '../helpers/processes.js';
 
 function ip(...args: string[]): string {
   return execFileSync('ip', args, { stdio: 'pipe', encoding: 'utf8' });
@@ -172,7 +173,8 @@ export function createNetns(t: Test, hostAddresses = 1): Netns {
     inside,
     outside,
     spawn(argv, options) {
-      const child = spawn('ip', ['netns', 'exec', name, ...argv], { cwd: options?.cwd ?? process.cwd(), env: options?.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // `ip netns exec` execs the command: this pid is the command's own.
+      const child = trackChild(spawn('ip', ['netns', 'exec', name, ...argv], { cwd: options?.cwd ?? process.cwd(), env: options?.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] }));
       children.push(child);
       return child;
     },
