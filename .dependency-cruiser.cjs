@@ -2,7 +2,7 @@
  * The layers of cheesechain point one way (docs/architecture in README, design
  * "Layers point one way"):
  *
- *   src/core  <-  src/store, src/transport, src/mining, src/p2p
+ *   src/core  <-  src/store, src/transport, src/mining, src/p2p, src/workers
  *             <-  src/tracker  <-  src/config  <-  src/actors  <-  src/node
  *             <-  src/api, src/nats, src/senz, src/dashboard  <-  src/cli
  *
@@ -21,9 +21,9 @@ module.exports = {
     },
     {
       name: 'base-layers-only-core',
-      comment: 'src/store, src/mining and src/p2p build on src/core only.',
+      comment: 'src/store, src/mining, src/p2p and src/workers build on src/core only.',
       severity: 'error',
-      from: { path: '^src/(store|mining|p2p)/' },
+      from: { path: '^src/(store|mining|p2p|workers)/' },
       to: { path: '^src/', pathNot: ['^src/core/', '^src/$1/'] },
     },
     {

@@ -1,16 +1,18 @@
-import type { Block } from '../core/block.js';
-import { blockHash } from '../core/block.js';
+import type { Block, BlockTxIds } from '../core/block.js';
+import { blockHash, blockTxIds } from '../core/block.js';
+import type { TransferTx } from '../core/transaction.js';
+import type { SignatureVerifier } from '../workers/verify-pool.js';
 import { hashFromHex, hashToHex } from '../core/hash.js';
 import type { NetworkParams } from '../core/params.js';
 import { workFromBits } from '../core/pow.js';
 import { reject, type RejectCode, type Rejection, type Verdict } from '../core/reject.js';
-import { AccountOverlay } from '../core/state.js';
-import { checkBlock, checkHeaderContext, connectTransactions, medianTimePast, minTimeForTimewarp, nextBits, type HeaderLike, type VerifiedTransfers } from '../core/validation.js';
+import { AccountOverlay, type Account, type AccountReader } from '../core/state.js';
+import { badSignature, checkBlockStructure, checkHeaderContext, transfersToVerify, verifyTransferSignature, connectTransactions, medianTimePast, minTimeForTimewarp, nextBits, type HeaderLike, type VerifiedTransfers } from '../core/validation.js';
 import { blockSize } from '../core/block.js';
 import type { CoinbaseTx } from '../core/transaction.js';
 import { LOCAL_SOURCE, OrphanPool, type OrphanPoolInit } from './orphan-pool.js';
 import type { EventBus } from './events.js';
-import type { BlockIndexEntry, BlockStore, ChainTip } from '../store/block-store.js';
+import type { BlockConnect, BlockIndexEntry, BlockStore, ChainTip } from '../store/block-store.js';
 import type { Actor } from './runtime/actor.js';
 import { Reply } from './runtime/actor.js';
 import { assertNever } from '../core/reject.js';
@@ -75,19 +77,36 @@ const MALLEABLE_CODES: ReadonlySet<RejectCode> = new Set<RejectCode>(['malformed
 /** Messages of the chain actor. */
 /** Events the chain actor publishes on the node's bus, after the change is durable in the store. */
 export type ChainEvent =
-  | { type: 'block-connected'; block: Block; entry: BlockIndexEntry }
+  /** `ids`: the block's transaction ids when the chain had them at hand. */
+  | { type: 'block-connected'; block: Block; entry: BlockIndexEntry; ids?: BlockTxIds }
   | { type: 'block-disconnected'; block: Block; entry: BlockIndexEntry }
   | { type: 'tip-changed'; tip: ChainTip; previous: ChainTip; reorgDepth: number }
   | { type: 'block-rejected'; hash: string; code: RejectCode; reason: string; source?: string };
+
+/** One block of `chain/submit-blocks`: `ids` and `requested` as in `chain/submit-block`. */
+export interface SubmittedBlock {
+  block: Block;
+  ids?: BlockTxIds;
+  requested?: boolean;
+}
 
 export type ChainMsg =
   /**
    * A block from a peer, the API or the miner. `requested`: the node asked
    * for it (an announcement it fetched, a sync); an unrequested block on a
    * side branch is stored only when its chain has at least the tip's work
-   * and the network's minimum chain work.
+   * and the network's minimum chain work. `ids`: the block's transaction ids
+   * when the sender computed them already (they are not computed again).
    */
-  | { type: 'chain/submit-block'; block: Block; source?: string; requested?: boolean; reply?: Reply<SubmitBlockResult> }
+  | { type: 'chain/submit-block'; block: Block; ids?: BlockTxIds; source?: string; requested?: boolean; reply?: Reply<SubmitBlockResult> }
+  /**
+   * Several blocks from one source (fast sync): a run of them extending the
+   * tip is checked together (signatures of all in one verifier batch) and
+   * connected in one store transaction; the others as `chain/submit-block`
+   * with their own `requested`. One result per block, in order.
+   */
+  | { type: 'chain/submit-blocks'; blocks: SubmittedBlock[]; source?: string; reply?: Reply<SubmitBlockResult[]> }
+  | { type: 'chain/get-blocks'; hashes: string[]; reply: Reply<Array<Block | undefined>> }
   | { type: 'chain/get-tip'; reply: Reply<ChainTip> }
   | { type: 'chain/next-block-context'; reply: Reply<NextBlockContext> }
   | { type: 'chain/get-block'; hash: string; reply: Reply<{ block: Block; entry: BlockIndexEntry; mainChain: boolean } | undefined> }
@@ -109,6 +128,8 @@ export interface ChainActorDeps {
   networkId: Uint8Array;
   store: BlockStore;
   bus: EventBus;
+  /** Checks blocks' signatures off the actor's thread (worker threads); without it they are checked in place. */
+  verifier?: SignatureVerifier;
   /** Clock in seconds since the epoch. */
   /** The clock header times are checked against. @default systemClock */
   clock?: Clock;
@@ -177,10 +198,18 @@ export class ChainActor implements Actor<ChainMsg> {
   async receive(msg: ChainMsg): Promise<void> {
     switch (msg.type) {
       case 'chain/submit-block': {
-        const result = await this.submitBlock(msg.block, msg.source, msg.requested ?? false);
+        const result = await this.submitBlock(msg.block, msg.source, msg.requested ?? false, msg.ids);
         msg.reply?.resolve(result);
         return;
       }
+      case 'chain/submit-blocks': {
+        const results = await this.submitBlocks(msg.blocks, msg.source);
+        msg.reply?.resolve(results);
+        return;
+      }
+      case 'chain/get-blocks':
+        msg.reply.resolve(msg.hashes.map((h) => (this.index.has(h) ? this.deps.store.getBlock(h) : undefined)));
+        return;
       case 'chain/get-tip':
         msg.reply.resolve(this.tipView());
         return;
@@ -266,8 +295,8 @@ export class ChainActor implements Actor<ChainMsg> {
     return out;
   }
 
-  private async submitBlock(block: Block, source: string | undefined, requested: boolean): Promise<SubmitBlockResult> {
-    const first = await this.acceptBlock(block, source, requested);
+  private async submitBlock(block: Block, source: string | undefined, requested: boolean, ids?: BlockTxIds): Promise<SubmitBlockResult> {
+    const first = await this.acceptBlock(block, source, requested, ids);
     if (first.status === 'connected' || first.status === 'reorg' || first.status === 'side-branch') {
       await this.connectOrphansOf(first.hash);
     }
@@ -291,6 +320,21 @@ export class ChainActor implements Actor<ChainMsg> {
     return { status: 'invalid', hash, code: v.code, reason: v.reason };
   }
 
+  /**
+   * The signatures of the block's transfers that the signature cache does not
+   * hold, checked by the verifier (worker threads) when there is one.
+   */
+  private async checkSignatures(block: Block, ids: BlockTxIds): Promise<Verdict> {
+    const indexes = transfersToVerify(block, ids, this.verified);
+    if (indexes.length === 0) return { ok: true };
+    const txs = indexes.map((i) => block.txs[i] as TransferTx);
+    const { verifier, networkId } = this.deps;
+    const ok = verifier ? await verifier.verify(txs) : txs.map((tx) => verifyTransferSignature(tx, networkId));
+    const bad = ok.indexOf(false);
+    return bad < 0 ? { ok: true } : badSignature(indexes[bad]);
+  }
+
+
   /** Refuses a block whose hash commits to its failure and records it in the store, so that it is refused cheaply from then on. */
   private async invalidAndRemember(hash: string, v: Verdict & { ok: false }, source?: string): Promise<SubmitBlockResult> {
     this.invalidBlocks.set(hash, v.code);
@@ -308,11 +352,11 @@ export class ChainActor implements Actor<ChainMsg> {
   /**
    * Bitcoin Core's `AcceptBlock` for one block: the cheap refusals first
    * (known, known invalid, orphan), then proof of work and structure, then
-   * the context of its parent; a block extending the tip connects, one on a
+   * the signatures (worker threads), then the context of its parent; a block extending the tip connects, one on a
    * side branch is stored (if it may be, see {@link ChainMsg}) and may
    * trigger a reorg.
    */
-  private async acceptBlock(block: Block, source: string | undefined, requested: boolean): Promise<SubmitBlockResult> {
+  private async acceptBlock(block: Block, source: string | undefined, requested: boolean, givenIds?: BlockTxIds): Promise<SubmitBlockResult> {
     const { params, networkId, store } = this.deps;
     const hash = hashToHex(blockHash(block));
     const cached = this.invalidBlocks.get(hash);
@@ -323,10 +367,13 @@ export class ChainActor implements Actor<ChainMsg> {
       return known.invalid ? this.invalid(hash, reject('duplicate-invalid', `block is known to be invalid (${known.failure?.code ?? 'bad-prev'})`), source) : { status: 'duplicate', hash };
     }
     if (this.orphans.has(hash)) return { status: 'duplicate', hash };
-    const structural = checkBlock(block, params, networkId, this.verified);
+    const ids = givenIds ?? blockTxIds(block);
+    const structural = checkBlockStructure(block, params, ids);
     if (!structural.ok) {
       return MALLEABLE_CODES.has(structural.code) ? this.invalid(hash, structural, source) : this.invalidAndRemember(hash, structural, source);
     }
+    const signatures = await this.checkSignatures(block, ids);
+    if (!signatures.ok) return this.invalidAndRemember(hash, signatures, source);
     const prevHex = hashToHex(block.header.prevHash);
     const parent = this.index.get(prevHex);
     if (!parent) {
@@ -368,7 +415,7 @@ export class ChainActor implements Actor<ChainMsg> {
       sequence: this.sequence++,
     };
     if (parent === this.tip) {
-      const v = await this.connectTip(node, block);
+      const v = await this.connectTip(node, block, ids);
       // The same bytes sent again are refused before any signature is checked.
       if (!v.ok) return this.invalidAndRemember(hash, v, source);
       this.addToIndex(node);
@@ -402,9 +449,9 @@ export class ChainActor implements Actor<ChainMsg> {
   }
 
   /** Connects on the tip and announces the new tip. */
-  private async connectTip(node: IndexNode, block: Block): Promise<Verdict> {
+  private async connectTip(node: IndexNode, block: Block, ids?: BlockTxIds): Promise<Verdict> {
     const previous = this.tipView();
-    const v = await this.connectTipQuiet(node, block);
+    const v = await this.connectTipQuiet(node, block, ids);
     if (v.ok) this.deps.bus.publish({ type: 'tip-changed', tip: this.tipView(), previous, reorgDepth: 0 });
     return v;
   }
@@ -476,13 +523,13 @@ export class ChainActor implements Actor<ChainMsg> {
   }
 
   /** Applies the block's transactions on the tip's state and writes it in one store transaction. */
-  private async connectTipQuiet(node: IndexNode, block: Block): Promise<Verdict> {
+  private async connectTipQuiet(node: IndexNode, block: Block, ids?: BlockTxIds): Promise<Verdict> {
     const overlay = new AccountOverlay(this.deps.store);
     const v = connectTransactions(block, node.height, overlay, this.deps.params, this.maturedCoinbase(node.height));
     if (!v.ok) return v;
-    await this.deps.store.connectBlock(stripNode(node), block, overlay.changed, overlay.previous);
+    await this.deps.store.connectBlock(stripNode(node), block, overlay.changed, overlay.previous, ids?.ids);
     this.tip = node;
-    this.deps.bus.publish({ type: 'block-connected', block, entry: stripNode(node) });
+    this.deps.bus.publish({ type: 'block-connected', block, entry: stripNode(node), ids });
     return { ok: true };
   }
 
@@ -498,6 +545,139 @@ export class ChainActor implements Actor<ChainMsg> {
     const cb = hash === undefined ? undefined : this.deps.store.getBlock(hash)?.txs[0];
     if (!cb || cb.type !== 'coinbase') throw new Error(`main-chain block at height ${h} is missing or has no coinbase`);
     return cb;
+  }
+
+  /** Splits `items` into runs that extend the tip one after the other (connected as batches) and single blocks. */
+  private async submitBlocks(items: SubmittedBlock[], source?: string): Promise<SubmitBlockResult[]> {
+    const results: SubmitBlockResult[] = [];
+    let i = 0;
+    while (i < items.length) {
+      let prev = this.tip.hash;
+      let n = 0;
+      const hashes: string[] = [];
+      while (i + n < items.length) {
+        const b = items[i + n]!.block;
+        const hash = hashToHex(blockHash(b));
+        if (hashToHex(b.header.prevHash) !== prev || this.index.has(hash) || this.orphans.has(hash) || this.invalidBlocks.has(hash)) break;
+        hashes.push(hash);
+        prev = hash;
+        n++;
+      }
+      if (n >= 2) {
+        results.push(...(await this.connectRun(items.slice(i, i + n), hashes, source)));
+        i += n;
+      } else {
+        results.push(await this.submitBlock(items[i]!.block, source, items[i]!.requested ?? false, items[i]!.ids));
+        i++;
+      }
+    }
+    return results;
+  }
+
+  /**
+   * Connects a run of blocks, each extending the one before and the first the
+   * tip, as one store transaction (fast sync): every block's structure,
+   * checkpoint and header context first, then the signatures of all of them
+   * in one verifier batch (parallel on every core), then their transactions
+   * on one view of the accounts that reads each account once per block, then
+   * `connectBlocks`. The same rules as {@link acceptBlock}, and the same
+   * failures are recorded as invalid. A block that fails ends the run: the
+   * blocks before it are connected, it is invalid and the blocks after it go
+   * through {@link submitBlock} (refused as children of an invalid block).
+   */
+  private async connectRun(items: SubmittedBlock[], hashes: string[], source?: string): Promise<SubmitBlockResult[]> {
+    const { params, store } = this.deps;
+    const nodes: IndexNode[] = [];
+    const allIds: BlockTxIds[] = [];
+    let failure: { at: number; verdict: Rejection; remember: boolean } | undefined;
+    let parent = this.tip;
+    for (let k = 0; k < items.length; k++) {
+      const { block } = items[k]!;
+      const hash = hashes[k]!;
+      const ids = items[k]!.ids ?? blockTxIds(block);
+      const structural = checkBlockStructure(block, params, ids);
+      if (!structural.ok) {
+        failure = { at: k, verdict: structural, remember: !MALLEABLE_CODES.has(structural.code) };
+        break;
+      }
+      const p = parent;
+      const height = p.height + 1;
+      const checkpoint = params.checkpoints.get(height);
+      if (checkpoint !== undefined && checkpoint !== hash) {
+        failure = { at: k, verdict: reject('checkpoint', `block at height ${height} is not the checkpoint ${checkpoint}`), remember: true };
+        break;
+      }
+      const ancestor = (h: number): HeaderLike | undefined => this.ancestor(p, h);
+      const ctx = checkHeaderContext(
+        block.header,
+        { height, expectedBits: nextBits(p, ancestor, params), medianTimePast: medianTimePast(p, ancestor), prevTime: p.header.time, now: unixSeconds(this.clock) },
+        params,
+      );
+      if (!ctx.ok) {
+        // A block from the future may become valid later: refused, never recorded (Core's BLOCK_TIME_FUTURE).
+        failure = { at: k, verdict: ctx, remember: ctx.code !== 'time-too-new' };
+        break;
+      }
+      const node: IndexNode = {
+        hash,
+        header: block.header,
+        height,
+        chainWork: p.chainWork + workFromBits(block.header.bits),
+        parent: p,
+        invalid: false,
+        sequence: this.sequence++,
+      };
+      nodes.push(node);
+      allIds.push(ids);
+      parent = node;
+    }
+    // The signatures of every checked block in one batch.
+    const wanted: Array<{ k: number; i: number }> = [];
+    for (let k = 0; k < nodes.length; k++) for (const i of transfersToVerify(items[k]!.block, allIds[k]!, this.verified)) wanted.push({ k, i });
+    const txs = wanted.map(({ k, i }) => items[k]!.block.txs[i] as TransferTx);
+    const { verifier, networkId } = this.deps;
+    const ok = txs.length === 0 ? [] : verifier ? await verifier.verify(txs) : txs.map((tx) => verifyTransferSignature(tx, networkId));
+    const bad = ok.indexOf(false);
+    if (bad >= 0) failure = { at: wanted[bad]!.k, verdict: badSignature(wanted[bad]!.i), remember: true };
+    const good = failure ? failure.at : nodes.length;
+    // Transactions, on one view of the accounts that carries each block's changes to the next.
+    const view = new BatchAccounts(store);
+    const connects: BlockConnect[] = [];
+    const baseHeight = this.tip.height;
+    for (let k = 0; k < good; k++) {
+      const node = nodes[k]!;
+      // The coinbase maturing here may be of a block earlier in this run, not yet in the store.
+      const maturedHeight = node.height - params.coinbaseMaturity;
+      const matured = maturedHeight > baseHeight ? coinbaseOf(items[maturedHeight - baseHeight - 1]!.block) : this.maturedCoinbase(node.height);
+      const overlay = new AccountOverlay(view);
+      const v = connectTransactions(items[k]!.block, node.height, overlay, params, matured);
+      if (!v.ok) {
+        failure = { at: k, verdict: v, remember: true };
+        break;
+      }
+      view.merge(overlay.changed);
+      connects.push({ entry: stripNode(node), block: items[k]!.block, changes: overlay.changed, undo: overlay.previous, txids: allIds[k]!.ids });
+    }
+    const previous = this.tipView();
+    await store.connectBlocks(connects);
+    const results: SubmitBlockResult[] = [];
+    for (let k = 0; k < connects.length; k++) {
+      const node = nodes[k]!;
+      this.addToIndex(node);
+      this.tip = node;
+      this.deps.bus.publish({ type: 'block-connected', block: items[k]!.block, entry: connects[k]!.entry, ids: allIds[k] });
+      results.push({ status: 'connected', hash: node.hash, height: node.height });
+    }
+    if (connects.length > 0) {
+      this.deps.bus.publish({ type: 'tip-changed', tip: this.tipView(), previous, reorgDepth: 0 });
+      await this.connectOrphansOf(this.tip.hash);
+    }
+    if (failure) {
+      const hash = hashes[connects.length]!;
+      results.push(failure.remember ? await this.invalidAndRemember(hash, failure.verdict, source) : this.invalid(hash, failure.verdict, source));
+      for (let k = connects.length + 1; k < items.length; k++) results.push(await this.submitBlock(items[k]!.block, source, items[k]!.requested ?? false, items[k]!.ids));
+    }
+    return results;
   }
 
   /** Marks a block that failed and every known descendant invalid, in memory and in the store. */
@@ -520,6 +700,25 @@ export class ChainActor implements Actor<ChainMsg> {
     for (const m of marked) this.invalidBlocks.set(m.hash, m.code);
     await this.deps.store.markInvalid(marked);
   }
+}
+
+/** The accounts as a run of blocks leaves them before it is written: the run's changes so far over the store. */
+class BatchAccounts implements AccountReader {
+  private readonly changes = new Map<string, Account>();
+  constructor(private readonly base: AccountReader) {}
+  getAccount(key: string): Account | undefined {
+    return this.changes.get(key) ?? this.base.getAccount(key);
+  }
+  merge(changed: ReadonlyMap<string, Account>): void {
+    for (const [k, v] of changed) this.changes.set(k, v);
+  }
+}
+
+/** The coinbase of a block that passed the structure checks (its first transaction). */
+function coinbaseOf(block: Block): CoinbaseTx {
+  const cb = block.txs[0];
+  if (!cb || cb.type !== 'coinbase') throw new Error('a checked block has no coinbase first');
+  return cb;
 }
 
 function stripNode(n: IndexNode): BlockIndexEntry {

@@ -2,6 +2,7 @@ import type { ChainEvent } from './chain.js';
 import type { MempoolEvent } from './mempool.js';
 import type { MinerEvent } from './miner.js';
 import type { PeerEvent } from './peer-manager.js';
+import type { SyncProgressEvent } from './sync-progress.js';
 
 /** The node's lifecycle, published by the assembly that starts and stops the actors. */
 export type LifecycleEvent = { type: 'status'; state: 'started' | 'stopping' };
@@ -13,7 +14,7 @@ export type LifecycleEvent = { type: 'status'; state: 'started' | 'stopping' };
  * lodestar's `chain/emitter.ts`); this is their union. Published
  * synchronously, in order, after the state change is durable.
  */
-export type NodeEvent = ChainEvent | MempoolEvent | MinerEvent | PeerEvent | LifecycleEvent;
+export type NodeEvent = ChainEvent | MempoolEvent | MinerEvent | PeerEvent | SyncProgressEvent | LifecycleEvent;
 
 export type NodeEventType = NodeEvent['type'];
 export type NodeEventOf<T extends NodeEventType> = Extract<NodeEvent, { type: T }>;

@@ -1,12 +1,31 @@
-import type { Block } from '../core/block.js';
-import { blockHash } from '../core/block.js';
+import { randomInt } from 'node:crypto';
+import type { Block, BlockTxIds } from '../core/block.js';
+import { blockHash, blockSize, blockTxIds } from '../core/block.js';
+import { COMPACT_BLOCK_VERSION, PartialBlock, toCompactBlock, type CompactBlock, type KnownTx } from '../core/compact-block.js';
+import { headerHashHex } from '../core/header.js';
+import { BLOCK_VERSION, MAX_BLOCK_TXS, type NetworkParams } from '../core/params.js';
+import { reject } from '../core/reject.js';
+import { txHash } from '../core/transaction.js';
+import { checkProofOfWork } from '../core/validation.js';
+import { SyncProgress } from './sync-progress.js';
 import { hashToHex } from '../core/hash.js';
 import { assertNever, isPolicyOnly, type RejectCode, type RejectedItem } from '../core/reject.js';
 import type { Transaction, TransferTx } from '../core/transaction.js';
 import type { EventBus } from './events.js';
-import type { HelloPayload, Message } from '../transport/messages.js';
-import { message } from '../transport/messages.js';
-import { MAX_GETTRANSACTIONS_TXIDS, MAX_INVENTORY_ITEMS, MAX_LIST_OF_BLOCKS, MAX_LOCATOR_HASHES, MAX_PUSH_TRANSACTIONS, MAX_REJECT_REASON_LENGTH } from '../transport/limits.js';
+import type { HelloPayload, Message, Outgoing } from '../transport/messages.js';
+import { EncodedMessage, message } from '../transport/messages.js';
+import {
+  BLOCKS_MESSAGE_BUDGET_BYTES,
+  COMPACT_BLOCKS_PROTOCOL_VERSION,
+  MAX_BLOCKS_PER_MESSAGE,
+  MAX_GETBLOCKS_HASHES,
+  MAX_GETTRANSACTIONS_TXIDS,
+  MAX_INVENTORY_ITEMS,
+  MAX_LIST_OF_BLOCKS,
+  MAX_LOCATOR_HASHES,
+  MAX_PUSH_TRANSACTIONS,
+  MAX_REJECT_REASON_LENGTH,
+} from '../transport/limits.js';
 import type { ChainMsg, SubmitBlockResult } from './chain.js';
 import type { AddTxResult, MempoolMsg } from './mempool.js';
 import type { Actor, ActorContext, ActorRef } from './runtime/actor.js';
@@ -38,7 +57,8 @@ export interface PeerLink {
   readonly port: number;
   /** The peer's HELLO (height, tip, chain work at connect time). */
   readonly hello: HelloPayload;
-  send(msg: Message): void;
+  /** Sends a message, or the same frame already encoded for several peers. */
+  send(msg: Outgoing): void;
 }
 
 /**
@@ -61,9 +81,37 @@ export interface PeerManagerHooks {
 /** Messages of the gossip actor. */
 export type GossipMsg =
   | { type: 'gossip/peer-up'; link: PeerLink }
+  /** Internal: the chain's verdicts on blocks this actor submitted (it does not wait for them). */
+  | { type: 'gossip/blocks-handled'; nodeId: string; hashes: string[]; results: SubmitBlockResult[]; compact: boolean }
   | { type: 'gossip/peer-down'; nodeId: string }
   | { type: 'gossip/message'; nodeId: string; message: Message }
   | { type: 'gossip/tick' };
+
+/** How long a `chain/submit-blocks` may take before its blocks count as handled (a batch of full blocks can take seconds), ms. */
+export const CHAIN_SUBMIT_TIMEOUT_MS = 120_000;
+/** Peers asked for high-bandwidth compact-block announcements (BIP 152: 3). */
+export const MAX_HIGH_BANDWIDTH_PEERS = 3;
+/** Recently connected or rebuilt blocks kept with their encodings, to answer GETBLOCK and GETBLOCKTXN without the store or a second encoding. */
+export const RECENT_BLOCKS = 8;
+/** Most blocks submitted to the chain and not yet answered: block downloads pause beyond it (bounds the chain's mailbox during sync). */
+export const MAX_BLOCKS_IN_CHAIN_QUEUE = 512;
+
+/** A block this node holds whole, with its ids and its frames, each encoded at most once. */
+interface RecentBlock {
+  block: Block;
+  ids: BlockTxIds;
+  blockFrame?: EncodedMessage;
+  compactFrame?: EncodedMessage;
+}
+
+/** A compact block being rebuilt. */
+interface PendingCompact {
+  partial: PartialBlock;
+  /** The peer that announced it and is asked for the missing transactions. */
+  from: string;
+  /** GETBLOCKTXN of peers this node relayed the compact block to, answered when it is complete. */
+  waiters: Array<{ peer: string; indexes: number[] }>;
+}
 
 /** A bounded FIFO set: the seen-set of one peer. */
 class KnownSet {
@@ -83,6 +131,12 @@ interface PeerState {
   link: PeerLink;
   knownBlocks: KnownSet;
   knownTxs: KnownSet;
+  /** Whether the peer speaks compact blocks and GETBLOCKS (its protocol version). */
+  compact: boolean;
+  /** The peer asked for new blocks as CMPCTBLOCK at once (BIP 152 high-bandwidth mode). */
+  sendCompact: boolean;
+  /** This node asked the peer for high-bandwidth announcements. */
+  askedCompact: boolean;
   /** Transactions to announce at the next flush. */
   txQueue: string[];
   /** Whether a GETLISTOFBLOCKS to this peer is outstanding. */
@@ -92,6 +146,8 @@ interface PeerState {
 }
 
 export interface GossipDeps {
+  /** Consensus parameters (proof of work of compact-block headers is checked before relaying them). */
+  params: NetworkParams;
   chain: ActorRef<ChainMsg>;
   mempool: ActorRef<MempoolMsg>;
   bus: EventBus;
@@ -117,7 +173,15 @@ export class GossipActor implements Actor<GossipMsg> {
   private readonly fetcher: BlockFetcher;
   private readonly clock: Clock;
   private unsubscribe: Array<() => void> = [];
-  private self!: ActorRef<GossipMsg>;
+  private ctx!: ActorContext<GossipMsg>;
+  /** The chain's tip as its events tell it (compact blocks on it are relayed before validation). */
+  private tipHash = '';
+  private tipHeight = 0;
+  private readonly recent = new Map<string, RecentBlock>();
+  private readonly pendingCompact = new Map<string, PendingCompact>();
+  /** Blocks handed to the chain whose verdict has not come back. */
+  private blocksInChainQueue = 0;
+  private readonly progress = new SyncProgress();
 
   constructor(private readonly deps: GossipDeps) {
     this.clock = deps.clock ?? systemClock;
@@ -125,10 +189,15 @@ export class GossipActor implements Actor<GossipMsg> {
   }
 
   start(ctx: ActorContext<GossipMsg>): void {
-    this.self = ctx.self;
+    this.ctx = ctx;
     const { bus } = this.deps;
     this.unsubscribe.push(
-      bus.on('tip-changed', (e) => this.announceBlock(e.tip.hash, e.tip.height)),
+      bus.on('block-connected', (e) => this.remember(e.entry.hash, e.block, e.ids)),
+      bus.on('tip-changed', (e) => {
+        this.tipHash = e.tip.hash;
+        this.tipHeight = e.tip.height;
+        this.announceBlock(e.tip.hash, e.tip.height);
+      }),
       bus.on('tx-accepted', (e) => {
         for (const p of this.peers.values()) if (!p.knownTxs.has(e.txid)) p.txQueue.push(e.txid);
       }),
@@ -158,6 +227,9 @@ export class GossipActor implements Actor<GossipMsg> {
         this.onTick();
         for (const p of this.peers.values()) if (p.continueAfter !== undefined) await this.continueSync(p);
         return;
+      case 'gossip/blocks-handled':
+        await this.onBlocksHandled(msg.nodeId, msg.hashes, msg.results, msg.compact);
+        return;
       default:
         assertNever(msg);
     }
@@ -171,11 +243,20 @@ export class GossipActor implements Actor<GossipMsg> {
       txQueue: [],
       syncing: false,
       continueAfter: undefined,
+      compact: link.hello.version >= COMPACT_BLOCKS_PROTOCOL_VERSION,
+      sendCompact: false,
+      askedCompact: false,
     };
     this.peers.set(link.nodeId, peer);
     this.fetcher.addPeer(link.nodeId);
     peer.knownBlocks.add(link.hello.tip);
+    this.progress.claim(link.hello.height);
+    if (peer.compact) this.askCompact(peer, this.highBandwidthCount() < MAX_HIGH_BANDWIDTH_PEERS);
     const tip = await request(this.deps.chain, 'chain/get-tip', {});
+    if (!this.tipHash) {
+      this.tipHash = tip.hash;
+      this.tipHeight = tip.height;
+    }
     if (link.hello.chainWork > tip.chainWork) await this.requestHashes(peer);
   }
 
@@ -183,6 +264,12 @@ export class GossipActor implements Actor<GossipMsg> {
     const peer = this.peers.get(nodeId);
     if (!peer) return;
     this.peers.delete(nodeId);
+    for (const [hash, p] of this.pendingCompact) if (p.from === nodeId) this.pendingCompact.delete(hash);
+    // Another peer takes its place as a high-bandwidth announcer.
+    if (peer.askedCompact) {
+      const next = [...this.peers.values()].find((p) => p.compact && !p.askedCompact);
+      if (next) this.askCompact(next, true);
+    }
     // Its outstanding requests go to other peers at once.
     const { requests, forgotten } = this.fetcher.removePeer(nodeId, this.clock.nowMs());
     this.sendRequests(requests);
@@ -212,6 +299,7 @@ export class GossipActor implements Actor<GossipMsg> {
     const { chain, mempool } = this.deps;
     switch (msg.method) {
       case 'BROADCASTBLOCK': {
+        if (msg.payload.height !== undefined) this.progress.claim(msg.payload.height);
         const unknown: string[] = [];
         for (const h of msg.payload.hashes) {
           peer.knownBlocks.add(h);
@@ -227,6 +315,12 @@ export class GossipActor implements Actor<GossipMsg> {
         return;
       }
       case 'GETBLOCK': {
+        const recent = this.recent.get(msg.payload.hash);
+        if (recent) {
+          peer.knownBlocks.add(msg.payload.hash);
+          peer.link.send((recent.blockFrame ??= EncodedMessage.of(message('BLOCK', { block: recent.block }))));
+          return;
+        }
         const found = await request(chain, 'chain/get-block', { hash: msg.payload.hash });
         if (found) {
           peer.knownBlocks.add(msg.payload.hash);
@@ -237,7 +331,26 @@ export class GossipActor implements Actor<GossipMsg> {
         return;
       }
       case 'BLOCK':
-        await this.onBlock(peer, msg.payload.block);
+        this.onBlocks(peer, [{ block: msg.payload.block }], false);
+        return;
+      case 'BLOCKS':
+        this.onBlocks(peer, msg.payload.blocks.map((block) => ({ block })), false);
+        return;
+      case 'GETBLOCKS':
+        await this.onGetBlocks(peer, msg.payload.hashes);
+        return;
+      case 'SENDCMPCT':
+        // BIP 152: only the version this node speaks turns announcements on or off.
+        if (msg.payload.version === COMPACT_BLOCK_VERSION) peer.sendCompact = msg.payload.announce;
+        return;
+      case 'CMPCTBLOCK':
+        await this.onCompactBlock(peer, msg.payload);
+        return;
+      case 'GETBLOCKTXN':
+        await this.onGetBlockTxn(peer, msg.payload.hash, msg.payload.indexes);
+        return;
+      case 'BLOCKTXN':
+        this.onBlockTxn(peer, msg.payload.hash, msg.payload.transactions);
         return;
       case 'GETLISTOFBLOCKS': {
         const limit = Math.min(msg.payload.limit ?? MAX_LIST_OF_BLOCKS, MAX_LIST_OF_BLOCKS);
@@ -294,7 +407,7 @@ export class GossipActor implements Actor<GossipMsg> {
       case 'REJECT': {
         // A peer that cannot serve a block it was asked for stops being a source of it.
         const hash = msg.payload.hash;
-        if (msg.payload.message === 'GETBLOCK' && hash) this.sendRequests(this.fetcher.onNotFound(hash, peer.link.nodeId, this.clock.nowMs()));
+        if ((msg.payload.message === 'GETBLOCK' || msg.payload.message === 'GETBLOCKS') && hash) this.sendRequests(this.fetcher.onNotFound(hash, peer.link.nodeId, this.clock.nowMs()));
         return;
       }
       case 'HELLO':
@@ -308,30 +421,210 @@ export class GossipActor implements Actor<GossipMsg> {
     }
   }
 
-  private async onBlock(peer: PeerState, block: Block): Promise<void> {
-    const hash = hashToHex(blockHash(block));
+  /**
+   * Blocks from a peer: each stops being wanted, and all go to the chain in
+   * one `chain/submit-blocks` (a run extending the tip is connected as one
+   * batch). The verdicts come back as a `gossip/blocks-handled` message, so
+   * this actor keeps relaying and answering while the chain works.
+   */
+  private onBlocks(peer: PeerState, items: Array<{ block: Block; ids?: BlockTxIds }>, compact: boolean): void {
+    const nodeId = peer.link.nodeId;
+    const hashes = items.map(({ block }) => hashToHex(blockHash(block)));
+    const blocks = items.map((item, i) => {
+      const hash = hashes[i]!;
+      peer.knownBlocks.add(hash);
+      // Asked for (announced, listed in a sync): the chain stores it even below the tip's work.
+      const requested = this.fetcher.isWanted(hash);
+      this.fetcher.onBlock(hash, nodeId);
+      return { ...item, requested };
+    });
+    this.blocksInChainQueue += items.length;
+    const handled = (results: SubmitBlockResult[]): void => this.ctx.deliver({ type: 'gossip/blocks-handled', nodeId, hashes, results, compact });
+    request(this.deps.chain, 'chain/submit-blocks', { blocks, source: nodeId }, CHAIN_SUBMIT_TIMEOUT_MS).then(handled, () => handled([]));
+    this.sendRequests(this.schedule());
+  }
+
+  private async onBlocksHandled(nodeId: string, hashes: string[], results: SubmitBlockResult[], compact: boolean): Promise<void> {
+    this.blocksInChainQueue -= hashes.length;
+    const peer = this.peers.get(nodeId);
+    let orphan = false;
+    results.forEach((r, i) => {
+      switch (r.status) {
+        case 'invalid':
+          if (!peer) break;
+          if (compact && (r.code === 'bad-merkle-root' || r.code === 'duplicate-tx')) {
+            // A short-id collision rebuilt the wrong block: fetch it whole (BIP 152).
+            this.sendRequests(this.fetcher.want([hashes[i]!], nodeId, this.clock.nowMs()));
+          } else if (!compact) {
+            // BIP 152: a block relayed as CMPCTBLOCK before validation with a valid header is never punished.
+            this.refuse(peer, { kind: 'invalid-block', hash: r.hash, code: r.code, reason: r.reason });
+          }
+          break;
+        case 'orphan':
+          orphan = true;
+          break;
+        case 'connected':
+        case 'reorg':
+        case 'side-branch':
+        case 'duplicate':
+          break;
+        default:
+          assertNever(r);
+      }
+    });
+    // Its ancestors are missing: find the fork point with a locator.
+    if (orphan && peer && !peer.syncing) await this.requestHashes(peer);
+    this.sendRequests(this.schedule());
+  }
+
+  /** The fetcher's next requests, unless the chain already has a full queue of blocks to handle. */
+  private schedule(): BlockRequest[] {
+    return this.blocksInChainQueue >= MAX_BLOCKS_IN_CHAIN_QUEUE ? [] : this.fetcher.schedule(this.clock.nowMs());
+  }
+
+  /** GETBLOCKS: the blocks found, in BLOCKS messages of at most {@link BLOCKS_MESSAGE_BUDGET_BYTES} each; REJECT not-found for each unknown one. */
+  private async onGetBlocks(peer: PeerState, hashes: string[]): Promise<void> {
+    const found = await request(this.deps.chain, 'chain/get-blocks', { hashes });
+    let batch: Block[] = [];
+    let bytes = 0;
+    const flush = (): void => {
+      if (batch.length > 0) peer.link.send(message('BLOCKS', { blocks: batch }));
+      batch = [];
+      bytes = 0;
+    };
+    found.forEach((block, i) => {
+      const hash = hashes[i]!;
+      if (!block) {
+        flush();
+        peer.link.send(message('REJECT', { message: 'GETBLOCKS', code: 'not-found', reason: 'unknown block', hash }));
+        return;
+      }
+      peer.knownBlocks.add(hash);
+      const size = jsonSizeEstimate(block);
+      if (batch.length > 0 && (bytes + size > BLOCKS_MESSAGE_BUDGET_BYTES || batch.length >= MAX_BLOCKS_PER_MESSAGE)) flush();
+      batch.push(block);
+      bytes += size;
+    });
+    flush();
+  }
+
+  /** Tells `peer` whether to announce new blocks to this node as CMPCTBLOCK (BIP 152 SENDCMPCT). */
+  private askCompact(peer: PeerState, announce: boolean): void {
+    peer.askedCompact = announce;
+    peer.link.send(message('SENDCMPCT', { announce, version: COMPACT_BLOCK_VERSION }));
+  }
+
+  private highBandwidthCount(): number {
+    let n = 0;
+    for (const p of this.peers.values()) if (p.askedCompact) n++;
+    return n;
+  }
+
+  /** Keeps a whole block (bounded, oldest dropped) to answer GETBLOCK/GETBLOCKTXN and announce it compactly. */
+  private remember(hash: string, block: Block, ids?: BlockTxIds): void {
+    if (this.recent.has(hash)) return;
+    this.recent.set(hash, { block, ids: ids ?? blockTxIds(block) });
+    if (this.recent.size > RECENT_BLOCKS) this.recent.delete(this.recent.keys().next().value as string);
+  }
+
+  /**
+   * CMPCTBLOCK (BIP 152): a header with valid proof of work on this node's
+   * tip is relayed at once, as the same frame, to the peers that asked for
+   * high-bandwidth announcements, before the block is rebuilt or validated;
+   * then the block is rebuilt from the mempool and the missing transfers
+   * asked for with GETBLOCKTXN. A compact block on another parent is treated
+   * as an announcement (the block is fetched whole, as are those that cannot be rebuilt).
+   */
+  private async onCompactBlock(peer: PeerState, compact: CompactBlock): Promise<void> {
+    const hash = headerHashHex(compact.header);
     peer.knownBlocks.add(hash);
-    // Asked for (announced, listed in a sync): the chain stores it even below the tip's work.
-    const requested = this.fetcher.isWanted(hash);
-    this.fetcher.onBlock(hash, peer.link.nodeId);
-    const r = await request(this.deps.chain, 'chain/submit-block', { block, source: peer.link.nodeId, requested });
-    switch (r.status) {
-      case 'invalid':
-        this.refuse(peer, { kind: 'invalid-block', hash, code: r.code, reason: r.reason });
-        break;
-      case 'orphan':
-        // Its ancestors are missing: find the fork point with a locator.
-        if (!peer.syncing && this.peers.has(peer.link.nodeId)) await this.requestHashes(peer);
-        break;
-      case 'connected':
-      case 'reorg':
-      case 'side-branch':
-      case 'duplicate':
-        break;
-      default:
-        assertNever(r);
+    if (this.pendingCompact.has(hash) || this.recent.has(hash)) return;
+    const { params } = this.deps;
+    const header = compact.header.version !== BLOCK_VERSION ? reject('bad-version', `block version ${compact.header.version}`) : checkProofOfWork(compact.header, params);
+    if (!header.ok) {
+      this.refuse(peer, { kind: 'invalid-block', hash, code: header.code, reason: `compact block: ${header.reason}` });
+      return;
     }
-    this.sendRequests(this.fetcher.schedule(this.clock.nowMs()));
+    const nodeId = peer.link.nodeId;
+    if (hashToHex(compact.header.prevHash) !== this.tipHash) {
+      if (!(await request(this.deps.chain, 'chain/has-block', { hash }))) this.sendRequests(this.fetcher.want([hash], nodeId, this.clock.nowMs()));
+      return;
+    }
+    let frame: EncodedMessage | undefined;
+    for (const q of this.peers.values()) {
+      if (q === peer || !q.sendCompact || q.knownBlocks.has(hash)) continue;
+      q.knownBlocks.add(hash);
+      q.link.send((frame ??= EncodedMessage.of(message('CMPCTBLOCK', compact))));
+    }
+    const partial = PartialBlock.create(compact, MAX_BLOCK_TXS, txHash);
+    if (typeof partial === 'string') {
+      this.sendRequests(this.fetcher.want([hash], nodeId, this.clock.nowMs()));
+      return;
+    }
+    const pending: PendingCompact = { partial, from: nodeId, waiters: [] };
+    this.pendingCompact.set(hash, pending);
+    if (compact.shortIds.length > 0) {
+      const shortIds = new Set(compact.shortIds);
+      const candidates: KnownTx[] = await request(this.deps.mempool, 'mempool/compact-candidates', { key: partial.key, shortIds });
+      partial.fill(candidates);
+    }
+    const missing = partial.missing();
+    if (missing.length === 0) this.completeCompact(hash, pending);
+    else peer.link.send(message('GETBLOCKTXN', { hash, indexes: missing }));
+  }
+
+  /** BLOCKTXN: the transfers this node asked for; a wrong answer makes it fetch the whole block instead. */
+  private onBlockTxn(peer: PeerState, hash: string, txs: Transaction[]): void {
+    const pending = this.pendingCompact.get(hash);
+    if (!pending || pending.from !== peer.link.nodeId) return;
+    const known = txs.map((tx): KnownTx => {
+      const h = txHash(tx);
+      return { tx, hash: h, id: hashToHex(h) };
+    });
+    if (!pending.partial.fillMissing(known)) {
+      this.pendingCompact.delete(hash);
+      this.sendRequests(this.fetcher.want([hash], peer.link.nodeId, this.clock.nowMs()));
+      return;
+    }
+    this.completeCompact(hash, pending);
+  }
+
+  /** A rebuilt block: answers the GETBLOCKTXN that waited for it, then goes to the chain with its ids. */
+  private completeCompact(hash: string, pending: PendingCompact): void {
+    this.pendingCompact.delete(hash);
+    const done = pending.partial.complete();
+    if (!done) return;
+    this.remember(hash, done.block, done.ids);
+    for (const w of pending.waiters) {
+      const q = this.peers.get(w.peer);
+      if (q) this.sendBlockTxn(q, hash, done.block, w.indexes);
+    }
+    const from = this.peers.get(pending.from);
+    if (from) this.onBlocks(from, [{ block: done.block, ids: done.ids }], true);
+  }
+
+  /** GETBLOCKTXN: answered from a held block, or once the block being rebuilt is complete. */
+  private async onGetBlockTxn(peer: PeerState, hash: string, indexes: number[]): Promise<void> {
+    peer.knownBlocks.add(hash);
+    const pending = this.pendingCompact.get(hash);
+    if (pending) {
+      pending.waiters.push({ peer: peer.link.nodeId, indexes });
+      return;
+    }
+    const block = this.recent.get(hash)?.block ?? (await request(this.deps.chain, 'chain/get-block', { hash }))?.block;
+    if (!block) {
+      peer.link.send(message('REJECT', { message: 'GETBLOCKTXN', code: 'not-found', reason: 'unknown block', hash }));
+      return;
+    }
+    this.sendBlockTxn(peer, hash, block, indexes);
+  }
+
+  private sendBlockTxn(peer: PeerState, hash: string, block: Block, indexes: number[]): void {
+    if (indexes.some((i) => i >= block.txs.length)) {
+      peer.link.send(message('REJECT', { message: 'GETBLOCKTXN', code: 'malformed', reason: `index ${indexes[indexes.length - 1]} of a block of ${block.txs.length} transactions`, hash }));
+      return;
+    }
+    peer.link.send(message('BLOCKTXN', { hash, transactions: indexes.map((i) => block.txs[i]!) }));
   }
 
   private async onTransactions(peer: PeerState, txs: Transaction[]): Promise<void> {
@@ -373,13 +666,34 @@ export class GossipActor implements Actor<GossipMsg> {
     return true;
   }
 
-  /** Sends the fetcher's GETBLOCK requests to their peers. */
+  /**
+   * Sends the fetcher's requests: several blocks for one peer that speaks
+   * GETBLOCKS go in one GETBLOCKS (fast sync, pipelined across peers),
+   * otherwise one GETBLOCK each.
+   */
   private sendRequests(requests: BlockRequest[]): void {
-    for (const r of requests) this.peers.get(r.peer)?.link.send(message('GETBLOCK', { hash: r.hash }));
+    const byPeer = new Map<string, string[]>();
+    for (const r of requests) {
+      let list = byPeer.get(r.peer);
+      if (!list) byPeer.set(r.peer, (list = []));
+      list.push(r.hash);
+    }
+    for (const [id, hashes] of byPeer) {
+      const peer = this.peers.get(id);
+      if (!peer) continue;
+      if (peer.compact && hashes.length > 1) {
+        for (let i = 0; i < hashes.length; i += MAX_GETBLOCKS_HASHES) peer.link.send(message('GETBLOCKS', { hashes: hashes.slice(i, i + MAX_GETBLOCKS_HASHES) }));
+      } else {
+        for (const hash of hashes) peer.link.send(message('GETBLOCK', { hash }));
+      }
+    }
   }
 
   private onTick(): void {
-    const requests = this.fetcher.onTick(this.clock.nowMs());
+    const now = this.clock.nowMs();
+    const requests = this.blocksInChainQueue >= MAX_BLOCKS_IN_CHAIN_QUEUE ? [] : this.fetcher.onTick(now);
+    const progress = this.progress.sample(now, this.tipHeight);
+    if (progress) this.deps.bus.publish(progress);
     for (const p of this.peers.values()) {
       if (p.txQueue.length > 0) {
         const batch = p.txQueue.splice(0, MAX_INVENTORY_ITEMS).filter((id) => !p.knownTxs.has(id));
@@ -390,11 +704,33 @@ export class GossipActor implements Actor<GossipMsg> {
     this.sendRequests(requests);
   }
 
+  /**
+   * Announces a new tip: as CMPCTBLOCK (encoded once for all of them) to the
+   * peers that asked for high-bandwidth announcements, as BROADCASTBLOCK to
+   * the others.
+   */
   private announceBlock(hash: string, height: number): void {
+    const recent = this.recent.get(hash);
+    let broadcast: EncodedMessage | undefined;
     for (const p of this.peers.values()) {
       if (p.knownBlocks.has(hash)) continue;
       p.knownBlocks.add(hash);
-      p.link.send(message('BROADCASTBLOCK', { hashes: [hash], height }));
+      if (recent && p.sendCompact) {
+        recent.compactFrame ??= EncodedMessage.of(message('CMPCTBLOCK', toCompactBlock(recent.block, recent.ids, compactNonce())));
+        p.link.send(recent.compactFrame);
+      } else {
+        p.link.send((broadcast ??= EncodedMessage.of(message('BROADCASTBLOCK', { hashes: [hash], height }))));
+      }
     }
   }
+}
+
+/** A fresh compact-block nonce (BIP 152: random per block, so that short-id collisions cannot be planned for every peer). */
+function compactNonce(): number {
+  return randomInt(0, 2 ** 48 - 1);
+}
+
+/** JSON bytes of a block, estimated from its binary size (hex doubles it, keys and numbers add about a fifth). */
+function jsonSizeEstimate(block: Block): number {
+  return blockSize(block) * 2.4 + 200;
 }

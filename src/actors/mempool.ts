@@ -4,13 +4,17 @@ import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_MONEY } from '../core/params.js';
 import { assertNever, reject, type Rejection } from '../core/reject.js';
 import { EMPTY_ACCOUNT, type Account, type AccountReader } from '../core/state.js';
 import { DEFAULT_DUST_LIMIT, DEFAULT_MEMPOOL_EXPIRY_MS, DEFAULT_MEMPOOL_MAX_TRANSACTIONS, DEFAULT_MIN_RELAY_FEE, MAX_PENDING_PER_SENDER } from '../core/policy.js';
-import { TRANSFER_BYTES, txid as computeTxid, type TransferTx } from '../core/transaction.js';
-import { checkTransfer, checkTransferAmounts } from '../core/validation.js';
+import { TRANSFER_BYTES, txHash, type TransferTx } from '../core/transaction.js';
+import { badSignature, checkTransferAmounts, verifyTransferSignature } from '../core/validation.js';
+import { hashToHex } from '../core/hash.js';
+import { shortTxId, type KnownTx } from '../core/compact-block.js';
+import type { SipHashKey } from '../core/siphash.js';
+import type { SignatureVerifier } from '../workers/verify-pool.js';
 import type { NetworkParams } from '../core/params.js';
 import type { BlockStore } from '../store/block-store.js';
 import type { EventBus } from './events.js';
 import { IndexedHeap, siftDown, siftUp } from './indexed-heap.js';
-import type { Actor, Reply } from './runtime/actor.js';
+import type { Actor, ActorContext, Reply } from './runtime/actor.js';
 
 /** Outcome of offering a transaction. */
 export type AddTxResult = { accepted: true; txid: string } | (Rejection & { accepted: false; txid: string });
@@ -27,6 +31,10 @@ export type MempoolEvent =
 export type MempoolMsg =
   | { type: 'mempool/add'; tx: TransferTx; source?: string; reply?: Reply<AddTxResult> }
   | { type: 'mempool/add-many'; txs: TransferTx[]; source?: string; reply?: Reply<AddTxResult[]> }
+  /** Internal: a batch of `mempool/add-many` whose signatures the verifier has checked, admitted in arrival order. */
+  | { type: 'mempool/admit'; batch: AdmissionBatch }
+  /** Transfers whose short ids (BIP 152, under `key`) are among `shortIds`, for rebuilding a compact block. */
+  | { type: 'mempool/compact-candidates'; key: SipHashKey; shortIds: ReadonlySet<number>; reply: Reply<KnownTx[]> }
   | { type: 'mempool/template'; maxTxs: number; maxBytes: number; reply: Reply<TransferTx[]> }
   | { type: 'mempool/get'; txid: string; reply: Reply<TransferTx | undefined> }
   | { type: 'mempool/missing'; txids: string[]; reply: Reply<string[]> }
@@ -42,6 +50,8 @@ export type MempoolMsg =
 interface Entry {
   readonly tx: TransferTx;
   readonly txid: string;
+  /** The txid in internal byte order (compact blocks' short ids are computed from it). */
+  readonly hash: Uint8Array;
   readonly sender: string;
   readonly recipient: string;
   /** amount + fee, base units. */
@@ -54,6 +64,17 @@ interface Entry {
   headPos: number;
   /** Position in the heap of senders' last transfers, -1 when not there. */
   tailPos: number;
+}
+
+/** A batch of `mempool/add-many` on its way through signature verification. */
+export interface AdmissionBatch {
+  txs: TransferTx[];
+  hashes: Uint8Array[];
+  ids: string[];
+  /** Signature verdict per transfer; undefined for the ones not sent to the verifier (they are checked at admission when needed). */
+  signatures: Array<boolean | undefined>;
+  source?: string;
+  reply?: Reply<AddTxResult[]>;
 }
 
 /** One sender's pending transfers, nonce-ordered and (outside a reorg) gap-free from its confirmed nonce. */
@@ -123,6 +144,8 @@ export interface MempoolDeps {
   expiryMs?: number;
   /** Clock, ms since the epoch. @default Date.now */
   now?: () => number;
+  /** Checks the signatures of `mempool/add-many` batches off the actor's thread (worker threads); without it they are checked in place. */
+  verifier?: SignatureVerifier;
 }
 
 /** Better fee first, then earlier arrival. */
@@ -164,6 +187,9 @@ export class MempoolActor implements Actor<MempoolMsg> {
   private seq = 0;
   /** Recipient of the coinbase maturing in the next block, as last seen. */
   private lastMaturing: string | undefined;
+  /** Batches under verification: admitted strictly in arrival order, so a sender's nonce chain split over two frames stays in order. */
+  private admissions: Promise<void> = Promise.resolve();
+  private ctx: ActorContext<MempoolMsg> | undefined;
 
   constructor(private readonly deps: MempoolDeps) {
     this.maxTxs = deps.maxTransactions ?? DEFAULT_MEMPOOL_MAX_TRANSACTIONS;
@@ -174,6 +200,10 @@ export class MempoolActor implements Actor<MempoolMsg> {
     this.now = deps.now ?? Date.now;
   }
 
+  start(ctx: ActorContext<MempoolMsg>): void {
+    this.ctx = ctx;
+  }
+
   receive(msg: MempoolMsg): void {
     if (msg.type !== 'mempool/block-disconnected') this.settleReorg();
     switch (msg.type) {
@@ -181,7 +211,13 @@ export class MempoolActor implements Actor<MempoolMsg> {
         msg.reply?.resolve(this.add(msg.tx, msg.source));
         return;
       case 'mempool/add-many':
-        msg.reply?.resolve(this.addMany(msg.txs, msg.source));
+        this.addMany(msg.txs, msg.source, msg.reply);
+        return;
+      case 'mempool/admit':
+        msg.batch.reply?.resolve(this.admit(msg.batch));
+        return;
+      case 'mempool/compact-candidates':
+        msg.reply.resolve(this.compactCandidates(msg.key, msg.shortIds));
         return;
       case 'mempool/template':
         msg.reply.resolve(this.template(msg.maxTxs, msg.maxBytes));
@@ -235,16 +271,56 @@ export class MempoolActor implements Actor<MempoolMsg> {
     return last ? last.tx.nonce + 1 : this.account(key).nonce;
   }
 
-  private addMany(txs: TransferTx[], source?: string): AddTxResult[] {
+  /**
+   * Batch admission: hashes each transfer once, sends the signatures of the
+   * ones that pass the cheap stateless checks to the verifier (worker
+   * threads), and admits the batch when they come back through a
+   * `mempool/admit` message to itself, so that the actor serves other
+   * messages meanwhile. Batches are admitted in arrival order. Without a
+   * verifier the batch is admitted at once.
+   */
+  private addMany(txs: TransferTx[], source: string | undefined, reply: Reply<AddTxResult[]> | undefined): void {
+    const hashes = txs.map(txHash);
+    const batch: AdmissionBatch = { txs, hashes, ids: hashes.map(hashToHex), signatures: new Array<boolean | undefined>(txs.length), source, reply };
+    const { verifier } = this.deps;
+    const ctx = this.ctx;
+    if (!verifier || !ctx) {
+      reply?.resolve(this.admit(batch));
+      return;
+    }
+    const toVerify: number[] = [];
+    txs.forEach((tx, i) => {
+      if (!this.byId.has(batch.ids[i]!) && checkTransferAmounts(tx).ok && tx.fee >= this.minFee && tx.amount >= this.dustLimit) toVerify.push(i);
+    });
+    const verified = verifier.verify(toVerify.map((i) => txs[i]!)).then(
+      (ok) => toVerify.forEach((i, k) => (batch.signatures[i] = ok[k])),
+      // A failed pool leaves the verdicts undefined: admission then verifies in place.
+      () => undefined,
+    );
+    this.admissions = Promise.all([this.admissions, verified]).then(() => {
+      ctx.deliver({ type: 'mempool/admit', batch });
+    });
+  }
+
+  private admit(batch: AdmissionBatch): AddTxResult[] {
+    const { txs } = batch;
     // Sort by nonce so that a batch may carry a sender's chain in any order.
     const order = txs.map((tx, i) => ({ tx, i })).sort((a, b) => a.tx.nonce - b.tx.nonce || a.i - b.i);
     const out = new Array<AddTxResult>(txs.length);
-    for (const { tx, i } of order) out[i] = this.add(tx, source);
+    for (const { tx, i } of order) out[i] = this.add(tx, batch.source, { hash: batch.hashes[i]!, id: batch.ids[i]!, signature: batch.signatures[i] });
     return out;
   }
 
-  private add(tx: TransferTx, source?: string): AddTxResult {
-    const id = computeTxid(tx);
+  /** The transfers whose short id under `key` is in `shortIds` (a compact block's receiver rebuilding it). */
+  private compactCandidates(key: SipHashKey, shortIds: ReadonlySet<number>): KnownTx[] {
+    const out: KnownTx[] = [];
+    for (const e of this.byId.values()) if (shortIds.has(shortTxId(key, e.hash))) out.push({ tx: e.tx, hash: e.hash, id: e.txid });
+    return out;
+  }
+
+  private add(tx: TransferTx, source?: string, known?: { hash: Uint8Array; id: string; signature: boolean | undefined }): AddTxResult {
+    const hash = known?.hash ?? txHash(tx);
+    const id = known?.id ?? hashToHex(hash);
     const fail = (r: Rejection): AddTxResult => ({ ...r, accepted: false, txid: id });
     // 1. Cheap and stateless.
     if (this.byId.has(id)) return fail(reject('already-known', 'transaction is already in the mempool'));
@@ -258,8 +334,7 @@ export class MempoolActor implements Actor<MempoolMsg> {
       if (!worst || worst.tx.fee >= tx.fee) return fail(reject('mempool-full', `mempool holds ${this.maxTxs} transactions and none pays less than ${tx.fee}`));
     }
     // 2. The signature, before any per-sender state is read.
-    const v = checkTransfer(tx, this.deps.networkId);
-    if (!v.ok) return fail(v);
+    if (!(known?.signature ?? verifyTransferSignature(tx, this.deps.networkId))) return fail(badSignature());
     // 3. The sender's queue and the recipient: O(1) reads of running sums.
     const sender = toHex(tx.sender);
     const account = this.account(sender);
@@ -285,7 +360,7 @@ export class MempoolActor implements Actor<MempoolMsg> {
       if (worst.sender === sender) return fail(reject('mempool-full', `mempool holds ${this.maxTxs} transactions; the cheapest is this sender's own`));
       this.evict(worst, 'mempool-full');
     }
-    this.append({ tx, txid: id, sender, recipient, cost, seq: this.seq++, addedAt: this.now(), headPos: -1, tailPos: -1 });
+    this.append({ tx, txid: id, hash, sender, recipient, cost, seq: this.seq++, addedAt: this.now(), headPos: -1, tailPos: -1 });
     this.deps.bus.publish({ type: 'tx-accepted', tx, txid: id, source });
     return { accepted: true, txid: id };
   }
@@ -426,13 +501,14 @@ export class MempoolActor implements Actor<MempoolMsg> {
   private onBlockDisconnected(block: Block): void {
     for (const tx of block.txs) {
       if (tx.type !== 'transfer') continue;
-      const id = computeTxid(tx);
+      const hash = txHash(tx);
+      const id = hashToHex(hash);
       if (this.byId.has(id)) continue;
       const sender = toHex(tx.sender);
       let q = this.bySender.get(sender);
       if (!q) this.bySender.set(sender, (q = { entries: [], committed: 0n }));
       const clash = q.entries.find((x) => x.tx.nonce === tx.nonce);
-      const e: Entry = { tx, txid: id, sender, recipient: toHex(tx.recipient), cost: tx.amount + tx.fee, seq: this.seq++, addedAt: this.now(), headPos: -1, tailPos: -1 };
+      const e: Entry = { tx, txid: id, hash, sender, recipient: toHex(tx.recipient), cost: tx.amount + tx.fee, seq: this.seq++, addedAt: this.now(), headPos: -1, tailPos: -1 };
       const entries = q.entries.filter((x) => x !== clash);
       entries.push(e);
       entries.sort((a, b) => a.tx.nonce - b.tx.nonce);

@@ -32,6 +32,14 @@ export const ADDR_BURST = 1_000;
 /** GETBLOCK requests a peer may make per second, and in a burst (a syncing peer asks for at most 16 at a time). */
 export const GETBLOCK_RATE_PER_SECOND = 100;
 export const GETBLOCK_BURST = 1_000;
+/**
+ * Blocks a peer may request with GETBLOCKS per second, and in a burst: fast
+ * sync asks for up to `MAX_GETBLOCKS_HASHES` at a time from each peer and a
+ * joiner may sync thousands of blocks per second (the send buffer's limit
+ * still bounds what a peer that does not read can make this node hold).
+ */
+export const GETBLOCKS_RATE_PER_SECOND = 2_000;
+export const GETBLOCKS_BURST = 10_000;
 /** Transaction ids a peer may request with GETTRANSACTIONS per second, and in a burst. */
 export const GETTRANSACTIONS_RATE_PER_SECOND = 5_000;
 export const GETTRANSACTIONS_BURST = 50_000;
@@ -134,6 +142,7 @@ interface ConnState {
   lastTxAt: number;
   addrTokens: TokenBucket;
   getBlockTokens: TokenBucket;
+  getBlocksTokens: TokenBucket;
   getTxTokens: TokenBucket;
   answeredGetAddr: boolean;
   /** Addresses from ADDR dropped by the rate limit (counted, never silent). */
@@ -157,7 +166,8 @@ interface ConnState {
  *   newcomer outright;
  * - **bounded state**: the address book is bucketed by source
  *   (`AddressBook`), ADDR passes a token bucket, GETADDR is answered once per
- *   connection, GETBLOCK and GETTRANSACTIONS have per-peer budgets.
+ *   connection, GETBLOCK (and GETBLOCKTXN), GETBLOCKS and GETTRANSACTIONS
+ *   have per-peer budgets.
  *
  * At most one connection per node id; an authenticated id (`ed25519_…`) can
  * only be held by its key holder (the handshake proves it).
@@ -463,6 +473,7 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
       lastTxAt: 0,
       addrTokens: new TokenBucket(ADDR_RATE_PER_SECOND, ADDR_BURST, now),
       getBlockTokens: new TokenBucket(GETBLOCK_RATE_PER_SECOND, GETBLOCK_BURST, now),
+      getBlocksTokens: new TokenBucket(GETBLOCKS_RATE_PER_SECOND, GETBLOCKS_BURST, now),
       getTxTokens: new TokenBucket(GETTRANSACTIONS_RATE_PER_SECOND, GETTRANSACTIONS_BURST, now),
       answeredGetAddr: false,
       addrDropped: 0,
@@ -506,10 +517,19 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
       case 'GETBLOCK':
         if (st.getBlockTokens.take(1, now) < 1) return this.overBudget(conn, 'GETBLOCK', m.payload.hash);
         break;
+      case 'GETBLOCKTXN':
+        // Answered from one block, as a GETBLOCK is.
+        if (st.getBlockTokens.take(1, now) < 1) return this.overBudget(conn, 'GETBLOCKTXN', m.payload.hash);
+        break;
+      case 'GETBLOCKS':
+        if (st.getBlocksTokens.take(m.payload.hashes.length, now) < m.payload.hashes.length) return this.overBudget(conn, 'GETBLOCKS', m.payload.hashes[0]);
+        break;
       case 'GETTRANSACTIONS':
         if (st.getTxTokens.take(m.payload.txids.length, now) < m.payload.txids.length) return this.overBudget(conn, 'GETTRANSACTIONS');
         break;
       case 'BLOCK':
+      case 'BLOCKS':
+      case 'BLOCKTXN':
         st.lastBlockAt = now;
         break;
       case 'PUSHTRANSACTION':
@@ -524,7 +544,7 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
   }
 
   /** A request beyond the peer's budget: refused with REJECT `rate-limited` and a small penalty. */
-  private overBudget(conn: PeerConnection, method: 'GETBLOCK' | 'GETTRANSACTIONS', hash?: string): void {
+  private overBudget(conn: PeerConnection, method: 'GETBLOCK' | 'GETBLOCKS' | 'GETBLOCKTXN' | 'GETTRANSACTIONS', hash?: string): void {
     conn.send(message('REJECT', { message: method, code: 'rate-limited', reason: `${method} budget exceeded`, ...(hash ? { hash } : {}) }));
     this.penalize(conn, MISBEHAVIOUR_POINTS.high, `${method} beyond its budget`);
   }

@@ -23,6 +23,7 @@ export type EventView =
   | { type: 'peer-banned'; nodeId: string; host: string; reason: string; untilMs: number }
   | { type: 'block-mined'; hash: string; height: number }
   | { type: 'mining-stats'; hashRate: number; workers: number; blocksWon: number }
+  | { type: 'sync-progress'; height: number; targetHeight: number; blocksPerSecond: number; secondsLeft: number | null; done: boolean }
   | { type: 'status'; state: 'started' | 'stopping' };
 
 /** The view of a node event (pure). */
@@ -81,6 +82,8 @@ export function eventView(e: NodeEvent): EventView {
       return { type: e.type, hash: e.hash, height: e.height };
     case 'mining-stats':
       return { type: e.type, hashRate: e.hashRate, workers: e.workers, blocksWon: e.blocksWon };
+    case 'sync-progress':
+      return { type: e.type, height: e.height, targetHeight: e.targetHeight, blocksPerSecond: e.blocksPerSecond, secondsLeft: e.secondsLeft ?? null, done: e.done };
     case 'status':
       return { type: e.type, state: e.state };
     default:

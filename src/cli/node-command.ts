@@ -4,7 +4,10 @@ import type { Logger } from 'pino';
 import { parseHostPort } from '../config/schema.js';
 import { ConfigError, loadConfig, type ConfigOverrides } from '../config/load.js';
 import type { NodeConfig } from '../config/schema.js';
+import cliProgress from 'cli-progress';
+import type { EventBus } from '../actors/events.js';
 import { createLogger } from './logger.js';
+import { formatDuration } from './watch-command.js';
 
 /** Flags of `cheesechain node`, as commander hands them over (strings until the config schema checks them). */
 export interface NodeCommandOptions {
@@ -137,6 +140,7 @@ async function runUntilStopped(config: NodeConfig, logger: Logger, stopRequested
   logger.info({ nodeId: node.nodeId, api: http?.url }, 'ready');
   // Jupyter's habit: the URL with the token, on stdout, for the person who started the peer.
   if (http) process.stdout.write(`dashboard of ${node.nodeId}: ${http.dashboardUrl}\n`);
+  const stopProgress = process.stderr.isTTY ? showSyncProgress(node.bus) : undefined;
 
   const outcome = await Promise.race([
     stopRequested.then((signal) => ({ type: 'signal' as const, signal })),
@@ -145,6 +149,7 @@ async function runUntilStopped(config: NodeConfig, logger: Logger, stopRequested
       (err: unknown) => ({ type: 'failed' as const, err }),
     ),
   ]);
+  stopProgress?.();
   await http?.close();
   await node.stop();
   switch (outcome.type) {
@@ -184,4 +189,33 @@ export function register(program: Command): void {
     .action(async (opts: NodeCommandOptions) => {
       await runNode(opts);
     });
+}
+
+/**
+ * A progress bar on the terminal (stderr) while the node catches up with its
+ * peers: height of target, blocks per second and time left, from the node's
+ * `sync-progress` events. Returns the function that removes it.
+ */
+export function showSyncProgress(bus: EventBus): () => void {
+  let bar: cliProgress.SingleBar | undefined;
+  const off = bus.on('sync-progress', (e) => {
+    const values = { rate: e.blocksPerSecond.toFixed(1), left: e.secondsLeft === undefined ? '?' : formatDuration(e.secondsLeft) };
+    if (!bar) {
+      bar = new cliProgress.SingleBar(
+        { format: 'sync [{bar}] {value}/{total} blocks | {rate} blocks/s | {left} left', stream: process.stderr, hideCursor: false },
+        cliProgress.Presets.shades_classic,
+      );
+      bar.start(e.targetHeight, e.height, values);
+    }
+    bar.setTotal(e.targetHeight);
+    bar.update(e.height, values);
+    if (e.done) {
+      bar.stop();
+      bar = undefined;
+    }
+  });
+  return () => {
+    off();
+    bar?.stop();
+  };
 }

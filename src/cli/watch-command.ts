@@ -62,11 +62,21 @@ export function describeEvent(m: AnyEventMessage): string {
       return `peer=${m.data.peer} host=${m.data.host} reason=${JSON.stringify(m.data.reason)} until=${new Date(m.data.until).toISOString()}`;
     case 'mining.stats':
       return `hashRate=${formatRate(m.data.hashRate)} workers=${m.data.workers} blocksWon=${m.data.blocksWon}`;
+    case 'sync.progress':
+      return `height=${m.data.height}/${m.data.targetHeight} ${m.data.blocksPerSecond.toFixed(1)} blocks/s${m.data.done ? ' done' : m.data.secondsLeft === null ? '' : ` left=${formatDuration(m.data.secondsLeft)}`}`;
     case 'status':
       return m.data.state === 'online' ? `online height=${m.data.height} tip=${abbreviate(m.data.tip)}${m.data.reconnect ? ' (reconnected)' : ''}` : m.data.state;
     default:
       return assertNever(m);
   }
+}
+
+/** Seconds as `1h02m`, `3m05s` or `12s`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
 }
 
 /** Hashes per second with a unit. */

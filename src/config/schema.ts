@@ -263,6 +263,20 @@ const mempoolSchema = z.strictObject(
   { error: expected('an object { maxTransactions, minFee, dustLimit }') },
 );
 
+/** @default os.availableParallelism() — worker threads that check signatures of transfers and blocks (0: on the node's own thread). */
+export function defaultVerifyThreads(): number {
+  return availableParallelism();
+}
+/** Most signature verification threads. */
+export const MAX_VERIFY_THREADS = 64;
+
+const verificationSchema = z.strictObject(
+  {
+    threads: int(0, MAX_VERIFY_THREADS).default(defaultVerifyThreads),
+  },
+  { error: expected('an object { threads }') },
+);
+
 const apiSchema = z.strictObject(
   {
     enabled: boolSchema.default(DEFAULT_API_ENABLED),
@@ -444,6 +458,7 @@ export const nodeConfigInputSchema = z.strictObject(
     connections: connectionsSchema.prefault({}),
     mining: miningSchema.prefault({}),
     mempool: mempoolSchema.prefault({}),
+    verification: verificationSchema.prefault({}),
     api: apiSchema.prefault({}),
     nats: natsSchema.optional(),
     /** The Senz coin service (document 000), off when absent. */
@@ -479,6 +494,7 @@ export const nodeConfigSchema = nodeConfigInputSchema.transform((c) => ({
  * - `connections`: `{maxInbound, maxOutbound, banSeconds, handshakeTimeoutMs, maxInboundPerAddress, localRanges}`
  * - `mining`: `{enabled, workers, address? (64 lower-case hex), chunkMs}`
  * - `mempool`: `{maxTransactions, minFee, dustLimit (decimal strings, base units)}`
+ * - `verification`: `{threads}` signature-checking worker threads (0 = the node's own thread)
  * - `api`: `{enabled, host, port, allowedHosts}` of the local HTTP API (port 0 = ephemeral)
  * - `nats?`: `{url, name?, farm}` (farm: mine through remote `cheesechain miner` processes when local mining is off)
  * - `senz?`: `{switch (host:port), switchName, name, prices (service id → base units), fee}`: the Senz coin service (docs/senz.md)

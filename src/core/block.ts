@@ -1,5 +1,6 @@
 import { ByteReader, ByteWriter, DecodeError } from './encoding.js';
 import { HEADER_BYTES, encodeHeader, headerFromJson, headerHash, headerToJson, readHeader, type BlockHeader, type HeaderJson } from './header.js';
+import { hashToHex } from './hash.js';
 import { merkleRoot } from './merkle.js';
 import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from './params.js';
 import { readTx, txFromJson, txHash, txSize, txToJson, writeTx, type Transaction, type TransactionJson } from './transaction.js';
@@ -56,6 +57,23 @@ export function blockHash(b: Block): Uint8Array {
 /** Merkle root over the block's transaction ids. */
 export function computeMerkleRoot(txs: readonly Transaction[]): Uint8Array {
   return merkleRoot(txs.map(txHash));
+}
+
+/**
+ * The ids of a block's transactions, in block order, computed once and handed
+ * along (checks, store, mempool, compact blocks) instead of being hashed again
+ * by each: `hashes` in internal byte order (merkle leaves, compact-block short
+ * ids), `ids` the same in display hex (txids).
+ */
+export interface BlockTxIds {
+  readonly hashes: readonly Uint8Array[];
+  readonly ids: readonly string[];
+}
+
+/** Hashes every transaction of `block` once (SHA-256d of its encoding). */
+export function blockTxIds(block: Block): BlockTxIds {
+  const hashes = block.txs.map(txHash);
+  return { hashes, ids: hashes.map(hashToHex) };
 }
 
 export function blockToJson(b: Block): BlockJson {

@@ -1,14 +1,13 @@
-import { blockSize, type Block } from './block.js';
+import { blockSize, blockTxIds, type Block, type BlockTxIds } from './block.js';
 import { merkleRoot } from './merkle.js';
 import { verifySignature } from './ed25519.js';
 import { bytesEqual } from './encoding.js';
 import { headerHash, type BlockHeader } from './header.js';
-import { hashToHex } from './hash.js';
 import { BLOCK_VERSION, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_MONEY, MEDIAN_TIME_SPAN, blockReward, type NetworkParams } from './params.js';
 import { decodeCompact, encodeCompact, hashMeetsTarget, targetFromBits } from './pow.js';
-import { OK, reject, type Verdict } from './reject.js';
+import { OK, reject, type Rejection, type Verdict } from './reject.js';
 import { AccountOverlay, type AccountReader } from './state.js';
-import { signingBytes, txHash, type CoinbaseTx, type TransferTx } from './transaction.js';
+import { signingBytes, type CoinbaseTx, type TransferTx } from './transaction.js';
 
 /**
  * Context-free checks of a transfer: amount at least 1 base unit, fee not
@@ -21,10 +20,23 @@ import { signingBytes, txHash, type CoinbaseTx, type TransferTx } from './transa
 export function checkTransfer(tx: TransferTx, networkId: Uint8Array): Verdict {
   const amounts = checkTransferAmounts(tx);
   if (!amounts.ok) return amounts;
-  if (!verifySignature(signingBytes(networkId, tx), tx.signature, tx.sender)) {
-    return reject('bad-signature', 'signature does not verify for the sender key');
-  }
+  if (!verifyTransferSignature(tx, networkId)) return badSignature();
   return OK;
+}
+
+/**
+ * The signature rule of a transfer: ed25519 (`ed25519.ts`, one consensus
+ * rule) over {@link signingBytes} for `networkId` by the sender's key. The
+ * function every verifier runs, on the node's thread or in a worker.
+ */
+export function verifyTransferSignature(tx: TransferTx, networkId: Uint8Array): boolean {
+  return verifySignature(signingBytes(networkId, tx), tx.signature, tx.sender);
+}
+
+/** The rejection of a transfer whose signature fails {@link verifyTransferSignature}. */
+export function badSignature(index?: number): Rejection {
+  const reason = 'signature does not verify for the sender key';
+  return reject('bad-signature', index === undefined ? reason : `transaction ${index}: ${reason}`);
 }
 
 /** The amount rules of {@link checkTransfer}, without the signature (cheap: no curve arithmetic). */
@@ -66,8 +78,22 @@ export function checkProofOfWork(header: BlockHeader, params: NetworkParams): Ve
  * transfer's amounts and signature. The signature of a transfer that
  * `verified` holds is not checked again (its amounts are); the verdict is
  * the same as without `verified` as long as that set keeps its contract.
+ * `ids` are the block's transaction ids when the caller has them already.
+ * Every structural rule and every amount is checked before any signature
+ * ({@link checkBlockStructure}, then {@link transfersToVerify}), so callers
+ * that verify signatures elsewhere (in worker threads) reach the same verdict.
  */
-export function checkBlock(block: Block, params: NetworkParams, networkId: Uint8Array, verified?: VerifiedTransfers): Verdict {
+export function checkBlock(block: Block, params: NetworkParams, networkId: Uint8Array, verified?: VerifiedTransfers, ids: BlockTxIds = blockTxIds(block)): Verdict {
+  const structure = checkBlockStructure(block, params, ids);
+  if (!structure.ok) return structure;
+  for (const i of transfersToVerify(block, ids, verified)) {
+    if (!verifyTransferSignature(block.txs[i] as TransferTx, networkId)) return badSignature(i);
+  }
+  return OK;
+}
+
+/** {@link checkBlock} without the signatures: every other rule, amounts of every transfer included. */
+export function checkBlockStructure(block: Block, params: NetworkParams, ids: BlockTxIds = blockTxIds(block)): Verdict {
   const { header, txs } = block;
   if (header.version !== BLOCK_VERSION) return reject('bad-version', `block version ${header.version}, expected ${BLOCK_VERSION}`);
   const pow = checkProofOfWork(header, params);
@@ -77,25 +103,30 @@ export function checkBlock(block: Block, params: NetworkParams, networkId: Uint8
   const size = blockSize(block);
   if (size > MAX_BLOCK_BYTES) return reject('bad-block-size', `block is ${size} bytes, limit ${MAX_BLOCK_BYTES}`);
   if (txs[0]!.type !== 'coinbase') return reject('bad-coinbase-missing', 'first transaction is not a coinbase');
-  const hashes = txs.map(txHash);
-  const ids = hashes.map(hashToHex);
+  if (ids.ids.length !== txs.length) throw new RangeError(`${ids.ids.length} transaction ids for ${txs.length} transactions`);
   const seen = new Set<string>();
-  for (const id of ids) {
+  for (const id of ids.ids) {
     if (seen.has(id)) return reject('duplicate-tx', `transaction ${id} appears twice`);
     seen.add(id);
   }
-  if (!bytesEqual(merkleRoot(hashes), header.merkleRoot)) {
+  if (!bytesEqual(merkleRoot(ids.hashes), header.merkleRoot)) {
     return reject('bad-merkle-root', 'merkle root does not match the transactions');
   }
   for (let i = 1; i < txs.length; i++) {
     const tx = txs[i]!;
     if (tx.type !== 'transfer') return reject('bad-coinbase-position', `transaction ${i} is a second coinbase`);
-    const v = verified?.has(ids[i]!) ? checkTransferAmounts(tx) : checkTransfer(tx, networkId);
+    const v = checkTransferAmounts(tx);
     if (!v.ok) return { ...v, reason: `transaction ${i}: ${v.reason}` };
   }
   return OK;
 }
 
+/** Indexes of the transfers of a structurally valid block whose signatures `verified` does not already vouch for, ascending. */
+export function transfersToVerify(block: Block, ids: BlockTxIds, verified?: VerifiedTransfers): number[] {
+  const out: number[] = [];
+  for (let i = 1; i < block.txs.length; i++) if (!verified?.has(ids.ids[i]!)) out.push(i);
+  return out;
+}
 
 /** What contextual checks need to know about the chain a header extends. */
 export interface ChainContext {

@@ -100,6 +100,8 @@ export function eventName(e: NodeEvent): EventName {
       return 'peer.banned';
     case 'mining-stats':
       return 'mining.stats';
+    case 'sync-progress':
+      return 'sync.progress';
     case 'status':
       return 'status';
     default:
@@ -158,6 +160,8 @@ export function eventPayload(e: NodeEvent): EventPayloads[EventName] {
       return { peer: e.nodeId, host: e.host, reason: e.reason, until: e.untilMs };
     case 'mining-stats':
       return { hashRate: e.hashRate, workers: e.workers, blocksWon: e.blocksWon };
+    case 'sync-progress':
+      return { height: e.height, targetHeight: e.targetHeight, blocksPerSecond: e.blocksPerSecond, secondsLeft: e.secondsLeft ?? null, done: e.done };
     case 'status':
       return { state: e.state };
     default:

@@ -65,6 +65,7 @@ export const EVENT_SUBJECTS = {
   'peer.disconnected': 'peer.disconnected',
   'peer.banned': 'peer.banned',
   'mining.stats': 'mining.stats',
+  'sync.progress': 'sync.progress',
   status: 'status',
 } as const;
 /** Name of an event (`block.connected`, `tip`, …): the subject suffix after `evt.`. */
@@ -175,6 +176,17 @@ export interface MiningStatsPayload {
   blocksWon: number;
 }
 
+/** `sync.progress`: every second while the peer catches up with its peers, and once when it has (`done`). */
+export interface SyncProgressPayload {
+  height: number;
+  targetHeight: number;
+  /** Blocks connected per second over the last 10 s. */
+  blocksPerSecond: number;
+  /** Estimated seconds to `targetHeight`; null while no rate is known. */
+  secondsLeft: number | null;
+  done: boolean;
+}
+
 /**
  * `status`: `started` and `stopping` of the peer, and `online` each time the
  * bridge (re)connects to NATS (with the tip then, so a watcher that missed the
@@ -197,6 +209,7 @@ export interface EventPayloads {
   'peer.disconnected': PeerDisconnectedPayload;
   'peer.banned': PeerBannedPayload;
   'mining.stats': MiningStatsPayload;
+  'sync.progress': SyncProgressPayload;
   status: StatusPayload;
 }
 

@@ -20,6 +20,7 @@ import { MiningPool } from '../mining/pool.js';
 import type { Miner } from '../mining/types.js';
 import type { BlockIndexEntry, BlockStore, ChainTip } from '../store/block-store.js';
 import { LmdbBlockStore } from '../store/lmdb-store.js';
+import { VerifyPool } from '../workers/verify-pool.js';
 import { GossipActor, type GossipMsg, type PeerManagerHooks } from '../actors/gossip.js';
 import { PeerManagerActor, type PeerManagerMsg } from '../actors/peer-manager.js';
 import { TrackerClientActor, type TrackerClientMsg, type TrackerMembers } from '../actors/tracker-client.js';
@@ -159,16 +160,27 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     });
     cleanup.push(() => root.stop());
 
+    // Signatures of incoming transfers and blocks are checked in worker threads, in batches.
+    const verifier = new VerifyPool({ networkId: netId, threads: config.verification.threads });
+    cleanup.push(() => verifier.close());
     const chain = await root.startChild<ChainMsg>({
       id: 'chain',
-      start: () => new ChainActor({ params, networkId: netId, store, bus }),
+      start: () => new ChainActor({ params, networkId: netId, store, bus, verifier }),
     });
     // Balances as the next block sees them: confirmed plus the coinbase maturing in it.
     const nextBlockState = new NextBlockState(store, params);
     const mempool = await root.startChild<MempoolMsg>({
       id: 'mempool',
       start: () =>
-        new MempoolActor({ networkId: netId, state: nextBlockState, bus, maxTransactions: config.mempool.maxTransactions, minFee: BigInt(config.mempool.minFee), dustLimit: BigInt(config.mempool.dustLimit) }),
+        new MempoolActor({
+          networkId: netId,
+          state: nextBlockState,
+          bus,
+          maxTransactions: config.mempool.maxTransactions,
+          minFee: BigInt(config.mempool.minFee),
+          dustLimit: BigInt(config.mempool.dustLimit),
+          verifier,
+        }),
     });
     // Facts that change the mempool's state: a full mailbox throws, the bus counts and logs it (never a silent drop).
     bus.on('block-connected', (e) => mempool.tell({ type: 'mempool/block-connected', block: e.block }));
@@ -176,6 +188,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
 
     bus.on('block-connected', (e) => log.info({ height: e.entry.height, hash: e.entry.hash, txs: e.block.txs.length }, 'block connected'));
     bus.on('block-disconnected', (e) => log.info({ height: e.entry.height, hash: e.entry.hash }, 'block disconnected'));
+    bus.on('sync-progress', (e) =>
+      log.info({ height: e.height, targetHeight: e.targetHeight, blocksPerSecond: Math.round(e.blocksPerSecond * 10) / 10, secondsLeft: e.secondsLeft === undefined ? undefined : Math.round(e.secondsLeft), done: e.done }, e.done ? 'sync done' : 'sync progress'),
+    );
     bus.on('block-rejected', (e) => log.warn({ hash: e.hash, code: e.code, reason: e.reason, source: e.source }, 'block rejected'));
 
     let blocksWon = 0;
@@ -233,7 +248,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     const gossip = await root.startChild<GossipMsg>({
       id: 'gossip',
       mailbox: GOSSIP_MAILBOX,
-      start: () => new GossipActor({ chain, mempool, bus, hooks }),
+      start: () => new GossipActor({ params, chain, mempool, bus, hooks }),
     });
     const staticPeers = config.peers.map(parseHostPort);
     // Document 001's peer commands on the listening port (docs/seed001.md).

@@ -15,6 +15,16 @@ export interface BlockIndexEntry {
   chainWork: bigint;
 }
 
+/** One block of {@link BlockStore.connectBlocks}: what {@link BlockStore.connectBlock} takes. */
+export interface BlockConnect {
+  entry: BlockIndexEntry;
+  block: Block;
+  changes: ReadonlyMap<string, Account>;
+  undo: ReadonlyMap<string, Account | undefined>;
+  /** Transaction ids, display hex, block order; computed by the store when absent. */
+  txids?: readonly string[];
+}
+
 /** The main-chain tip. */
 export interface ChainTip {
   hash: string;
@@ -99,9 +109,25 @@ export interface BlockStore extends AccountReader {
    * stores block and entry, sets the height index, writes `changes` to the
    * accounts, keeps `undo` (previous values, undefined = account absent) for
    * a later disconnect, indexes the transactions, and moves the tip.
+   * `txids` (display hex, block order) are the block's transaction ids when
+   * the caller has them already; otherwise the store hashes the transactions.
    * @throws StoreError `not-on-tip` when entry.header.prevHash is not the tip.
    */
-  connectBlock(entry: BlockIndexEntry, block: Block, changes: ReadonlyMap<string, Account>, undo: ReadonlyMap<string, Account | undefined>): Promise<void>;
+  connectBlock(
+    entry: BlockIndexEntry,
+    block: Block,
+    changes: ReadonlyMap<string, Account>,
+    undo: ReadonlyMap<string, Account | undefined>,
+    txids?: readonly string[],
+  ): Promise<void>;
+  /**
+   * Connects several blocks, each on the one before it and the first on the
+   * tip, in ONE write transaction (fast sync): a crash leaves the tip before
+   * the first or after the last of them, never between. Each block's
+   * `changes` and `undo` are relative to the state after the blocks before it.
+   * @throws StoreError `not-on-tip` when the blocks do not form a chain on the tip; nothing is written then.
+   */
+  connectBlocks(blocks: readonly BlockConnect[]): Promise<void>;
   /**
    * Disconnects the tip in one write transaction: restores accounts from its
    * undo data, removes its height and transaction index entries, and moves

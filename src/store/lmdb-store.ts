@@ -7,7 +7,7 @@ import { assertNever } from '../core/reject.js';
 import { headerHashHex } from '../core/header.js';
 import type { Account } from '../core/state.js';
 import { txid } from '../core/transaction.js';
-import { StoreError, type BlockIndexEntry, type BlockStore, type ChainTip, type StoreIdentity, type TxLocation } from './block-store.js';
+import { StoreError, type BlockConnect, type BlockIndexEntry, type BlockStore, type ChainTip, type StoreIdentity, type TxLocation } from './block-store.js';
 import {
   DB_NAMES,
   IDENTITY_FILE,
@@ -86,8 +86,8 @@ const MAX_HEIGHT = 0xffffffff;
 
 /**
  * The LMDB {@link BlockStore} (lmdb-js). Layout: `keys.ts`. Reads are
- * synchronous; each of `connectBlock`, `disconnectTip` and `putBlock` is one
- * LMDB write transaction (`transactionSync`), so a SIGKILL at any moment
+ * synchronous; each of `connectBlock`, `connectBlocks` (a batch of blocks),
+ * `disconnectTip` and `putBlock` is one LMDB write transaction (`transactionSync`), so a SIGKILL at any moment
  * leaves the state before or after it, never a mix.
  *
  * `open()` refuses, without writing anything:
@@ -225,24 +225,50 @@ export class LmdbBlockStore implements BlockStore {
     return value ? decodeTxLocation(value) : undefined;
   }
 
-  async connectBlock(entry: BlockIndexEntry, block: Block, changes: ReadonlyMap<string, Account>, undo: ReadonlyMap<string, Account | undefined>): Promise<void> {
-    const { env, dbs, tip } = this.live();
-    const prevHash = hashToHex(entry.header.prevHash);
-    if (prevHash !== tip.hash || entry.height !== tip.height + 1) {
-      throw new StoreError('not-on-tip', `block ${entry.hash} at height ${entry.height} extends ${prevHash}, but the tip is ${tip.hash} at height ${tip.height}`);
-    }
-    checkEntryMatchesBlock(entry, block);
-    const accountWrites = [...changes].map(([k, a]) => [accountKey(k), Buffer.from(encodeAccount(a))] as const);
-    const undoBytes = Buffer.from(encodeUndo(undo));
-    const key = key32(entry.hash)!;
-    const newTip: ChainTip = { hash: entry.hash, height: entry.height, chainWork: entry.chainWork };
+  async connectBlock(
+    entry: BlockIndexEntry,
+    block: Block,
+    changes: ReadonlyMap<string, Account>,
+    undo: ReadonlyMap<string, Account | undefined>,
+    txids?: readonly string[],
+  ): Promise<void> {
+    await this.connectBlocks([{ entry, block, changes, undo, txids }]);
+  }
+
+  async connectBlocks(blocks: readonly BlockConnect[]): Promise<void> {
+    const { env, dbs } = this.live();
+    let tip = this.live().tip;
+    // Everything is checked and encoded before the write transaction opens: inside it only puts run.
+    const writes = blocks.map(({ entry, block, changes, undo, txids }) => {
+      const prevHash = hashToHex(entry.header.prevHash);
+      if (prevHash !== tip.hash || entry.height !== tip.height + 1) {
+        throw new StoreError('not-on-tip', `block ${entry.hash} at height ${entry.height} extends ${prevHash}, but the tip is ${tip.hash} at height ${tip.height}`);
+      }
+      checkEntryMatchesBlock(entry, block);
+      tip = { hash: entry.hash, height: entry.height, chainWork: entry.chainWork };
+      const key = key32(entry.hash)!;
+      const location = (index: number): Buffer => Buffer.from(encodeTxLocation({ blockHash: entry.hash, index }));
+      return {
+        key,
+        height: entry.height,
+        block: Buffer.from(encodeBlock(block)),
+        entry: Buffer.from(encodeEntryValue(entry)),
+        accounts: [...changes].map(([k, a]) => [accountKey(k), Buffer.from(encodeAccount(a))] as const),
+        undo: Buffer.from(encodeUndo(undo)),
+        txs: (txids ?? block.txs.map(txid)).map((id, index) => [key32(id)!, location(index)] as const),
+      };
+    });
+    if (writes.length === 0) return;
+    const newTip = tip;
     env.transactionSync(() => {
-      dbs.blocks.putSync(key, Buffer.from(encodeBlock(block)));
-      dbs.index.putSync(key, Buffer.from(encodeEntryValue(entry)));
-      dbs.heights.putSync(entry.height, key);
-      for (const [k, v] of accountWrites) dbs.accounts.putSync(k, v);
-      dbs.undo.putSync(key, undoBytes);
-      block.txs.forEach((tx, index) => dbs.txs.putSync(key32(txid(tx))!, Buffer.from(encodeTxLocation({ blockHash: entry.hash, index }))));
+      for (const w of writes) {
+        dbs.blocks.putSync(w.key, w.block);
+        dbs.index.putSync(w.key, w.entry);
+        dbs.heights.putSync(w.height, w.key);
+        for (const [k, v] of w.accounts) dbs.accounts.putSync(k, v);
+        dbs.undo.putSync(w.key, w.undo);
+        for (const [k, v] of w.txs) dbs.txs.putSync(k, v);
+      }
       dbs.meta.putSync(META_KEYS.tip, encodeTip(newTip));
     }, WRITE_TXN_FLAGS);
     this.tip = newTip;

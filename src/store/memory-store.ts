@@ -3,7 +3,7 @@ import { hashToHex } from '../core/hash.js';
 import { headerHashHex } from '../core/header.js';
 import type { Account } from '../core/state.js';
 import { txid } from '../core/transaction.js';
-import { StoreError, type BlockIndexEntry, type BlockStore, type ChainTip, type StoreIdentity, type TxLocation } from './block-store.js';
+import { StoreError, type BlockConnect, type BlockIndexEntry, type BlockStore, type ChainTip, type StoreIdentity, type TxLocation } from './block-store.js';
 import { checkAccountKey, checkEntryMatchesBlock } from './keys.js';
 
 /** The chain held by a {@link MemoryBlockStore}; survives `close()` so that a reopen continues from it. */
@@ -122,25 +122,40 @@ export class MemoryBlockStore implements BlockStore {
     return loc && { ...loc };
   }
 
-  async connectBlock(entry: BlockIndexEntry, block: Block, changes: ReadonlyMap<string, Account>, undo: ReadonlyMap<string, Account | undefined>): Promise<void> {
+  async connectBlock(
+    entry: BlockIndexEntry,
+    block: Block,
+    changes: ReadonlyMap<string, Account>,
+    undo: ReadonlyMap<string, Account | undefined>,
+    txids?: readonly string[],
+  ): Promise<void> {
+    await this.connectBlocks([{ entry, block, changes, undo, txids }]);
+  }
+
+  async connectBlocks(blocks: readonly BlockConnect[]): Promise<void> {
     const c = this.live();
-    const prevHash = hashToHex(entry.header.prevHash);
-    if (prevHash !== c.tip.hash || entry.height !== c.tip.height + 1) {
-      throw new StoreError('not-on-tip', `block ${entry.hash} at height ${entry.height} extends ${prevHash}, but the tip is ${c.tip.hash} at height ${c.tip.height}`);
-    }
-    checkEntryMatchesBlock(entry, block);
-    for (const key of changes.keys()) checkAccountKey(key);
-    for (const key of undo.keys()) checkAccountKey(key);
-    const bytes = encodeBlock(block);
-    const ids = block.txs.map(txid);
+    let tip = c.tip;
+    const prepared = blocks.map(({ entry, block, changes, undo, txids }) => {
+      const prevHash = hashToHex(entry.header.prevHash);
+      if (prevHash !== tip.hash || entry.height !== tip.height + 1) {
+        throw new StoreError('not-on-tip', `block ${entry.hash} at height ${entry.height} extends ${prevHash}, but the tip is ${tip.hash} at height ${tip.height}`);
+      }
+      checkEntryMatchesBlock(entry, block);
+      for (const key of changes.keys()) checkAccountKey(key);
+      for (const key of undo.keys()) checkAccountKey(key);
+      tip = { hash: entry.hash, height: entry.height, chainWork: entry.chainWork };
+      return { entry, changes, undo, bytes: encodeBlock(block), ids: txids ?? block.txs.map(txid) };
+    });
     // Nothing below can throw: the connect applies whole.
-    c.blocks.set(entry.hash, bytes);
-    c.index.set(entry.hash, copyEntry(entry));
-    c.heights[entry.height] = entry.hash;
-    for (const [key, acc] of changes) c.accounts.set(key, { balance: acc.balance, nonce: acc.nonce });
-    c.undo.set(entry.hash, new Map([...undo].map(([k, v]) => [k, v && { balance: v.balance, nonce: v.nonce }])));
-    ids.forEach((id, index) => c.txs.set(id, { blockHash: entry.hash, index }));
-    c.tip = { hash: entry.hash, height: entry.height, chainWork: entry.chainWork };
+    for (const { entry, changes, undo, bytes, ids } of prepared) {
+      c.blocks.set(entry.hash, bytes);
+      c.index.set(entry.hash, copyEntry(entry));
+      c.heights[entry.height] = entry.hash;
+      for (const [key, acc] of changes) c.accounts.set(key, { balance: acc.balance, nonce: acc.nonce });
+      c.undo.set(entry.hash, new Map([...undo].map(([k, v]) => [k, v && { balance: v.balance, nonce: v.nonce }])));
+      ids.forEach((id, index) => c.txs.set(id, { blockHash: entry.hash, index }));
+    }
+    c.tip = tip;
   }
 
   async disconnectTip(): Promise<void> {

@@ -319,6 +319,12 @@ export async function startTracker(init: TrackerInit): Promise<RunningTracker> {
       case 'PUSHTRANSACTION':
       case 'BROADCASTTRANSACTION':
       case 'GETTRANSACTIONS':
+      case 'SENDCMPCT':
+      case 'CMPCTBLOCK':
+      case 'GETBLOCKTXN':
+      case 'BLOCKTXN':
+      case 'GETBLOCKS':
+      case 'BLOCKS':
       case 'REJECT':
         // A tracker has no chain and relays nothing (its HELLO says role `tracker`): ignored, not punished.
         log.debug({ peer: conn.toString(), method: msg.method }, 'tracker ignores peer message');

@@ -15,7 +15,7 @@ import {
   PING_TIMEOUT_MS,
   PROTOCOL_VERSION,
 } from './limits.js';
-import { decodeMessage, encodeMessage, type HelloPayload, type Message, type MessageErrorCode, type Method, type NodeRole } from './messages.js';
+import { EncodedMessage, decodeMessage, encodeMessage, type Outgoing, type HelloPayload, type Message, type MessageErrorCode, type Method, type NodeRole } from './messages.js';
 import { cryptoRandom, systemClock, type Clock, type RandomSource } from '../core/clock.js';
 import type { TrafficCounters } from './traffic.js';
 import { HANDSHAKE_NONCE_BYTES, handshakeTranscript, isAuthenticatedId, verifyTranscript, type HandshakeAuth, type IdentitySigner, type TranscriptInput } from './handshake-auth.js';
@@ -529,7 +529,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
    * @throws ConnectionStateError before the handshake has completed.
    * @throws FrameError `frame-too-large` when the message cannot be framed.
    */
-  send(msg: Message): boolean {
+  send(msg: Outgoing): boolean {
     switch (this.phaseValue) {
       case 'open':
         return this.sendMessage(msg);
@@ -577,7 +577,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   // -------------------------------------------------------------------------
   // Internals
 
-  private sendMessage(msg: Message): boolean {
+  private sendMessage(msg: Outgoing): boolean {
     const ok = this.writeMessage(msg);
     if (this.wire.sendBufferedBytes > (this.init.maxSendBufferBytes ?? MAX_SEND_BUFFER_BYTES)) {
       this.beginClose('send-buffer-full', `more than ${this.init.maxSendBufferBytes ?? MAX_SEND_BUFFER_BYTES} bytes queued for a peer that does not read`, 'local', false);
@@ -635,10 +635,10 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   }
 
   /** Frames and writes one message, counting it; the caller checks the phase. */
-  private writeMessage(msg: Message): boolean {
-    const frame = encodeMessage(msg);
+  private writeMessage(msg: Outgoing): boolean {
+    const frame = msg instanceof EncodedMessage ? msg.frame : encodeMessage(msg);
     this.stats.messagesSent++;
-    this.init.traffic?.countSent(msg.method, frame.length);
+    this.init.traffic?.countSent(msg instanceof EncodedMessage ? msg.message.method : msg.method, frame.length);
     return this.wire.sendEncoded(frame);
   }
 
@@ -827,6 +827,12 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       case 'PUSHTRANSACTION':
       case 'BROADCASTTRANSACTION':
       case 'GETTRANSACTIONS':
+      case 'SENDCMPCT':
+      case 'CMPCTBLOCK':
+      case 'GETBLOCKTXN':
+      case 'BLOCKTXN':
+      case 'GETBLOCKS':
+      case 'BLOCKS':
         break;
       default:
         return assertNever(msg);

@@ -7,12 +7,19 @@
  * buffered (design.md, "Wire protocol"). `docs/protocol.md` lists them for
  * client authors.
  */
+import { MAX_BLOCK_TXS } from '../core/params.js';
 
 // ---------------------------------------------------------------------------
 // Protocol identity
 
 /** Protocol version this implementation speaks, sent in HELLO/HEY `version`. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+/**
+ * First protocol version that speaks compact blocks (SENDCMPCT, CMPCTBLOCK,
+ * GETBLOCKTXN, BLOCKTXN) and GETBLOCKS/BLOCKS: these are sent only to peers
+ * whose HELLO/HEY says at least this version (older peers keep BLOCK).
+ */
+export const COMPACT_BLOCKS_PROTOCOL_VERSION = 2;
 /** Oldest protocol version accepted from a remote HELLO/HEY; older ends the connection with `incompatible-version`. */
 export const MIN_PROTOCOL_VERSION = 1;
 
@@ -77,6 +84,18 @@ export const MAX_GETTRANSACTIONS_TXIDS = MAX_PUSH_TRANSACTIONS;
  * parsing, so a hostile 4 MB frame costs one pass, not a recursive parse.
  */
 export const MAX_JSON_DEPTH = 16;
+/** Most short ids, prefilled transactions, GETBLOCKTXN indexes or BLOCKTXN transactions of one compact-block message: a block's transaction limit (`MAX_BLOCK_TXS`). */
+export const MAX_COMPACT_ITEMS = MAX_BLOCK_TXS;
+/** Most block hashes in one GETBLOCKS (fast sync; Bitcoin Core asks up to `MAX_BLOCKS_IN_TRANSIT_PER_PEER` = 16 blocks of up to 4 MB, our blocks are at most 1 MB and sync blocks are usually small). */
+export const MAX_GETBLOCKS_HASHES = 500;
+/** Most blocks in one BLOCKS answer: one GETBLOCKS can be answered by one message when the blocks are small. */
+export const MAX_BLOCKS_PER_MESSAGE = MAX_GETBLOCKS_HASHES;
+/**
+ * Budget of one BLOCKS frame, bytes of JSON estimated before encoding: the
+ * answerer starts a new BLOCKS message beyond it, so that a frame stays well
+ * under {@link MAX_FRAME_BYTES} (a full 1 MB block is about 2.4 MB of JSON and travels alone).
+ */
+export const BLOCKS_MESSAGE_BUDGET_BYTES = 1_000_000;
 /** Longest `agent` string in HELLO/HEY, characters (Bitcoin Core `MAX_SUBVERSION_LENGTH` = 256; shorter here). */
 export const MAX_AGENT_LENGTH = 64;
 /** Longest `code` in REJECT, characters. */

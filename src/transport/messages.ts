@@ -2,12 +2,17 @@ import { z } from 'zod';
 import { blockFromJson, blockToJson, type Block } from '../core/block.js';
 import { assertNever } from '../core/reject.js';
 import { txFromJson, txToJson, type Transaction } from '../core/transaction.js';
+import { MAX_COMPACT_NONCE, type CompactBlock } from '../core/compact-block.js';
+import { headerFromJson, headerToJson } from '../core/header.js';
 import { encodeFrame, type FrameCompression } from './frame-decoder.js';
 import type { HandshakeAuth } from './handshake-auth.js';
 import {
   MAX_ADDR_ADDRESSES,
   MAX_AGENT_LENGTH,
+  MAX_BLOCKS_PER_MESSAGE,
   MAX_BROADCAST_BLOCKS,
+  MAX_COMPACT_ITEMS,
+  MAX_GETBLOCKS_HASHES,
   MAX_CHAIN_WORK_HEX,
   MAX_FRAME_BYTES,
   MAX_GETTRANSACTIONS_TXIDS,
@@ -36,7 +41,7 @@ import {
  * `decodeMessage(encode(m))` round-trips.
  */
 
-/** Every method, in the order of document 004, then the ones cheesechain adds (GETTRANSACTIONS, PING, PONG, REJECT). */
+/** Every method, in the order of document 004, then the ones cheesechain adds (GETTRANSACTIONS, PING, PONG, REJECT, the compact blocks of BIP 152, GETBLOCKS/BLOCKS of fast sync). */
 export const METHODS = [
   'HELLO',
   'HEY',
@@ -53,6 +58,12 @@ export const METHODS = [
   'PING',
   'PONG',
   'REJECT',
+  'SENDCMPCT',
+  'CMPCTBLOCK',
+  'GETBLOCKTXN',
+  'BLOCKTXN',
+  'GETBLOCKS',
+  'BLOCKS',
 ] as const;
 
 export type Method = (typeof METHODS)[number];
@@ -139,6 +150,23 @@ export interface MessagePayloads {
   PONG: { nonce: number };
   /** Informative: why a message was refused or the connection is ending. Never answered. */
   REJECT: { message: string; code: string; reason: string; hash?: string };
+  /**
+   * BIP 152 `sendcmpct`: the sender understands compact blocks of `version`
+   * (`COMPACT_BLOCK_VERSION`); with `announce` it asks to be sent new blocks
+   * as CMPCTBLOCK at once, before the sender has fully validated them
+   * (high-bandwidth mode); `announce: false` turns that off again.
+   */
+  SENDCMPCT: { announce: boolean; version: number };
+  /** BIP 152 `cmpctblock`: a block as header, nonce, 48-bit short ids and prefilled transactions (absolute, ascending indexes). */
+  CMPCTBLOCK: CompactBlock;
+  /** BIP 152 `getblocktxn`: the transactions at `indexes` (absolute, ascending) of the block `hash` announced as CMPCTBLOCK; answered with BLOCKTXN. */
+  GETBLOCKTXN: { hash: string; indexes: number[] };
+  /** BIP 152 `blocktxn`: the transactions asked by GETBLOCKTXN, in the order asked. */
+  BLOCKTXN: { hash: string; transactions: Transaction[] };
+  /** Fast sync: asks for several blocks by hash, 1 to `MAX_GETBLOCKS_HASHES`; answered with BLOCKS messages in the order asked (REJECT `not-found` for unknown ones). */
+  GETBLOCKS: { hashes: string[] };
+  /** Blocks answering GETBLOCKS, 1 to `MAX_BLOCKS_PER_MESSAGE`, in the order asked. */
+  BLOCKS: { blocks: Block[] };
 }
 
 /** A decoded message: the method and its payload, discriminated by `method`. */
@@ -150,6 +178,8 @@ export type MessageOf<M extends Method> = Extract<Message, { method: M }>;
 
 const HASH_PATTERN = /^[0-9a-f]{64}$/;
 const HEX32_PATTERN = HASH_PATTERN;
+/** Largest 48-bit short id (BIP 152: 6 bytes). */
+const MAX_SHORT_ID = 2 ** 48 - 1;
 const hashSchema = z.string().regex(HASH_PATTERN, 'expected a hash: 64 lowercase hex digits');
 const uint = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const nodeIdSchema = z.string().regex(NODE_ID_PATTERN, 'expected a node id: 1 to 128 characters of [A-Za-z0-9_-]');
@@ -240,6 +270,29 @@ export const PAYLOAD_SCHEMAS: { readonly [M in Method]: z.ZodType<MessagePayload
   GETTRANSACTIONS: z.object({ txids: z.array(hashSchema).min(1).max(MAX_GETTRANSACTIONS_TXIDS) }),
   PING: z.object({ nonce: uint }),
   PONG: z.object({ nonce: uint }),
+  SENDCMPCT: z.object({ announce: z.boolean(), version: z.number().int().min(0).max(0xffff_ffff) }),
+  CMPCTBLOCK: z
+    .object({
+      header: parsedWith(headerFromJson),
+      nonce: z.number().int().min(0).max(MAX_COMPACT_NONCE),
+      shortIds: z.array(z.number().int().min(0).max(MAX_SHORT_ID)).max(MAX_COMPACT_ITEMS),
+      prefilled: z
+        .array(z.object({ index: z.number().int().min(0).max(MAX_COMPACT_ITEMS - 1), tx: parsedWith(txFromJson) }))
+        .min(1)
+        .max(MAX_COMPACT_ITEMS),
+    })
+    .transform((c): CompactBlock => ({ header: c.header, nonce: c.nonce, shortIds: c.shortIds, prefilled: c.prefilled })),
+  GETBLOCKTXN: z.object({
+    hash: hashSchema,
+    indexes: z
+      .array(z.number().int().min(0).max(MAX_COMPACT_ITEMS - 1))
+      .min(1)
+      .max(MAX_COMPACT_ITEMS)
+      .refine((xs) => xs.every((x, i) => i === 0 || x > xs[i - 1]!), 'indexes must be strictly ascending'),
+  }),
+  BLOCKTXN: z.object({ hash: hashSchema, transactions: txListSchema(MAX_COMPACT_ITEMS) }),
+  GETBLOCKS: z.object({ hashes: z.array(hashSchema).min(1).max(MAX_GETBLOCKS_HASHES) }),
+  BLOCKS: z.object({ blocks: z.array(parsedWith(blockFromJson)).min(1).max(MAX_BLOCKS_PER_MESSAGE) }),
   REJECT: z.object({
     message: z.string().max(32),
     code: z.string().min(1).max(MAX_REJECT_CODE_LENGTH),
@@ -377,6 +430,17 @@ export function payloadToJson(msg: Message): unknown {
       return { block: blockToJson(msg.payload.block) };
     case 'PUSHTRANSACTION':
       return { transactions: msg.payload.transactions.map(txToJson) };
+    case 'CMPCTBLOCK': {
+      const c = msg.payload;
+      return { header: headerToJson(c.header), nonce: c.nonce, shortIds: c.shortIds, prefilled: c.prefilled.map((p) => ({ index: p.index, tx: txToJson(p.tx) })) };
+    }
+    case 'BLOCKTXN':
+      return { hash: msg.payload.hash, transactions: msg.payload.transactions.map(txToJson) };
+    case 'BLOCKS':
+      return { blocks: msg.payload.blocks.map(blockToJson) };
+    case 'SENDCMPCT':
+    case 'GETBLOCKTXN':
+    case 'GETBLOCKS':
     case 'GETADDR':
     case 'ADDR':
     case 'BROADCASTBLOCK':
@@ -410,6 +474,26 @@ export function messageToJson(msg: Message): string {
 export function encodeMessage(msg: Message, options: { compression?: FrameCompression } = {}): Buffer {
   return encodeFrame(messageToJson(msg), { compression: options.compression ?? 'none', maxFrameBytes: MAX_FRAME_BYTES });
 }
+
+/**
+ * A message framed once and sent as the same bytes to many peers (a block
+ * relayed to every neighbour is encoded once, not once per neighbour).
+ */
+export class EncodedMessage {
+  private constructor(
+    readonly message: Message,
+    /** The frame of {@link encodeMessage}. */
+    readonly frame: Buffer,
+  ) {}
+
+  /** @throws FrameError `frame-too-large` as {@link encodeMessage}. */
+  static of(msg: Message): EncodedMessage {
+    return new EncodedMessage(msg, encodeMessage(msg));
+  }
+}
+
+/** What a connection sends: a message, or one already framed. */
+export type Outgoing = Message | EncodedMessage;
 
 /** Builds a message with a type-checked payload: `message('GETBLOCK', { hash })`. */
 export function message<M extends Method>(method: M, payload: MessagePayloads[M]): MessageOf<M> {

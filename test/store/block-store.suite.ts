@@ -116,6 +116,31 @@ export function blockStoreSuite(t: Test, name: string, factory: StoreFactory): v
     t.equal(store.getAccount(keyHex(newKey())), undefined, 'an untouched account does not exist');
   });
 
+  t.test(`${name}: connectBlocks writes a batch of blocks as one, and the batch disconnects block by block`, async (t) => {
+    const store = await openStore(t, factory);
+    const { blocks, builder } = buildChain(regtest, 9, { transfersPerBlock: 3 });
+    const keys = touchedKeys(blocks);
+    await store.connectBlocks(blocks.slice(0, 4));
+    t.equal(store.getTip().height, 4, 'the first batch');
+    await store.connectBlocks(blocks.slice(4).map((b) => ({ ...b, txids: b.block.txs.map(txid) })));
+    assertMainChain(t, store, builder);
+    t.same(accountsOf(store, keys), expectedAccounts(builder, keys), 'accounts after the batches');
+    await t.rejects(store.connectBlocks([blocks[0]!]), { name: 'StoreError', code: 'not-on-tip' });
+    await store.connectBlocks([]);
+    t.equal(store.getTip().height, 9, 'an empty batch changes nothing');
+    for (let i = 0; i < 5; i++) await store.disconnectTip();
+    t.equal(store.getTip().hash, blocks[3]!.entry.hash, 'undo data of each batched block is its own');
+    t.same(accountsOf(store, keys), expectedAccounts(builder.fork(4), keys), 'accounts as after block 4');
+  });
+
+  t.test(`${name}: a batch that breaks the chain part-way writes nothing`, async (t) => {
+    const store = await openStore(t, factory);
+    const { blocks } = buildChain(regtest, 4, { transfersPerBlock: 1 });
+    await t.rejects(store.connectBlocks([blocks[0]!, blocks[2]!]), { name: 'StoreError', code: 'not-on-tip' });
+    t.equal(store.getTip().height, 0);
+    t.equal(store.getHashAtHeight(1), undefined);
+  });
+
   t.test(`${name}: disconnectTip restores accounts exactly, including accounts that did not exist`, async (t) => {
     const store = await openStore(t, factory);
     const builder = new ChainBuilder(regtest);

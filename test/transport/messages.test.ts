@@ -4,6 +4,8 @@
  * of being wrong has its reason code.
  */
 import t from 'tap';
+import { blockTxIds } from '../../src/core/block.js';
+import { toCompactBlock } from '../../src/core/compact-block.js';
 import { blockToJson } from '../../src/core/block.js';
 import { genesisBlock } from '../../src/core/genesis.js';
 import { txid, txToJson } from '../../src/core/transaction.js';
@@ -59,6 +61,12 @@ const examples: { [M in Method]: Extract<Message, { method: M }> } = {
   PING: message('PING', { nonce: 42 }),
   PONG: message('PONG', { nonce: Number.MAX_SAFE_INTEGER }),
   REJECT: message('REJECT', { message: 'BLOCK', code: 'bad-merkle-root', reason: 'merkle root mismatch', hash: H(5) }),
+  SENDCMPCT: message('SENDCMPCT', { announce: true, version: 1 }),
+  CMPCTBLOCK: message('CMPCTBLOCK', toCompactBlock(built.block, blockTxIds(built.block), 2 ** 40 + 7)),
+  GETBLOCKTXN: message('GETBLOCKTXN', { hash: H(6), indexes: [1, 2, 9] }),
+  BLOCKTXN: message('BLOCKTXN', { hash: H(6), transactions: [tx1, tx2] }),
+  GETBLOCKS: message('GETBLOCKS', { hashes: [H(1), H(2)] }),
+  BLOCKS: message('BLOCKS', { blocks: [built.block, genesisBlock(regtest)] }),
 };
 
 function decodeOk(text: string): Message {
@@ -90,6 +98,17 @@ t.test('wire forms: chain work in hex, blocks and transactions in their JSON for
   t.same(JSON.parse(messageToJson(examples.PUSHTRANSACTION)), { PUSHTRANSACTION: { transactions: [txToJson(tx1), txToJson(tx2)] } });
   const genesis = decodeOk(JSON.stringify({ BLOCK: { block: blockToJson(genesisBlock(regtest)) } }));
   t.equal(genesis.method, 'BLOCK');
+});
+
+t.test('compact-block messages: 48-bit short ids, ascending indexes, a coinbase prefilled', async (t) => {
+  const cmpct = JSON.parse(messageToJson(examples.CMPCTBLOCK)) as { CMPCTBLOCK: Record<string, unknown> };
+  t.same(Object.keys(cmpct.CMPCTBLOCK).sort(), ['header', 'nonce', 'prefilled', 'shortIds']);
+  t.equal(decodeErr('{"GETBLOCKTXN": {"hash": "' + H(1) + '", "indexes": [2, 2]}}').code, 'bad-payload');
+  t.equal(decodeErr('{"GETBLOCKTXN": {"hash": "' + H(1) + '", "indexes": []}}').code, 'bad-payload');
+  const tooBig = { ...cmpct.CMPCTBLOCK, shortIds: [2 ** 48] };
+  t.equal(decodeErr(JSON.stringify({ CMPCTBLOCK: tooBig })).code, 'bad-payload');
+  t.equal(decodeErr(JSON.stringify({ CMPCTBLOCK: { ...cmpct.CMPCTBLOCK, prefilled: [] } })).code, 'bad-payload', 'the coinbase is always prefilled');
+  t.equal(decodeErr('{"GETBLOCKS": {"hashes": []}}').code, 'bad-payload');
 });
 
 t.test('JSON as Python writes it (spaces, unknown payload fields) is accepted', async (t) => {
