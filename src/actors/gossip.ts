@@ -89,6 +89,8 @@ export type GossipMsg =
 
 /** How long a `chain/submit-blocks` may take before its blocks count as handled (a batch of full blocks can take seconds), ms. */
 export const CHAIN_SUBMIT_TIMEOUT_MS = 120_000;
+/** How long a batch of transfers may take through the mempool (signatures in worker threads) before it is dropped, ms. */
+export const MEMPOOL_ADD_TIMEOUT_MS = 60_000;
 /** Peers asked for high-bandwidth compact-block announcements (BIP 152: 3). */
 export const MAX_HIGH_BANDWIDTH_PEERS = 3;
 /** Recently connected or rebuilt blocks kept with their encodings, to answer GETBLOCK and GETBLOCKTXN without the store or a second encoding. */
@@ -636,7 +638,13 @@ export class GossipActor implements Actor<GossipMsg> {
       }
       transfers.push(tx);
     }
-    const results = await request(this.deps.mempool, 'mempool/add-many', { txs: transfers, source: peer.link.nodeId });
+    let results: AddTxResult[];
+    try {
+      results = await request(this.deps.mempool, 'mempool/add-many', { txs: transfers, source: peer.link.nodeId }, MEMPOOL_ADD_TIMEOUT_MS);
+    } catch {
+      // A mempool that did not answer in time (or restarted) loses this batch, never this actor's peers.
+      return;
+    }
     // The mempool names each transfer's txid in its result, so none is hashed twice. The seen-set is
     // complete before the next tick flushes announcements: nothing is announced back to this peer.
     for (const r of results) peer.knownTxs.add(r.txid);

@@ -70,6 +70,7 @@ export class VerifyPool implements SignatureVerifier {
         maxThreads: threads,
         // Verification is CPU-bound: one task at a time per thread.
         concurrentTasksPerWorker: 1,
+        execArgv: workerExecArgv(process.execArgv),
       });
     }
   }
@@ -98,4 +99,24 @@ export class VerifyPool implements SignatureVerifier {
     this.piscina = undefined;
     await p?.destroy();
   }
+}
+
+/** Options of `node` that load modules before the entry point, with a separate value or as `--flag=value`. */
+const PRELOAD_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r']);
+
+/**
+ * The parent's Node options without module preloads and loader hooks: the
+ * worker runs compiled JavaScript of this package only, and hooks a test
+ * runner or profiler installs in the parent would be loaded again in every
+ * worker (seconds per worker on a busy machine, before the first signature).
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
+    const name = arg.split('=', 1)[0]!;
+    if (!PRELOAD_FLAGS.has(name)) out.push(arg);
+    else if (!arg.includes('=')) i++;
+  }
+  return out;
 }
