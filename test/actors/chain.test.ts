@@ -9,6 +9,7 @@ import { EventBus, type NodeEvent } from '../../src/actors/events.js';
 import { MemoryBlockStore } from '../../src/store/memory-store.js';
 import { ChainBuilder, keyHex, newKey, regtest, regrind, regtestId, storeIdentity, transfer } from '../helpers/chain-builder.js';
 import { request } from '../../src/actors/runtime/actor.js';
+import { VerifyPool } from '../../src/workers/verify-pool.js';
 
 async function peer(t: Tap.Test) {
   const store = new MemoryBlockStore();
@@ -162,4 +163,46 @@ t.test('a reorg that takes away a miner\'s coinbase evicts the miner\'s pending 
   t.equal(p.store.getTip().hash, fork.tip.hash, 'the heavier branch won');
   t.same(await p.poolIds(), [], 'the spend of the vanished coinbase left the mempool');
   t.ok(p.events.some((e) => e.type === 'tx-evicted' && e.txid === txid(spend) && e.reason === 'invalid-after-reorg'), 'its eviction is reported');
+});
+
+t.test('a run of blocks connects in one batch under the single-block rules: a bad signature ends it, is recorded invalid, and its descendants are refused', async (t) => {
+  const store = new MemoryBlockStore();
+  await store.open(storeIdentity(regtest));
+  const bus = new EventBus((err) => {
+    throw err;
+  });
+  const events: NodeEvent[] = [];
+  bus.subscribe((e) => events.push(e));
+  const verifier = new VerifyPool({ networkId: regtestId, threads: 2 });
+  t.teardown(() => verifier.close());
+  const sup = new Supervisor({ name: 'test' });
+  t.teardown(() => sup.stop());
+  const chain = await sup.startChild<ChainMsg>({ id: 'chain', start: () => new ChainActor({ params: regtest, networkId: regtestId, store, bus, verifier }) });
+
+  const b = new ChainBuilder(regtest);
+  const alice = newKey();
+  b.next();
+  // Block 2 spends the coinbase of block 1, which matures in block 2 itself (regtest maturity 1), inside the run;
+  // enough transfers for the worker pool to check them.
+  b.next(Array.from({ length: 20 }, () => b.pay(b.miner, alice, 1_000n, 10n)));
+  b.next([b.pay(b.miner, alice, 7n, 1n)]);
+  const good = b.blocks.slice(1).map((x) => x.block);
+  const signed = b.pay(b.miner, alice, 5n, 1n);
+  // The amount is edited after signing: the block still balances, the signature no longer verifies.
+  const forged = b.next([{ ...signed, amount: 6n }]).block;
+  const after = b.extend(2).map((x) => x.block);
+
+  const results = await request(chain, 'chain/submit-blocks', { blocks: [...good, forged, ...after].map((block) => ({ block, requested: true })) });
+  t.same(
+    results.map((r) => r.status),
+    ['connected', 'connected', 'connected', 'invalid', 'invalid', 'invalid'],
+  );
+  t.match(results[3], { status: 'invalid', code: 'bad-signature' });
+  t.match(results[4], { status: 'invalid', code: 'bad-prev' });
+  t.equal(store.getTip().height, 3, 'the blocks before the failure are connected');
+  t.equal(store.getAccount(keyHex(alice))?.balance, 20_007n, 'with their transfers, the coinbase that matured inside the run included');
+  const forgedHash = results[3]!.hash;
+  t.ok([...store.invalidBlocks()].some((x) => x.hash === forgedHash && x.code === 'bad-signature'), 'the failure is recorded in the store');
+  t.match(await request(chain, 'chain/submit-block', { block: forged }), { status: 'invalid', code: 'duplicate-invalid' }, 'and refused cheaply from then on');
+  t.equal(events.filter((e) => e.type === 'tip-changed').length, 1, 'one tip change for the run');
 });
