@@ -30,6 +30,8 @@ export const DEFAULT_VERIFY_THREADS = availableParallelism();
 export const MIN_POOL_BATCH = 16;
 /** Fewest transfers per worker task (≈ 5 ms of work at 13,000 verifications/s), so hand-off costs stay small. */
 export const MIN_TASK_TRANSFERS = 64;
+/** How long a verification worker stays without work before it stops, ms. */
+export const VERIFY_WORKER_IDLE_MS = 60_000;
 /** Most threads a pool may be configured with. */
 export const MAX_VERIFY_THREADS = 64;
 
@@ -42,8 +44,9 @@ export interface VerifyPoolInit {
 }
 
 /**
- * Signature verification on every core: a piscina pool of worker threads,
- * each batch split into one task per thread (at least
+ * Signature verification on every core: a piscina pool of worker threads
+ * (started with the first batch, stopped after {@link VERIFY_WORKER_IDLE_MS}
+ * without work), each batch split into one task per thread (at least
  * {@link MIN_TASK_TRANSFERS} transfers each) so the node's event loop stays
  * free while the batch is checked. Transfers travel packed in their binary
  * encoding in one transferred buffer per task.
@@ -66,8 +69,11 @@ export class VerifyPool implements SignatureVerifier {
     if (threads > 0) {
       this.piscina = new Piscina<VerifyTask, VerifyTaskResult>({
         filename: new URL('./verify-worker.js', import.meta.url).href,
-        minThreads: threads,
+        // Started on the first batch, not with the node: a peer that is idle or only mines pays
+        // no worker start-up (CPU at start, memory while idle); idle workers stop after a while.
+        minThreads: 0,
         maxThreads: threads,
+        idleTimeout: VERIFY_WORKER_IDLE_MS,
         // Verification is CPU-bound: one task at a time per thread.
         concurrentTasksPerWorker: 1,
         execArgv: workerExecArgv(process.execArgv),

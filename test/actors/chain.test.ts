@@ -9,9 +9,9 @@ import { EventBus, type NodeEvent } from '../../src/actors/events.js';
 import { MemoryBlockStore } from '../../src/store/memory-store.js';
 import { ChainBuilder, keyHex, newKey, regtest, regrind, regtestId, storeIdentity, transfer } from '../helpers/chain-builder.js';
 import { request } from '../../src/actors/runtime/actor.js';
-import { VerifyPool } from '../../src/workers/verify-pool.js';
+import { VerifyPool, type SignatureVerifier } from '../../src/workers/verify-pool.js';
 
-async function peer(t: Tap.Test) {
+async function peer(t: Tap.Test, verifier?: SignatureVerifier) {
   const store = new MemoryBlockStore();
   await store.open(storeIdentity(regtest));
   const bus = new EventBus((err) => {
@@ -21,7 +21,7 @@ async function peer(t: Tap.Test) {
   bus.subscribe((e) => events.push(e));
   const sup = new Supervisor({ name: 'test' });
   t.teardown(() => sup.stop());
-  const chain = await sup.startChild<ChainMsg>({ id: 'chain', start: () => new ChainActor({ params: regtest, networkId: regtestId, store, bus }) });
+  const chain = await sup.startChild<ChainMsg>({ id: 'chain', start: () => new ChainActor({ params: regtest, networkId: regtestId, store, bus, verifier }) });
   const mempool = await sup.startChild<MempoolMsg>({ id: 'mempool', start: () => new MempoolActor({ networkId: regtestId, state: new NextBlockState(store, regtest), bus, maxTransactions: 4 }) });
   bus.on('block-connected', (e) => mempool.tell({ type: 'mempool/block-connected', block: e.block }));
   bus.on('block-disconnected', (e) => mempool.tell({ type: 'mempool/block-disconnected', block: e.block }));
@@ -166,18 +166,9 @@ t.test('a reorg that takes away a miner\'s coinbase evicts the miner\'s pending 
 });
 
 t.test('a run of blocks connects in one batch under the single-block rules: a bad signature ends it, is recorded invalid, and its descendants are refused', async (t) => {
-  const store = new MemoryBlockStore();
-  await store.open(storeIdentity(regtest));
-  const bus = new EventBus((err) => {
-    throw err;
-  });
-  const events: NodeEvent[] = [];
-  bus.subscribe((e) => events.push(e));
   const verifier = new VerifyPool({ networkId: regtestId, threads: 2 });
   t.teardown(() => verifier.close());
-  const sup = new Supervisor({ name: 'test' });
-  t.teardown(() => sup.stop());
-  const chain = await sup.startChild<ChainMsg>({ id: 'chain', start: () => new ChainActor({ params: regtest, networkId: regtestId, store, bus, verifier }) });
+  const { store, events, chain } = await peer(t, verifier);
 
   const b = new ChainBuilder(regtest);
   const alice = newKey();
