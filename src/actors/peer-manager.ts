@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { assertNever } from '../core/reject.js';
 import type { EventBus } from './events.js';
-import { BAN_SCORE, MISBEHAVIOUR_POINTS, PeerConnection, type ChainStatus, type DisconnectInfo, type DisconnectReason } from '../transport/connection.js';
+import { BAN_SCORE, MISBEHAVIOUR_POINTS, PeerConnection, misbehaviourPoints, type ChainStatus, type DisconnectInfo, type DisconnectReason } from '../transport/connection.js';
 import { encodeMessage } from '../transport/messages.js';
 import { isAuthenticatedId, type IdentitySigner } from '../transport/handshake-auth.js';
 import { CONNECT_TIMEOUT_MS, MAX_ADDR_ADDRESSES, MAX_REJECT_REASON_LENGTH } from '../transport/limits.js';
@@ -189,6 +189,8 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
   private readonly dialKey = new Map<PeerConnection, string>();
   private readonly dialing = new Set<string>();
   private readonly scores: MisbehaviourBook;
+  /** Connections closed by `pm/punish`, whose points were counted then (their close does not count them again). */
+  private readonly scoredAtPunish = new WeakSet<PeerConnection>();
   private readonly policy: AddressPolicy;
   private self!: ActorRef<PeerManagerMsg>;
   private ctx!: ActorContext<PeerManagerMsg>;
@@ -264,7 +266,12 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
         if (!conn) return;
         const o = msg.offence;
         const item = o.kind === 'invalid-block' ? { method: 'BLOCK' as const, hash: o.hash } : { method: 'PUSHTRANSACTION' as const, hash: o.txid };
-        void conn.reject(o.kind, `${o.kind === 'invalid-block' ? 'block' : 'transaction'} ${item.hash}: ${o.reason}`, { ...item, code: o.code });
+        const why = `${o.kind === 'invalid-block' ? 'block' : 'transaction'} ${item.hash}: ${o.reason}`;
+        // Scored before the close, not when it completes: a peer that reconnects the moment its socket closes is already banned.
+        this.scoredAtPunish.add(conn);
+        const r = this.scores.add(this.subjects(conn), misbehaviourPoints(o.kind), this.clock.nowMs());
+        if (r.banned.length > 0) this.publishBan(conn, r.banned, `${o.kind}: ${why}`);
+        void conn.reject(o.kind, why, { ...item, code: o.code });
         return;
       }
       case 'pm/learn':
@@ -693,7 +700,7 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     if (wasOpen) this.open.delete(nodeId);
     this.dialKey.delete(conn);
     const points = info.points;
-    if (points > 0) {
+    if (points > 0 && !this.scoredAtPunish.has(conn)) {
       // The key counts only if the handshake proved it; before that, only the address answers for the fault.
       const r = this.scores.add(this.subjects(conn, info.handshakeCompleted ? conn.remoteIdentity : undefined), points, this.clock.nowMs());
       if (r.banned.length > 0) this.publishBan(conn, r.banned, `${info.reason}: ${info.message}`);
