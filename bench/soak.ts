@@ -138,7 +138,8 @@ async function main(): Promise<void> {
         dataDir: p.dataDir,
         nodeId: `soak${p.i}`,
         listen: { host: '0.0.0.0', port: PEER_PORT },
-        api: { enabled: true, host: '0.0.0.0', port: API_PORT },
+        // The API's Host check admits the address it is bound to: bind the one the soak calls.
+        api: { enabled: true, host: p.address, port: API_PORT },
         peers: others,
         connections: { localRanges: [`${SUBNET}.0/24`] },
         mining: mining && mi >= 0 ? { enabled: true, workers: 1, address: keyHex(miners[mi]!) } : { enabled: false },
