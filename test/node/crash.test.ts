@@ -31,6 +31,9 @@ const MAX_KILL_DELAY_MS = 300;
 /** A kill counts as mid-work when the peer connected a block this recently, ms. */
 const MID_WORK_WINDOW_MS = 100;
 
+/** Fifty starts and re-validations take minutes on a shared 2-core machine: more than tap's 180 s default, ms. */
+t.setTimeout(600_000);
+
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const params = networkParams('regtest');
 const netId = networkId(params);
