@@ -52,6 +52,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { blockToJson } from '../src/core/block.js';
 import type { Account } from '../src/core/state.js';
+import { DEFAULT_MIN_RELAY_FEE } from '../src/core/policy.js';
 import type { TransferTx } from '../src/core/transaction.js';
 import { DATA_FILES } from '../src/node/data-dir.js';
 import { LmdbBlockStore } from '../src/store/lmdb-store.js';
@@ -76,9 +77,9 @@ const INTAKE_TXS = PROPAGATION_BLOCKS * BLOCK_TRANSFERS;
 const PUSH_BATCH = 500;
 /** What the funding block gives each sender, base units (two cases × 20 transfers of amount + fee fit). */
 const SENDER_FUNDS = 1_000_000n;
-/** Amount and fee of every benchmark transfer, base units. */
+/** Amount and fee of every benchmark transfer, base units: the fee is the mempool's default minimum relay fee, the amount above its dust limit. */
 const TRANSFER_AMOUNT = 1_000n;
-const TRANSFER_FEE = 10n;
+const TRANSFER_FEE = DEFAULT_MIN_RELAY_FEE;
 /** Peers of the propagation network, and each one's connections. */
 const NETWORK_PEERS = 10;
 /** Wait after the last mempool received a block's transfers, for the tail of their inventory traffic to end before the block is timed, ms. */
