@@ -76,19 +76,21 @@ function assertNeverCode(x: never): never {
 }
 
 /**
- * A refused frame. `fatal` tells "this stream is unusable" (true) from
- * "reject this message" (false); see {@link FrameErrorCode}.
+ * A refused frame: `code` is always `ERR_FRAME`, `reason` the kind. `fatal`
+ * tells "this stream is unusable" (true) from "reject this message" (false);
+ * see {@link FrameErrorCode}.
  */
 export class FrameError extends Error {
   override readonly name = 'FrameError';
+  readonly code = 'ERR_FRAME';
   readonly fatal: boolean;
   constructor(
-    readonly code: FrameErrorCode,
+    readonly reason: FrameErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);
-    this.fatal = isFatalFrameError(code);
+    this.fatal = isFatalFrameError(reason);
   }
 }
 

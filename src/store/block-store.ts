@@ -50,10 +50,14 @@ export interface StoreIdentity {
 /** Why a store cannot be opened or written. */
 export type StoreErrorCode = 'wrong-network' | 'corrupt' | 'closed' | 'not-on-tip' | 'unknown-block';
 
-/** Thrown by stores. `wrong-network` and `corrupt` mean the folder must not be touched. */
+/**
+ * Thrown by stores: `code` is always `ERR_STORE`, `reason` the kind.
+ * `wrong-network` and `corrupt` mean the folder must not be touched.
+ */
 export class StoreError extends Error {
   override readonly name = 'StoreError';
-  constructor(readonly code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+  readonly code = 'ERR_STORE';
+  constructor(readonly reason: StoreErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
 }

@@ -657,14 +657,14 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
 
   private onFrameError(error: FrameError): void {
     if (this.phaseValue === 'closing' || this.phaseValue === 'closed') return;
-    this.abort(frameErrorReason(error.code), `${error.code}: ${error.message}`, undefined, error);
+    this.abort(frameErrorReason(error.reason), `${error.reason}: ${error.message}`, undefined, error);
   }
 
   private onFrame(frame: Frame): void {
     if (this.phaseValue === 'closing' || this.phaseValue === 'closed') return;
     const decoded = decodeMessage(frame.text);
     if (!decoded.ok) {
-      const code = decoded.error.code;
+      const code = decoded.error.reason;
       if (this.phaseValue === 'open' && code !== 'bad-payload') {
         // An application message this node does not understand (a python-p2p-network
         // program's own messages, a plain string): answered with REJECT, never a ban.

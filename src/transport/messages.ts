@@ -310,11 +310,16 @@ export const PAYLOAD_SCHEMAS: { readonly [M in Method]: z.ZodType<MessagePayload
  */
 export type MessageErrorCode = 'malformed-json' | 'not-an-object' | 'not-one-key' | 'unknown-method' | 'bad-payload';
 
-/** A refused message. `method` is set when the method was recognised (`bad-payload`). */
+/**
+ * A refused message: `code` is always `ERR_MESSAGE`, `reason` the kind (the
+ * disconnect reason's source). `method` is set when the method was
+ * recognised (`bad-payload`).
+ */
 export class MessageError extends Error {
   override readonly name = 'MessageError';
+  readonly code = 'ERR_MESSAGE';
   constructor(
-    readonly code: MessageErrorCode,
+    readonly reason: MessageErrorCode,
     message: string,
     readonly method?: Method,
     options?: { cause?: unknown },

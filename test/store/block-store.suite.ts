@@ -125,7 +125,7 @@ export function blockStoreSuite(t: Test, name: string, factory: StoreFactory): v
     await store.connectBlocks(blocks.slice(4).map((b) => ({ ...b, txids: b.block.txs.map(txid) })));
     assertMainChain(t, store, builder);
     t.same(accountsOf(store, keys), expectedAccounts(builder, keys), 'accounts after the batches');
-    await t.rejects(store.connectBlocks([blocks[0]!]), { name: 'StoreError', code: 'not-on-tip' });
+    await t.rejects(store.connectBlocks([blocks[0]!]), { name: 'StoreError', code: 'ERR_STORE', reason: 'not-on-tip' });
     await store.connectBlocks([]);
     t.equal(store.getTip().height, 9, 'an empty batch changes nothing');
     for (let i = 0; i < 5; i++) await store.disconnectTip();
@@ -136,7 +136,7 @@ export function blockStoreSuite(t: Test, name: string, factory: StoreFactory): v
   t.test(`${name}: a batch that breaks the chain part-way writes nothing`, async (t) => {
     const store = await openStore(t, factory);
     const { blocks } = buildChain(regtest, 4, { transfersPerBlock: 1 });
-    await t.rejects(store.connectBlocks([blocks[0]!, blocks[2]!]), { name: 'StoreError', code: 'not-on-tip' });
+    await t.rejects(store.connectBlocks([blocks[0]!, blocks[2]!]), { name: 'StoreError', code: 'ERR_STORE', reason: 'not-on-tip' });
     t.equal(store.getTip().height, 0);
     t.equal(store.getHashAtHeight(1), undefined);
   });
@@ -169,7 +169,7 @@ export function blockStoreSuite(t: Test, name: string, factory: StoreFactory): v
       t.same(entryView(store.getEntry(b.entry.hash)), entryView(b.entry), 'its entry stays stored');
     }
     t.same(Object.values(accountsOf(store, keys)).filter((a) => a !== undefined), [], 'back at genesis no account exists');
-    await t.rejects(store.disconnectTip(), { name: 'StoreError', code: 'unknown-block' }, 'genesis cannot be disconnected');
+    await t.rejects(store.disconnectTip(), { name: 'StoreError', code: 'ERR_STORE', reason: 'unknown-block' }, 'genesis cannot be disconnected');
     // The same blocks connect again on top of genesis.
     for (const b of blocks) await connect(store, b);
     assertMainChain(t, store, builder);
@@ -212,10 +212,10 @@ export function blockStoreSuite(t: Test, name: string, factory: StoreFactory): v
     const store = await openStore(t, factory);
     const { blocks, builder } = buildChain(regtest, 3);
     const side = builder.fork(0).extend(1)[0]!;
-    await t.rejects(connect(store, blocks[1]!), { name: 'StoreError', code: 'not-on-tip' }, 'a block two above the tip');
+    await t.rejects(connect(store, blocks[1]!), { name: 'StoreError', code: 'ERR_STORE', reason: 'not-on-tip' }, 'a block two above the tip');
     await connect(store, blocks[0]!);
-    await t.rejects(connect(store, side), { name: 'StoreError', code: 'not-on-tip' }, 'a sibling of the tip');
-    await t.rejects(connect(store, blocks[0]!), { name: 'StoreError', code: 'not-on-tip' }, 'the tip again');
+    await t.rejects(connect(store, side), { name: 'StoreError', code: 'ERR_STORE', reason: 'not-on-tip' }, 'a sibling of the tip');
+    await t.rejects(connect(store, blocks[0]!), { name: 'StoreError', code: 'ERR_STORE', reason: 'not-on-tip' }, 'the tip again');
     const err = await connect(store, side).catch((e: unknown) => e);
     t.ok(err instanceof StoreError, 'a StoreError instance');
     t.match((err as Error).message, blocks[0]!.entry.hash, 'the message names the tip');
@@ -269,18 +269,18 @@ export function blockStoreSuite(t: Test, name: string, factory: StoreFactory): v
 
   t.test(`${name}: a closed store refuses reads and writes; close is idempotent`, async (t) => {
     const store = await factory(t);
-    t.throws(() => store.getTip(), { name: 'StoreError', code: 'closed' }, 'before open');
+    t.throws(() => store.getTip(), { name: 'StoreError', code: 'ERR_STORE', reason: 'closed' }, 'before open');
     await store.open(identity);
     await store.close();
     await store.close();
-    t.throws(() => store.getTip(), { name: 'StoreError', code: 'closed' });
-    t.throws(() => store.getBlock(regtestIdHex), { name: 'StoreError', code: 'closed' });
-    t.throws(() => store.getAccount('00'.repeat(32)), { name: 'StoreError', code: 'closed' });
-    t.throws(() => [...store.entries()], { name: 'StoreError', code: 'closed' });
+    t.throws(() => store.getTip(), { name: 'StoreError', code: 'ERR_STORE', reason: 'closed' });
+    t.throws(() => store.getBlock(regtestIdHex), { name: 'StoreError', code: 'ERR_STORE', reason: 'closed' });
+    t.throws(() => store.getAccount('00'.repeat(32)), { name: 'StoreError', code: 'ERR_STORE', reason: 'closed' });
+    t.throws(() => [...store.entries()], { name: 'StoreError', code: 'ERR_STORE', reason: 'closed' });
     const { blocks } = buildChain(regtest, 1);
-    await t.rejects(connect(store, blocks[0]!), { name: 'StoreError', code: 'closed' });
-    await t.rejects(store.disconnectTip(), { name: 'StoreError', code: 'closed' });
-    await t.rejects(store.putBlock(blocks[0]!.entry, blocks[0]!.block), { name: 'StoreError', code: 'closed' });
+    await t.rejects(connect(store, blocks[0]!), { name: 'StoreError', code: 'ERR_STORE', reason: 'closed' });
+    await t.rejects(store.disconnectTip(), { name: 'StoreError', code: 'ERR_STORE', reason: 'closed' });
+    await t.rejects(store.putBlock(blocks[0]!.entry, blocks[0]!.block), { name: 'StoreError', code: 'ERR_STORE', reason: 'closed' });
   });
 }
 

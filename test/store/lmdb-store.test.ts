@@ -56,11 +56,11 @@ t.test('LmdbBlockStore: a folder of another network is refused and left byte-for
   const before = snapshot(path);
   const store = new LmdbBlockStore({ path });
   const err = await store.open(storeIdentity(NETWORKS.devnet)).catch((e: unknown) => e);
-  t.match(err, { name: 'StoreError', code: 'wrong-network' });
+  t.match(err, { name: 'StoreError', code: 'ERR_STORE', reason: 'wrong-network' });
   t.match((err as Error).message, /regtest/, 'names the stored network');
   t.match((err as Error).message, /devnet/, 'names the requested network');
   t.same(snapshot(path), before, 'no file changed');
-  t.throws(() => store.getTip(), { code: 'closed' });
+  t.throws(() => store.getTip(), { code: 'ERR_STORE', reason: 'closed' });
 });
 
 t.test('LmdbBlockStore: corrupt folders are refused and left unchanged', async (t) => {
@@ -109,7 +109,7 @@ t.test('LmdbBlockStore: corrupt folders are refused and left unchanged', async (
     const path = what === 'a path that is a file' ? join(dir, 'x') : dir;
     const before = snapshot(dir);
     const store = new LmdbBlockStore({ path });
-    await t.rejects(store.open(storeIdentity(regtest)), { name: 'StoreError', code: 'corrupt', message }, `${what}: refused as corrupt`);
+    await t.rejects(store.open(storeIdentity(regtest)), { name: 'StoreError', code: 'ERR_STORE', reason: 'corrupt', message }, `${what}: refused as corrupt`);
     const after = snapshot(dir);
     if (what.startsWith('a store without') || what.startsWith('a tip') || what.startsWith('a height')) {
       // These are only found by reading LMDB, which rewrites its reader table in lock.mdb.

@@ -15,7 +15,7 @@ t.test('MemoryBlockStore: reopening continues from its tip; another network is r
   const { blocks } = buildChain(regtest, 2);
   for (const b of blocks) await store.connectBlock(b.entry, b.block, b.changes, b.undo);
   await store.close();
-  await t.rejects(store.open(storeIdentity(NETWORKS.devnet)), { name: 'StoreError', code: 'wrong-network', message: /regtest.*devnet/ });
+  await t.rejects(store.open(storeIdentity(NETWORKS.devnet)), { name: 'StoreError', code: 'ERR_STORE', reason: 'wrong-network', message: /regtest.*devnet/ });
   await store.open(storeIdentity(regtest));
   t.equal(store.getTip().hash, blocks[1]!.entry.hash);
   await store.close();

@@ -11,7 +11,7 @@ import { MAX_FRAME_BYTES } from '../../src/transport/limits.js';
 const EOT = Buffer.of(0x04);
 
 function texts(results: FrameResult[]): string[] {
-  return results.map((r) => (r.type === 'frame' ? r.text : `!${r.error.code}`));
+  return results.map((r) => (r.type === 'frame' ? r.text : `!${r.error.reason}`));
 }
 
 /** python-p2p-network's `compress`: base64(compressed + suffix), then 0x02 0x04. */
@@ -56,7 +56,7 @@ t.test('a frame over the limit is refused before its bytes are buffered', async 
   t.equal((out[0] as { error: FrameError }).error.fatal, true, 'stream-level: the stream is unusable');
   t.equal(d.bufferedBytes, 0, 'the 600 new bytes were never copied and the old ones were dropped');
   t.equal(d.capacity, 0, 'no memory is kept');
-  t.equal(d.failed?.code, 'frame-too-large');
+  t.equal(d.failed?.reason, 'frame-too-large');
   t.same(d.push(Buffer.from('{"A":1}\x04')), [], 'a failed decoder refuses further input');
 });
 
@@ -134,10 +134,10 @@ t.test('a decompression bomb stops at the limit', async (t) => {
 });
 
 t.test('encodeFrame refuses what cannot be framed', async (t) => {
-  t.throws(() => encodeFrame(''), { code: 'empty-frame' });
+  t.throws(() => encodeFrame(''), { code: 'ERR_FRAME', reason: 'empty-frame' });
   t.throws(() => encodeFrame('a\x04b'), RangeError);
   t.throws(() => encodeFrame('ab\x02'), RangeError);
-  t.throws(() => encodeFrame('x'.repeat(11), { maxFrameBytes: 10 }), { code: 'frame-too-large' });
+  t.throws(() => encodeFrame('x'.repeat(11), { maxFrameBytes: 10 }), { code: 'ERR_FRAME', reason: 'frame-too-large' });
   t.same(encodeFrame('{}'), Buffer.from('{}\x04'));
   t.throws(() => new FrameDecoder({ maxFrameBytes: 0 }), { message: 'options.maxFrameBytes must be a positive integer' });
 });

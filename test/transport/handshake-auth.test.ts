@@ -214,7 +214,7 @@ t.test('deep nesting is refused by a linear scan before parsing', async (t) => {
   const depth = 1_900_000;
   const hostile = '{"ADDR":' + '['.repeat(depth) + ']'.repeat(depth) + '}';
   const r = decodeMessage(hostile);
-  t.match(r, { ok: false, error: { code: 'malformed-json', message: /nested deeper than 16/ } });
+  t.match(r, { ok: false, error: { code: 'ERR_MESSAGE', reason: 'malformed-json', message: /nested deeper than 16/ } });
   const fine = decodeMessage('{"REJECT":{"message":"","code":"x","reason":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}}');
   t.equal(fine.ok, true, 'brackets inside strings do not count');
   const escaped = decodeMessage('{"REJECT":{"message":"","code":"x","reason":"\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}}');

@@ -154,7 +154,7 @@ export class RawPeer {
         chunk = chunk.subarray(brace);
       }
       for (const r of this.decoder.push(chunk)) {
-        if (r.type === 'error') this.deliver({ type: 'bad', text: r.error.code });
+        if (r.type === 'error') this.deliver({ type: 'bad', text: r.error.reason });
         else {
           const d = decodeMessage(r.text);
           this.deliver(d.ok ? { type: 'message', message: d.message } : { type: 'bad', text: r.text });

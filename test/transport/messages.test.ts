@@ -78,7 +78,7 @@ function decodeOk(text: string): Message {
 function decodeErr(text: string): { code: MessageErrorCode; message: string } {
   const r = decodeMessage(text);
   if (r.ok) throw new Error(`expected an error for ${text.slice(0, 80)}`);
-  return { code: r.error.code, message: r.error.message };
+  return { code: r.error.reason, message: r.error.message };
 }
 
 t.test('every method round-trips through encode and decode', async (t) => {
@@ -187,7 +187,7 @@ t.test('item limits are enforced at exactly their named values', async (t) => {
 
 t.test('encodeMessage refuses a message larger than a frame', async (t) => {
   const huge = message('REJECT', { message: '', code: 'x', reason: 'y'.repeat(MAX_FRAME_BYTES) });
-  t.throws(() => encodeMessage(huge), { code: 'frame-too-large' });
+  t.throws(() => encodeMessage(huge), { code: 'ERR_FRAME', reason: 'frame-too-large' });
   const compressed = encodeMessage(examples.BLOCK, { compression: 'zlib' });
   t.equal(compressed[compressed.length - 2], 0x02, 'zlib frames carry the 0x02 marker');
 });
