@@ -188,6 +188,13 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
 
     bus.on('block-connected', (e) => log.info({ height: e.entry.height, hash: e.entry.hash, txs: e.block.txs.length }, 'block connected'));
     bus.on('block-disconnected', (e) => log.info({ height: e.entry.height, hash: e.entry.hash }, 'block disconnected'));
+    // Evictions that follow the chain (a reorg, a conflicting transfer confirmed) are rare and tell an operator why a
+    // transfer vanished; a full pool or expiry can evict many at once, so those are debug.
+    bus.on('tx-evicted', (e) => {
+      const record = { txid: e.txid, reason: e.reason };
+      if (e.reason === 'invalid-after-reorg' || e.reason === 'confirmed-conflict') log.info(record, 'transaction evicted');
+      else log.debug(record, 'transaction evicted');
+    });
     bus.on('sync-progress', (e) =>
       log.info({ height: e.height, targetHeight: e.targetHeight, blocksPerSecond: Math.round(e.blocksPerSecond * 10) / 10, secondsLeft: e.secondsLeft === undefined ? undefined : Math.round(e.secondsLeft), done: e.done }, e.done ? 'sync done' : 'sync progress'),
     );

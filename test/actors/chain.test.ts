@@ -197,3 +197,34 @@ t.test('a run of blocks connects in one batch under the single-block rules: a ba
   t.match(await request(chain, 'chain/submit-block', { block: forged }), { status: 'invalid', code: 'duplicate-invalid' }, 'and refused cheaply from then on');
   t.equal(events.filter((e) => e.type === 'tip-changed').length, 1, 'one tip change for the run');
 });
+
+t.test('after a reorg, a losing-branch transfer funded before the fork is back in the mempool; one funded by a losing-branch coinbase is evicted', async (t) => {
+  // The shape of a partition and heal: side A confirmed two transfers on its branch, side B's heavier branch wins.
+  const p = await peer(t);
+  const common = new ChainBuilder(regtest);
+  const alice = newKey();
+  const bob = newKey();
+  common.next();
+  common.next([common.pay(common.miner, alice, 1_000_000n, 200n)]);
+  const sideA = common.fork(2);
+  const sideB = common.fork(2);
+  // Side A's miner is paid only on side A's branch (coinbase maturity 1: spendable in the next block).
+  sideA.next();
+  const funded = sideA.pay(alice, bob, 10_000n, 200n);
+  const unfunded = sideA.pay(sideA.miner, bob, 10_000n, 200n);
+  sideA.next([funded, unfunded]);
+  sideB.extend(3);
+  for (const built of [...common.built, ...sideA.built.slice(2)]) t.equal((await p.submit(built.block)).status, 'connected');
+  t.same(await p.poolIds(), [], 'both transfers confirmed on side A');
+  for (const built of sideB.built.slice(2, 4)) t.equal((await p.submit(built.block)).status, 'side-branch');
+  // The heaviest block, with mempool requests racing the reorg's events (as a miner's template requests do).
+  const racing = Array.from({ length: 5 }, () => p.poolIds());
+  t.match(await p.submit(sideB.built[4]!.block), { status: 'reorg', depth: 2 });
+  await Promise.all(racing);
+  t.equal(p.store.getTip().hash, sideB.tip.hash, 'side B\'s branch won');
+  t.same(await p.poolIds(), [txid(funded)], 'the transfer funded before the fork is back, pending');
+  t.ok(
+    p.events.some((e) => e.type === 'tx-evicted' && e.txid === txid(unfunded) && e.reason === 'invalid-after-reorg'),
+    'the transfer spending a coinbase of the losing branch is evicted as invalid after the reorg (it cannot be mined on the winning chain)',
+  );
+});
