@@ -272,8 +272,12 @@ export async function runDevnet(opts: DevnetOptions): Promise<number> {
   }
   const urls = [...dashboards.map((d) => `dashboard of ${d.name}: ${d.dashboardUrl}`), ...(overview ? [`all three side by side: ${overview.url}`] : [])].join('\n');
   console.log(urls);
+  // Each peer goes by the authenticated id of its identity key (only its key holder can claim it): the name it has
+  // here is the config file's, so say which id is which (NATS subjects, bans and the dashboards' peer lists use the id).
+  const atStart = await Promise.all(peers.map((p) => getJson<NodeInfo>(`${p.api}/info`)));
+  console.log(atStart.map((info, i) => `${peers[i]!.name} is node ${info.nodeId}`).join('\n'));
 
-  const first = await getJson<NodeInfo>(`${peers[0]!.api}/info`);
+  const first = atStart[0]!;
   const startHeight = first.height;
   const networkId = hashFromHex(first.networkId);
   const wallets = loadWallets(opts, peers.length);
