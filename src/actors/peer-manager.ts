@@ -494,7 +494,10 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     conn.on('outbound_node_connected', up);
     conn.on('inbound_node_disconnected', down);
     conn.on('outbound_node_disconnected', down);
-    conn.on('misbehaving', (c, f) => this.self.offer({ type: 'pm/misbehaving', conn: c, reason: f.reason, message: f.message, points: f.points }));
+    conn.on('misbehaving', (c, f) => {
+      // A score that cannot be recorded must not be forgotten: the offender is dropped instead.
+      if (!this.self.offer({ type: 'pm/misbehaving', conn: c, reason: f.reason, message: f.message, points: f.points })) void c.close('stalled', 'peer manager mailbox is full');
+    });
     conn.on('node_message', (c, m) => {
       const id = c.remoteNodeId;
       // Until this actor has registered the connection, its messages queue behind the handshake here, in order.

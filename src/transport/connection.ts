@@ -122,8 +122,8 @@ export const MISBEHAVIOUR_POINTS = {
 export const BAN_SCORE = 100;
 
 /**
- * The misbehaviour points of each reason, decided once (style: "one
- * exhaustive switch maps a validation result to the punishment").
+ * The misbehaviour points of each reason, decided in one exhaustive switch
+ * so that no call site invents its own punishment.
  * Consensus-invalid data, a failed identity proof and an oversized frame are
  * fatal; malformed frames and messages are low-tolerance faults; a message
  * that is not understood (answered with REJECT, the connection stays open)
