@@ -42,10 +42,18 @@ export interface NetworkParams {
   readonly genesisTime: number;
   /** Intended spacing between blocks, seconds. */
   readonly blockTimeSeconds: number;
-  /** Blocks between difficulty adjustments. */
+  /** Blocks between difficulty adjustments (1 under ASERT: every block). */
   readonly retargetInterval: number;
   /** When true, every block keeps the genesis bits (regtest). */
   readonly noRetarget: boolean;
+  /**
+   * When set, the difficulty follows ASERT (Bitcoin Cash's aserti3-2d) with
+   * this half-life, seconds, anchored at block 1, instead of Bitcoin's
+   * windows: the target adjusts at every block, so a network whose hash rate
+   * is far from the genesis difficulty's assumption reaches its block time
+   * within a few half-lives instead of a run of factor-4 windows.
+   */
+  readonly asertHalfLifeSeconds?: number;
   /**
    * Furthest a block's time may be ahead of the local clock, seconds.
    * Bitcoin allows 7,200 s against a two-week retarget window (0.6 %); here
@@ -115,20 +123,25 @@ export const NETWORKS: Readonly<Record<NetworkName, NetworkParams>> = {
   devnet: {
     name: 'devnet',
     powLimit: (1n << 240n) - 1n,
-    // About 2^22 expected hashes: well under a second for a two-worker pool.
-    genesisBits: encodeCompact((1n << 234n) - 1n),
+    // About 2^26 expected hashes: 1.3 s for three peers' native workers on an idle two-core
+    // machine, 13 s for WebAssembly ones; ASERT corrects either within a minute.
+    genesisBits: encodeCompact((1n << 230n) - 1n),
     genesisTime: 1_795_000_000,
     // Whole seconds of header time measure 5 s spacings to ±10 %.
     blockTimeSeconds: 5,
-    // 20 blocks: a window of 100 s, three retargets in a five-minute run, chance (±22 % over 20 exponential gaps) well inside the factor-4 clamp.
-    retargetInterval: 20,
+    retargetInterval: 1,
     noRetarget: false,
-    // 2 spacings: a window's last block stamped at the limit moves the retarget by 10 %, not 4×.
+    // Six spacings: a devnet started on a machine four times faster than the genesis
+    // difficulty assumes reaches its block time within about twelve blocks, and one
+    // block's luck moves the next target by at most a few tens of percent.
+    asertHalfLifeSeconds: 30,
+    // 2 spacings: a block stamped at the limit makes the next target 2^(10/30) = 1.26× easier, once.
     maxFutureSeconds: 10,
+    // Unused under ASERT (no windows to warp); kept at one spacing.
     maxTimewarpSeconds: 5,
     coinbaseMaturity: 10,
-    // About 100 blocks at genesis difficulty (2^22 hashes each).
-    minimumChainWork: 100n << 22n,
+    // About 100 blocks at genesis difficulty (2^26 hashes each).
+    minimumChainWork: 100n << 26n,
     checkpoints: new Map(),
     initialReward: 50n * COIN,
     halvingInterval: 210_000,

@@ -82,3 +82,35 @@ export function workFromBits(bits: number): bigint {
   if (negative || overflow || target === 0n) return 0n;
   return workFromTarget(target);
 }
+
+/**
+ * The next target under ASERT, Bitcoin Cash's absolutely scheduled
+ * exponentially rising targets (aserti3-2d, Mark Lundeberg and Jonathan
+ * Toomim, 2020): the target doubles for every `halfLifeSeconds` the chain
+ * is behind its schedule and halves for every `halfLifeSeconds` it is ahead.
+ * The schedule is `anchor time + spacing × blocks since the anchor`, so the
+ * difficulty depends only on the anchor and the newest block, never on a
+ * window's first block (nothing to timewarp).
+ *
+ * `timeDiffSeconds` is the newest block's time minus the anchor's,
+ * `heightDiff` their height difference. The exponent is 16.16 fixed point,
+ * 2^fraction the specification's cubic approximation (error under 0.013 %),
+ * in integers only so every node computes the same bits. The result is
+ * clamped to [1, powLimit]; shifts beyond what could change that clamp are
+ * cut short, so hostile times cost nothing extra.
+ */
+export function asertTarget(anchorTarget: bigint, timeDiffSeconds: number, heightDiff: number, spacingSeconds: number, halfLifeSeconds: number, powLimit: bigint): bigint {
+  // BigInt division truncates toward zero and >> floors, as C++'s / and >> on the specification's int64.
+  let exponent = (BigInt(timeDiffSeconds - spacingSeconds * heightDiff) * 65536n) / BigInt(halfLifeSeconds);
+  const shifts = exponent >> 16n;
+  exponent -= shifts * 65536n;
+  // anchorTarget < 2^256 and the factor < 2^17: beyond these shifts the clamp decides.
+  if (shifts >= 256n) return powLimit;
+  if (shifts <= -(256n + 17n)) return 1n;
+  const factor = ((195_766_423_245_049n * exponent + 971_821_376n * exponent ** 2n + 5_127n * exponent ** 3n + (1n << 47n)) >> 48n) + 65_536n;
+  let next = anchorTarget * factor;
+  next = shifts < 0n ? next >> -shifts : next << shifts;
+  next >>= 16n;
+  if (next === 0n) return 1n;
+  return next > powLimit ? powLimit : next;
+}

@@ -4,7 +4,7 @@ import { verifySignature } from './ed25519.js';
 import { bytesEqual } from './encoding.js';
 import { headerHash, type BlockHeader } from './header.js';
 import { BLOCK_VERSION, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_MONEY, MEDIAN_TIME_SPAN, blockReward, type NetworkParams } from './params.js';
-import { decodeCompact, encodeCompact, hashMeetsTarget, targetFromBits } from './pow.js';
+import { asertTarget, decodeCompact, encodeCompact, hashMeetsTarget, targetFromBits } from './pow.js';
 import { OK, reject, type Rejection, type Verdict } from './reject.js';
 import { AccountOverlay, type AccountReader } from './state.js';
 import { signingBytes, type CoinbaseTx, type TransferTx } from './transaction.js';
@@ -206,7 +206,7 @@ export function connectTransactions(block: Block, height: number, overlay: Accou
  * retargets.
  */
 export function minTimeForTimewarp(height: number, prevTime: number, params: NetworkParams): number {
-  if (params.noRetarget || height % params.retargetInterval !== 0) return 0;
+  if (params.noRetarget || params.asertHalfLifeSeconds !== undefined || height % params.retargetInterval !== 0) return 0;
   return prevTime - params.maxTimewarpSeconds;
 }
 
@@ -232,8 +232,13 @@ export function medianTimePast(tip: HeaderLike, ancestor: (height: number) => He
 }
 
 /**
- * Bits required of the block after `prev` (Bitcoin's retarget, on this
- * network's interval): unchanged except at multiples of `retargetInterval`,
+ * Bits required of the block after `prev`. On networks with
+ * `asertHalfLifeSeconds` (devnet), ASERT ({@link asertTarget}) anchored at
+ * block 1: block 1 carries the genesis bits, every later block the target
+ * from block 1's bits, the time `prev` is behind or ahead of the schedule
+ * `block1.time + blockTimeSeconds × (prev.height − 1)`, and the half-life.
+ * Genesis, whose time is fixed in advance, is not the anchor. Elsewhere
+ * Bitcoin's retarget on this network's interval: unchanged except at multiples of `retargetInterval`,
  * where the target scales by the time the window actually took over the
  * time it should have taken, clamped to a factor of 4, never easier than
  * powLimit. The window is the full interval: from the last block of the
@@ -245,7 +250,14 @@ export function medianTimePast(tip: HeaderLike, ancestor: (height: number) => He
  */
 export function nextBits(prev: HeaderLike, ancestor: (height: number) => HeaderLike | undefined, params: NetworkParams): number {
   const height = prev.height + 1;
-  if (params.noRetarget || height % params.retargetInterval !== 0) return prev.header.bits;
+  if (params.noRetarget) return prev.header.bits;
+  if (params.asertHalfLifeSeconds !== undefined) {
+    const anchor = prev.height <= 1 ? prev : ancestor(1);
+    if (prev.height === 0 || !anchor) return prev.header.bits;
+    const target = asertTarget(decodeCompact(anchor.header.bits).target, prev.header.time - anchor.header.time, prev.height - anchor.height, params.blockTimeSeconds, params.asertHalfLifeSeconds, params.powLimit);
+    return encodeCompact(target);
+  }
+  if (height % params.retargetInterval !== 0) return prev.header.bits;
   const first = ancestor(Math.max(1, height - params.retargetInterval - 1));
   if (!first || first.height >= prev.height) return prev.header.bits;
   const timespan = BigInt((prev.height - first.height) * params.blockTimeSeconds);

@@ -57,7 +57,7 @@ const BITCOIN_BLOCK1_HASH = '00000000839a8e6886ab5951d76f411475428afc90947ee3201
  */
 const GENESIS_IDS: Record<string, string> = {
   mainnet: 'f52ca4e14fc6e36bde76b7af4e0b87ed665dd9df7f804747b4f8a0dfd2b3539a',
-  devnet: 'a1aa6ce339575a2cb25e77363dff445df8eebd2ed132e91dc1774826e056d41e',
+  devnet: '93e857d070b1d838165303b0dc404bb67281ad463be90b329bd428ae770ff643',
   regtest: '9760b29395557b984fcb04f1b5e1e0e7e2f2c9e43b05e297cb06bc5c2a93ed79',
 };
 

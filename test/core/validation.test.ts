@@ -333,8 +333,8 @@ t.test("nextBits reproduces Bitcoin Core's pow_tests vectors", async (t) => {
   }
 });
 
-t.test('nextBits on devnet: faster → harder, slower → easier, clamped at 4×, never above powLimit', async (t) => {
-  const devnet = NETWORKS.devnet;
+t.test('nextBits with windows (devnet\'s limits, windows of 20): faster → harder, slower → easier, clamped at 4×, never above powLimit', async (t) => {
+  const devnet: NetworkParams = (({ asertHalfLifeSeconds: _, ...rest }) => ({ ...rest, retargetInterval: 20 }))(NETWORKS.devnet);
   const interval = devnet.retargetInterval;
   const span = interval * devnet.blockTimeSeconds;
   const startBits = encodeCompact(devnet.powLimit >> 8n);
