@@ -136,6 +136,25 @@ function spawnLogged(name: string, args: string[], logFile: string, env?: NodeJS
   return { child, exited };
 }
 
+/** The message of the last fatal line of a peer's JSON log (pino level 60), if any. */
+function lastFatal(logFile: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.trimEnd().split('\n').reverse()) {
+    try {
+      const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+      if (entry.level === 60) return entry.err?.message ?? entry.msg;
+    } catch {
+      // A line the node printed for people, not JSON: not the fatal record.
+    }
+  }
+  return undefined;
+}
+
 function loadWallets(opts: DevnetOptions, peerCount: number): Wallet[] {
   const wallets: Wallet[] = [];
   for (let i = 0; i < peerCount; i++) {
@@ -255,7 +274,11 @@ export async function runDevnet(opts: DevnetOptions): Promise<number> {
     }
     for (const p of peers) {
       const u = new URL(p.api);
-      await waitForPort(u.hostname, Number(u.port), START_TIMEOUT_MS);
+      const exited = p.exited.then(() => {
+        throw new Error(`${p.name} exited before its API came up: ${lastFatal(join(opts.dataDir, `${p.name}.log`)) ?? `see ${join(opts.dataDir, `${p.name}.log`)}`}${opts.fresh ? '' : ' (--fresh starts over with a new data folder)'}`);
+      });
+      await Promise.race([waitForPort(u.hostname, Number(u.port), START_TIMEOUT_MS), exited]);
+      exited.catch(() => undefined);
     }
   } catch (err) {
     await stopAll();
