@@ -1,7 +1,7 @@
 import type { Block } from '../core/block.js';
 import { bytesEqual, toHex } from '../core/encoding.js';
 import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_MONEY } from '../core/params.js';
-import { assertNever, reject, type Rejection } from '../core/reject.js';
+import { assertNever, reject, type RejectCode, type Rejection } from '../core/reject.js';
 import { EMPTY_ACCOUNT, type Account, type AccountReader } from '../core/state.js';
 import { DEFAULT_DUST_LIMIT, DEFAULT_MEMPOOL_EXPIRY_MS, DEFAULT_MEMPOOL_MAX_TRANSACTIONS, DEFAULT_MIN_RELAY_FEE, MAX_PENDING_PER_SENDER } from '../core/policy.js';
 import { TRANSFER_BYTES, txHash, type TransferTx } from '../core/transaction.js';
@@ -25,7 +25,9 @@ export type EvictionReason = 'confirmed-conflict' | 'mempool-full' | 'invalid-af
 /** Events the mempool publishes on the node's bus. */
 export type MempoolEvent =
   | { type: 'tx-accepted'; tx: TransferTx; txid: string; source?: string }
-  | { type: 'tx-evicted'; txid: string; reason: EvictionReason };
+  | { type: 'tx-evicted'; txid: string; reason: EvictionReason }
+  /** A transfer was refused (any code but `already-known`, which gossip makes routine). */
+  | { type: 'tx-rejected'; txid: string; code: RejectCode; reason: string; source?: string };
 
 /** Messages of the mempool actor. */
 export type MempoolMsg =
@@ -321,7 +323,10 @@ export class MempoolActor implements Actor<MempoolMsg> {
   private add(tx: TransferTx, source?: string, known?: { hash: Uint8Array; id: string; signature: boolean | undefined }): AddTxResult {
     const hash = known?.hash ?? txHash(tx);
     const id = known?.id ?? hashToHex(hash);
-    const fail = (r: Rejection): AddTxResult => ({ ...r, accepted: false, txid: id });
+    const fail = (r: Rejection): AddTxResult => {
+      if (r.code !== 'already-known') this.deps.bus.publish({ type: 'tx-rejected', txid: id, code: r.code, reason: r.reason, ...(source !== undefined ? { source } : {}) });
+      return { ...r, accepted: false, txid: id };
+    };
     // 1. Cheap and stateless.
     if (this.byId.has(id)) return fail(reject('already-known', 'transaction is already in the mempool'));
     const amounts = checkTransferAmounts(tx);

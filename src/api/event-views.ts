@@ -18,6 +18,7 @@ export type EventView =
   | { type: 'block-rejected'; hash: string; code: string; reason: string; source: string | null }
   | { type: 'tx-accepted'; txid: string; sender: string; recipient: string; amount: string; fee: string; nonce: number; source: string | null }
   | { type: 'tx-evicted'; txid: string; reason: string }
+  | { type: 'tx-rejected'; txid: string; code: string; reason: string; source: string | null }
   | { type: 'peer-connected'; nodeId: string; host: string; port: number; direction: 'inbound' | 'outbound' }
   | { type: 'peer-disconnected'; nodeId: string; host: string; port: number; direction: 'inbound' | 'outbound'; reason: string }
   | { type: 'peer-banned'; nodeId: string; host: string; reason: string; untilMs: number }
@@ -72,6 +73,8 @@ export function eventView(e: NodeEvent): EventView {
       };
     case 'tx-evicted':
       return { type: e.type, txid: e.txid, reason: e.reason };
+    case 'tx-rejected':
+      return { type: e.type, txid: e.txid, code: e.code, reason: e.reason, source: e.source ?? null };
     case 'peer-connected':
       return { type: e.type, nodeId: e.nodeId, host: e.host, port: e.port, direction: e.direction };
     case 'peer-disconnected':

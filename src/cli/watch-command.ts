@@ -54,6 +54,8 @@ export function describeEvent(m: AnyEventMessage): string {
       return `txid=${abbreviate(m.data.txid)} ${abbreviate(m.data.sender)}→${abbreviate(m.data.recipient)} amount=${formatAmount(m.data.amount)} fee=${formatAmount(m.data.fee)} nonce=${m.data.nonce}`;
     case 'tx.evicted':
       return `txid=${abbreviate(m.data.txid)} reason=${m.data.reason}`;
+    case 'tx.rejected':
+      return `txid=${abbreviate(m.data.txid)} code=${m.data.code} reason=${JSON.stringify(m.data.reason)}${m.data.source ? ` from=${m.data.source}` : ''}`;
     case 'peer.connected':
       return `peer=${m.data.peer} ${m.data.host}:${m.data.port} ${m.data.direction}`;
     case 'peer.disconnected':

@@ -92,6 +92,8 @@ export function eventName(e: NodeEvent): EventName {
       return 'tx.accepted';
     case 'tx-evicted':
       return 'tx.evicted';
+    case 'tx-rejected':
+      return 'tx.rejected';
     case 'peer-connected':
       return 'peer.connected';
     case 'peer-disconnected':
@@ -152,6 +154,8 @@ export function eventPayload(e: NodeEvent): EventPayloads[EventName] {
       };
     case 'tx-evicted':
       return { txid: e.txid, reason: e.reason };
+    case 'tx-rejected':
+      return { txid: e.txid, code: e.code, reason: e.reason, ...(e.source !== undefined ? { source: e.source } : {}) };
     case 'peer-connected':
       return { peer: e.nodeId, host: e.host, port: e.port, direction: e.direction };
     case 'peer-disconnected':

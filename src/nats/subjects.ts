@@ -61,6 +61,7 @@ export const EVENT_SUBJECTS = {
   tip: 'tip',
   'tx.accepted': 'tx.accepted',
   'tx.evicted': 'tx.evicted',
+  'tx.rejected': 'tx.rejected',
   'peer.connected': 'peer.connected',
   'peer.disconnected': 'peer.disconnected',
   'peer.banned': 'peer.banned',
@@ -146,6 +147,15 @@ export interface TxEvictedPayload {
   reason: 'confirmed-conflict' | 'mempool-full' | 'invalid-after-reorg' | 'expired';
 }
 
+/** `tx.rejected`: a transfer was refused by the mempool (never for `already-known`). */
+export interface TxRejectedPayload {
+  txid: string;
+  code: RejectCode;
+  reason: string;
+  /** Where it came from: 'api', 'nats', a peer's node id… */
+  source?: string;
+}
+
 /** `peer.connected`: a peer finished the handshake. `peer` is its node id. */
 export interface PeerConnectedPayload {
   peer: string;
@@ -205,6 +215,7 @@ export interface EventPayloads {
   tip: TipPayload;
   'tx.accepted': TxAcceptedPayload;
   'tx.evicted': TxEvictedPayload;
+  'tx.rejected': TxRejectedPayload;
   'peer.connected': PeerConnectedPayload;
   'peer.disconnected': PeerDisconnectedPayload;
   'peer.banned': PeerBannedPayload;

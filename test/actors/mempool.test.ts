@@ -58,6 +58,21 @@ t.test('the defaults refuse zero fees and dust: a minimum relay fee above zero a
   t.match(p.add(transfer(regtest, alice, fastKey(), AMOUNT, 0, FEE)), { accepted: true });
 });
 
+t.test('every refusal but already-known is published as tx-rejected with its code and source', async (t) => {
+  const state = new CountingState();
+  const alice = fastKey();
+  state.fund(alice, 10n ** 9n);
+  const p = pool({}, state);
+  const ok = transfer(regtest, alice, fastKey(), AMOUNT, 0, FEE);
+  t.match(p.add(ok), { accepted: true });
+  t.match(p.add(ok), { accepted: false, code: 'already-known' });
+  const gap = transfer(regtest, alice, fastKey(), AMOUNT, 5, FEE);
+  const r = p.call<AddTxResult>((reply) => ({ type: 'mempool/add', tx: gap, source: 'peer-x', reply }));
+  t.match(r, { accepted: false, code: 'nonce-gap' });
+  const rejected = p.events.filter((e) => e.type === 'tx-rejected');
+  t.same(rejected, [{ type: 'tx-rejected', txid: txid(gap), code: 'nonce-gap', reason: (r as { reason: string }).reason, source: 'peer-x' }], 'one event, for the gap; none for the duplicate');
+});
+
 t.test('a long single-sender chain is cut at the per-sender limit with a typed refusal; per-transfer state reads stay flat', async (t) => {
   const state = new CountingState();
   const alice = fastKey();

@@ -107,11 +107,13 @@ t.test('a real peer connecting and leaving publishes peer.connected and peer.dis
   t.match(gone.json.data, { peer: 'peer-b', direction: 'inbound', reason: String });
 });
 
-t.test('ban and eviction events are published with their fields', async (t) => {
+t.test('ban, eviction and refusal events are published with their fields', async (t) => {
   node.bus.publish({ type: 'peer-banned', nodeId: 'peer-c', host: '127.0.0.2', reason: 'invalid block', untilMs: 1_900_000_000_000 });
   node.bus.publish({ type: 'tx-evicted', txid: 'ab'.repeat(32), reason: 'mempool-full' });
+  node.bus.publish({ type: 'tx-rejected', txid: 'cd'.repeat(32), code: 'bad-signature', reason: 'signature does not verify', source: 'peer-c' });
   t.same((await events.next((r) => r.json.event === 'peer.banned', 'peer.banned')).json.data, { peer: 'peer-c', host: '127.0.0.2', reason: 'invalid block', until: 1_900_000_000_000 });
   t.same((await events.next((r) => r.json.event === 'tx.evicted', 'tx.evicted')).json.data, { txid: 'ab'.repeat(32), reason: 'mempool-full' });
+  t.same((await events.next((r) => r.json.event === 'tx.rejected' && r.json.data.txid === 'cd'.repeat(32), 'tx.rejected')).json.data, { txid: 'cd'.repeat(32), code: 'bad-signature', reason: 'signature does not verify', source: 'peer-c' });
   const seqs = events.all.map((r) => r.json.seq as number);
   t.same(seqs, [...seqs].sort((a, b) => a - b), 'sequence numbers increase');
 });

@@ -36,6 +36,7 @@ const EVENT_TYPES: ReadonlyArray<EventView['type']> = [
   'block-rejected',
   'tx-accepted',
   'tx-evicted',
+  'tx-rejected',
   'peer-connected',
   'peer-disconnected',
   'peer-banned',
@@ -196,6 +197,9 @@ function App() {
         }
         case 'tx-evicted':
           refresh('mempool');
+          return;
+        case 'tx-rejected':
+          say(`transaction ${short(e.txid, 12)} refused${e.source ? ` from ${e.source === 'api' ? 'this peer' : e.source}` : ''}: ${e.code} — ${e.reason}`, 'error');
           return;
         case 'peer-connected':
           say(`Connection to peer [${e.nodeId}] (${e.direction}, ${e.host}:${e.port})`, 'peer');
