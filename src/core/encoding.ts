@@ -12,7 +12,7 @@ export class DecodeError extends Error {
   }
 }
 
-const HEX_RE = /^(?:[0-9a-f]{2})*$/;
+const HEX_RE = /^[0-9a-f]*$/;
 
 /** Lower-case hex of `bytes`. */
 export function toHex(bytes: Uint8Array): string {
@@ -25,13 +25,16 @@ export function toHex(bytes: Uint8Array): string {
  * @throws DecodeError on odd length, non-hex characters or a wrong length.
  */
 export function fromHex(hex: string, expectedBytes?: number, what = 'hex'): Uint8Array {
-  if (typeof hex !== 'string' || !HEX_RE.test(hex)) {
+  if (typeof hex !== 'string' || hex.length % 2 !== 0 || !HEX_RE.test(hex)) {
     throw new DecodeError(`${what} must be lower-case hex`);
   }
   if (expectedBytes !== undefined && hex.length !== expectedBytes * 2) {
     throw new DecodeError(`${what} must be ${expectedBytes} bytes (${expectedBytes * 2} hex characters), got ${hex.length / 2}`);
   }
-  return new Uint8Array(Buffer.from(hex, 'hex'));
+  // Decoded straight into a fresh array of its own (not a slice of Buffer's shared pool), without a second copy.
+  const out = new Uint8Array(hex.length / 2);
+  Buffer.from(out.buffer, 0, out.length).write(hex, 'hex');
+  return out;
 }
 
 /** A copy of `bytes` in reverse order (Bitcoin shows hashes byte-reversed). */

@@ -27,14 +27,24 @@ export class AccountOverlay implements AccountReader {
   /** State before the first change (`undefined`: the account did not exist). */
   readonly previous = new Map<string, Account | undefined>();
 
+  /** Accounts read from the base, so each is read there once (a store read decodes a record). */
+  private readonly read = new Map<string, Account | undefined>();
+
   constructor(private readonly base: AccountReader) {}
 
   getAccount(key: string): Account | undefined {
-    return this.changed.get(key) ?? (this.previous.has(key) ? this.previous.get(key) : this.base.getAccount(key));
+    return this.changed.get(key) ?? this.baseAccount(key);
+  }
+
+  private baseAccount(key: string): Account | undefined {
+    if (this.read.has(key)) return this.read.get(key);
+    const account = this.base.getAccount(key);
+    this.read.set(key, account);
+    return account;
   }
 
   private set(key: string, value: Account): void {
-    if (!this.previous.has(key)) this.previous.set(key, this.base.getAccount(key));
+    if (!this.previous.has(key)) this.previous.set(key, this.baseAccount(key));
     this.changed.set(key, value);
   }
 

@@ -141,13 +141,11 @@ export function decodeMarker(text: string): StoreMarker {
 
 /** Key of a block hash, txid or account key: the 32 bytes of its hex, or undefined when `hex` is not 64 lower-case hex characters. */
 export function key32(hex: string): Buffer | undefined {
-  if (typeof hex !== 'string' || hex.length !== 64) return undefined;
-  try {
-    return Buffer.from(fromHex(hex, 32));
-  } catch {
-    return undefined;
-  }
+  if (typeof hex !== 'string' || !KEY_HEX_RE.test(hex)) return undefined;
+  return Buffer.from(hex, 'hex');
 }
+
+const KEY_HEX_RE = /^[0-9a-f]{64}$/;
 
 /** Inverse of {@link key32}. */
 export function hexOfKey(key: Uint8Array): string {
@@ -208,31 +206,52 @@ export function decodeEntryValue(hash: string, bytes: Uint8Array): BlockIndexEnt
 /** Size of an `accounts` value in bytes. */
 export const ACCOUNT_BYTES = 16;
 
+/**
+ * `accounts` value: balance u64 ‖ nonce u64, little-endian. Written with
+ * Buffer's own integer writers (a block writes thousands of these).
+ * @throws RangeError when the balance or nonce is outside u64.
+ */
 export function encodeAccount(a: Account): Uint8Array {
-  return new ByteWriter(ACCOUNT_BYTES).u64(a.balance).u64(BigInt(a.nonce)).bytes;
+  const out = Buffer.allocUnsafe(ACCOUNT_BYTES);
+  writeAccount(out, 0, a);
+  return out;
+}
+
+function writeAccount(out: Buffer, at: number, a: Account): void {
+  out.writeBigUInt64LE(a.balance, at);
+  out.writeBigUInt64LE(BigInt(a.nonce), at + 8);
 }
 
 /** @throws DecodeError on a malformed value. */
 export function decodeAccount(bytes: Uint8Array): Account {
   if (bytes.length !== ACCOUNT_BYTES) throw new DecodeError(`account value must be ${ACCOUNT_BYTES} bytes, got ${bytes.length}`);
-  const r = new ByteReader(bytes);
-  const balance = r.u64();
-  const nonce = r.u64();
+  const view = new DataView(bytes.buffer, bytes.byteOffset, ACCOUNT_BYTES);
+  const balance = view.getBigUint64(0, true);
+  const nonce = view.getBigUint64(8, true);
   if (nonce > BigInt(Number.MAX_SAFE_INTEGER)) throw new DecodeError('account nonce exceeds 2^53-1');
   return { balance, nonce: Number(nonce) };
 }
 
-/** `undo` value: the previous state of every account a block touched (`undefined`: it did not exist). */
+/**
+ * `undo` value: the previous state of every account a block touched (`undefined`: it did not exist).
+ * @throws RangeError when a key is not 64 lower-case hex characters.
+ */
 export function encodeUndo(undo: ReadonlyMap<string, Account | undefined>): Uint8Array {
   let size = 4;
   for (const prev of undo.values()) size += 32 + 1 + (prev ? ACCOUNT_BYTES : 0);
-  const w = new ByteWriter(size).u32(undo.size);
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt32LE(undo.size, 0);
+  let at = 4;
   for (const [key, prev] of undo) {
-    w.raw(fromHex(key, 32, 'undo account key'));
-    if (prev) w.u8(1).u64(prev.balance).u64(BigInt(prev.nonce));
-    else w.u8(0);
+    checkAccountKey(key);
+    at += out.write(key, at, 32, 'hex');
+    out[at++] = prev ? 1 : 0;
+    if (prev) {
+      writeAccount(out, at, prev);
+      at += ACCOUNT_BYTES;
+    }
   }
-  return w.bytes;
+  return out;
 }
 
 /** @throws DecodeError on a malformed value. */
@@ -251,13 +270,16 @@ export function decodeUndo(bytes: Uint8Array): Map<string, Account | undefined> 
   return out;
 }
 
+/** Size of a `txs` value in bytes: block hash (32) ‖ index u32. */
+export const TX_LOCATION_BYTES = 36;
+
 export function encodeTxLocation(loc: TxLocation): Uint8Array {
-  return new ByteWriter(36).raw(fromHex(loc.blockHash, 32, 'blockHash')).u32(loc.index).bytes;
+  return new ByteWriter(TX_LOCATION_BYTES).raw(fromHex(loc.blockHash, 32, 'blockHash')).u32(loc.index).bytes;
 }
 
 /** @throws DecodeError on a malformed value. */
 export function decodeTxLocation(bytes: Uint8Array): TxLocation {
-  if (bytes.length !== 36) throw new DecodeError(`tx location must be 36 bytes, got ${bytes.length}`);
+  if (bytes.length !== TX_LOCATION_BYTES) throw new DecodeError(`tx location must be ${TX_LOCATION_BYTES} bytes, got ${bytes.length}`);
   const r = new ByteReader(bytes);
   return { blockHash: toHex(r.raw(32)), index: r.u32() };
 }

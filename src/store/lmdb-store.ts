@@ -32,6 +32,7 @@ import {
   encodeTip,
   encodeTxLocation,
   encodeUndo,
+  TX_LOCATION_BYTES,
   hexOfKey,
   key32,
   OPTIONAL_DBS,
@@ -247,15 +248,22 @@ export class LmdbBlockStore implements BlockStore {
       checkEntryMatchesBlock(entry, block);
       tip = { hash: entry.hash, height: entry.height, chainWork: entry.chainWork };
       const key = key32(entry.hash)!;
-      const location = (index: number): Buffer => Buffer.from(encodeTxLocation({ blockHash: entry.hash, index }));
+      // Every transaction's location (encodeTxLocation: the block hash, then the index) in one buffer.
+      const ids = txids ?? block.txs.map(txid);
+      const locations = Buffer.allocUnsafe(ids.length * TX_LOCATION_BYTES);
+      for (let index = 0; index < ids.length; index++) {
+        key.copy(locations, index * TX_LOCATION_BYTES);
+        locations.writeUInt32LE(index, index * TX_LOCATION_BYTES + 32);
+      }
+      const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       return {
         key,
         height: entry.height,
-        block: Buffer.from(encodeBlock(block)),
-        entry: Buffer.from(encodeEntryValue(entry)),
-        accounts: [...changes].map(([k, a]) => [accountKey(k), Buffer.from(encodeAccount(a))] as const),
-        undo: Buffer.from(encodeUndo(undo)),
-        txs: (txids ?? block.txs.map(txid)).map((id, index) => [key32(id)!, location(index)] as const),
+        block: toBuffer(encodeBlock(block)),
+        entry: toBuffer(encodeEntryValue(entry)),
+        accounts: [...changes].map(([k, a]) => [accountKey(k), toBuffer(encodeAccount(a))] as const),
+        undo: toBuffer(encodeUndo(undo)),
+        txs: ids.map((id, index) => [key32(id)!, locations.subarray(index * TX_LOCATION_BYTES, (index + 1) * TX_LOCATION_BYTES)] as const),
       };
     });
     if (writes.length === 0) return;
@@ -511,8 +519,9 @@ function checkIdentity(identity: StoreIdentity): void {
 }
 
 function accountKey(key: string): Buffer {
-  checkAccountKey(key);
-  return key32(key)!;
+  const k = key32(key);
+  if (!k) checkAccountKey(key);
+  return k!;
 }
 
 function asUint8Array(b: Buffer): Uint8Array {
