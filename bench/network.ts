@@ -10,19 +10,20 @@
  *    events). Baselines over the same transfers, each in a fresh thread as
  *    the peer is: the mempool actor alone (`mempool/add-many` asks, no
  *    network) and `verifySignature` alone.
- *    Target: at least 5,000 per second.
+ *    Target: at least 1.6 times the verify baseline.
  * 2. Block propagation on a ten-peer loopback network where every peer has
  *    three connections (a Möbius ladder: a ring plus the five diagonals,
  *    diameter 3): time from a block of 1,000 transfers being submitted to one
  *    peer until the last peer has connected it, p50 and p99 over
  *    {@link PROPAGATION_BLOCKS} blocks, when the transfers are already in
  *    every mempool (the usual case: they were relayed first) and when they
- *    are not. Target: p99 under 200 ms.
+ *    are not. Targets: p99 at most 100 ms (usual) and 400 ms (cold).
  * 3. Sync: blocks and transactions per second for a late joiner catching up
  *    {@link SYNC_BLOCKS} blocks of {@link SYNC_TXS_PER_BLOCK} transfers from a
  *    peer that has them, and {@link EMPTY_SYNC_BLOCKS} blocks with only a
- *    coinbase (the per-block cost alone). Target for the empty blocks: at
- *    least 5,000 blocks per second.
+ *    coinbase (the per-block cost alone), timed from its dial of that peer.
+ *    Targets: transactions per second at least 1.5 times the verify baseline
+ *    (when the intake benchmark ran), at least 5,000 empty blocks per second.
  * 4. Memory: the resident set (RSS) of one peer in a child process of its
  *    own: idle after start, with {@link MEMPOOL_TXS} transfers in its mempool
  *    (pushed over PUSHTRANSACTION; its mempool is configured to hold them),
@@ -102,8 +103,11 @@ const STEP_TIMEOUT_MS = 120_000;
 const LONG_STEP_TIMEOUT_MS = 600_000;
 
 /** The targets these figures are judged against. */
-const TARGET_INTAKE_PER_S = 5_000;
-const TARGET_PROPAGATION_P99_MS = 200;
+/** The performance issue's targets: intake and sync as ratios to the single-thread verify baseline of the same run. */
+const TARGET_INTAKE_OVER_VERIFY = 1.6;
+const TARGET_PROPAGATION_P99_MS = 100;
+const TARGET_PROPAGATION_COLD_P99_MS = 400;
+const TARGET_SYNC_TX_OVER_VERIFY = 1.5;
 const TARGET_EMPTY_SYNC_PER_S = 5_000;
 const TARGET_IDLE_RSS_MB = 150;
 const TARGET_MEMPOOL_RSS_MB = 400;
@@ -336,9 +340,11 @@ async function benchSync(blocks: BuiltBlock[]): Promise<SyncResult> {
   try {
     seed = await WorkerPeer.start({ name: 'seed', dir });
     const tip = blocks[blocks.length - 1]!.entry.hash;
+    // Timed from the dial, not from the late joiner's start: its thread's start-up (modules, keys, store) is no part of syncing.
+    late = await WorkerPeer.start({ name: 'late' });
     const stop = startSpan();
     const t0 = clock();
-    late = await WorkerPeer.start({ name: 'late', peers: [seed.listenPort] });
+    await late.connect(seed.listenPort);
     const at = await withTimeout(late.untilTip(tip), LONG_STEP_TIMEOUT_MS, `the late joiner syncing ${blocks.length} blocks`);
     const span = stop();
     return { blocks: blocks.length, txs: blocks.reduce((n, x) => n + x.block.txs.length, 0), span: { wallMs: at - t0, cpuMs: span.cpuMs } };
@@ -557,7 +563,7 @@ async function reportIntake(chain: PropagationChain, intakeTxs: TransferTx[]): P
           seconds(intake.span.wallMs),
           fmt(intakeRate),
           cores(intake.span),
-          `≥ ${fmt(TARGET_INTAKE_PER_S)}/s: ${verdict(intakeRate >= TARGET_INTAKE_PER_S)}`,
+          `≥ ${fmt(TARGET_INTAKE_OVER_VERIFY, 1)}× verify: ${verdict(intakeRate / perSecond(verify) >= TARGET_INTAKE_OVER_VERIFY)}`,
         ],
       ],
     ),
@@ -579,7 +585,7 @@ async function reportPropagation(chain: PropagationChain): Promise<NetworkBenchJ
   const prop = await benchPropagation(chain);
   const loadAverage = load1();
   say(`2. block propagation: ${NETWORK_PEERS} peers on loopback, each with ${prop.degrees.join('/')} connections (Möbius ladder, diameter 3), blocks of ${BLOCK_TRANSFERS} transfers + coinbase (load average ${load()})`);
-  const row = (name: string, xs: PropagationSample[], span: Span): string[] => {
+  const row = (name: string, xs: PropagationSample[], span: Span, targetMs: number): string[] => {
     const last = xs.map((s) => s.lastMs);
     const p99 = percentile(last, 99);
     return [
@@ -591,13 +597,13 @@ async function reportPropagation(chain: PropagationChain): Promise<NetworkBenchJ
       fmt(p99, 1),
       fmt(Math.max(...last), 1),
       cores(span),
-      `p99 < ${TARGET_PROPAGATION_P99_MS} ms: ${verdict(p99 < TARGET_PROPAGATION_P99_MS)}`,
+      `p99 ≤ ${targetMs} ms: ${verdict(p99 <= targetMs)}`,
     ];
   };
   say(
     table(
       ['case', 'blocks', 'origin p50 ms', 'median peer p50 ms', 'every peer p50 ms', 'every peer p99 ms', 'max ms', 'CPU cores busy', 'target'],
-      [row('transfers already in every mempool (usual)', prop.usual, prop.usualSpan), row('transfers in no mempool', prop.cold, prop.coldSpan)],
+      [row('transfers already in every mempool (usual)', prop.usual, prop.usualSpan, TARGET_PROPAGATION_P99_MS), row('transfers in no mempool', prop.cold, prop.coldSpan, TARGET_PROPAGATION_COLD_P99_MS)],
     ),
   );
   say(
@@ -643,7 +649,10 @@ async function reportSync(syncChain: BuiltBlock[], emptyChain: BuiltBlock[], ver
       ],
     ),
   );
-  if (verifyBaseline !== null) say(`  sync transactions/s / verifySignature alone (intake baseline): ${fmt(txPerSecond / verifyBaseline, 2)}×`);
+  if (verifyBaseline !== null) {
+    const ratio = txPerSecond / verifyBaseline;
+    say(`  sync transactions/s / verifySignature alone (intake baseline): ${fmt(ratio, 2)}× (target ≥ ${fmt(TARGET_SYNC_TX_OVER_VERIFY, 1)}×: ${verdict(ratio >= TARGET_SYNC_TX_OVER_VERIFY)})`);
+  }
   say('');
   return {
     blocks: sync.blocks,

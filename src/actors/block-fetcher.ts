@@ -14,6 +14,13 @@ export const MAX_BLOCK_REQUESTS = 5;
 export const MAX_WANTED_PER_PEER = 4_000;
 /** Most wanted blocks in all (a few peers' worth of lists). */
 export const MAX_WANTED = 16_000;
+/**
+ * Largest factor {@link BlockFetcher.setInFlightScale} may raise both
+ * in-flight limits by (16 × 32 = 512 blocks from one peer): when blocks are
+ * small, as in an initial sync of a quiet chain, 16 at a time make sync a
+ * matter of round trips and of one store commit per 16 blocks.
+ */
+export const MAX_IN_FLIGHT_SCALE = 32;
 
 /** One GETBLOCK to send: ask `peer` (a node id) for the block `hash` (hex). */
 export interface BlockRequest {
@@ -79,6 +86,7 @@ export class BlockFetcher {
   private readonly maxWanted: number;
   private readonly maxInFlightPerPeer: number;
   private readonly maxInFlight: number;
+  private scale = 1;
   private readonly stallTimeoutMs: number;
   private readonly maxRequests: number;
 
@@ -105,6 +113,24 @@ export class BlockFetcher {
   /** Wanted blocks (in flight or waiting). */
   get wantedCount(): number {
     return this.wanted.size;
+  }
+
+  /**
+   * Multiplies the per-peer and total in-flight limits by `factor` (an
+   * integer from 1 to {@link MAX_IN_FLIGHT_SCALE}): the caller raises it
+   * when the blocks it receives are small, so that the bytes in flight stay
+   * within what the unscaled limits allow for blocks of the largest size.
+   * Requests already made stay in flight when the factor falls.
+   * @throws RangeError when `factor` is not such an integer.
+   */
+  setInFlightScale(factor: number): void {
+    if (!Number.isInteger(factor) || factor < 1 || factor > MAX_IN_FLIGHT_SCALE) throw new RangeError(`in-flight scale must be an integer from 1 to ${MAX_IN_FLIGHT_SCALE}`);
+    this.scale = factor;
+  }
+
+  /** The in-flight limits now: per peer and in all, scaled by {@link setInFlightScale}. */
+  get inFlightLimits(): { perPeer: number; total: number } {
+    return { perPeer: this.maxInFlightPerPeer * this.scale, total: this.maxInFlight * this.scale };
   }
 
   /** Blocks in flight from all peers. */
@@ -235,14 +261,19 @@ export class BlockFetcher {
    */
   schedule(now: number): BlockRequest[] {
     const requests: BlockRequest[] = [];
+    const { perPeer, total } = this.inFlightLimits;
+    // Nothing to hand out when every peer is busy: the walk below would visit every wanted block for nothing.
+    let room = false;
+    for (const inFlight of this.peers.values()) if (inFlight.size < perPeer) room = true;
+    if (!room) return requests;
     for (const [hash, sources] of this.wanted) {
-      if (this.requestedFrom.size >= this.maxInFlight) break;
+      if (this.requestedFrom.size >= total) break;
       if (this.requestedFrom.has(hash)) continue;
       let best: string | undefined;
       let bestLoad = Infinity;
       for (const id of sources) {
         const load = this.peers.get(id)?.size;
-        if (load !== undefined && load < this.maxInFlightPerPeer && load < bestLoad) {
+        if (load !== undefined && load < perPeer && load < bestLoad) {
           best = id;
           bestLoad = load;
         }

@@ -3,7 +3,7 @@ import type { Block, BlockTxIds } from '../core/block.js';
 import { blockHash, blockSize, blockTxIds } from '../core/block.js';
 import { COMPACT_BLOCK_VERSION, PartialBlock, toCompactBlock, type CompactBlock, type KnownTx } from '../core/compact-block.js';
 import { headerHashHex } from '../core/header.js';
-import { BLOCK_VERSION, MAX_BLOCK_TXS, type NetworkParams } from '../core/params.js';
+import { BLOCK_VERSION, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, type NetworkParams } from '../core/params.js';
 import { reject } from '../core/reject.js';
 import { txHash } from '../core/transaction.js';
 import { checkProofOfWork } from '../core/validation.js';
@@ -29,7 +29,7 @@ import {
 import type { ChainMsg, SubmitBlockResult } from './chain.js';
 import type { AddTxResult, MempoolMsg } from './mempool.js';
 import type { Actor, ActorContext, ActorRef } from './runtime/actor.js';
-import { BlockFetcher, MAX_WANTED_PER_PEER, type BlockFetcherInit, type BlockRequest } from './block-fetcher.js';
+import { BlockFetcher, MAX_IN_FLIGHT_SCALE, MAX_WANTED_PER_PEER, type BlockFetcherInit, type BlockRequest } from './block-fetcher.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { request } from './runtime/actor.js';
 
@@ -183,6 +183,8 @@ export class GossipActor implements Actor<GossipMsg> {
   private readonly pendingCompact = new Map<string, PendingCompact>();
   /** Blocks handed to the chain whose verdict has not come back. */
   private blocksInChainQueue = 0;
+  /** Recent size of received blocks, bytes: rises at once with a larger block, falls slowly (sets the fetcher's in-flight scale). */
+  private recentBlockBytes = MAX_BLOCK_BYTES;
   private readonly progress = new SyncProgress();
 
   constructor(private readonly deps: GossipDeps) {
@@ -441,6 +443,7 @@ export class GossipActor implements Actor<GossipMsg> {
       return { ...item, requested };
     });
     this.blocksInChainQueue += items.length;
+    this.noteBlockSizes(items);
     const handled = (results: SubmitBlockResult[]): void => this.ctx.deliver({ type: 'gossip/blocks-handled', nodeId, hashes, results, compact });
     request(this.deps.chain, 'chain/submit-blocks', { blocks, source: nodeId }, CHAIN_SUBMIT_TIMEOUT_MS).then(handled, () => handled([]));
     this.sendRequests(this.schedule());
@@ -477,6 +480,22 @@ export class GossipActor implements Actor<GossipMsg> {
     // Its ancestors are missing: find the fork point with a locator.
     if (orphan && peer && !peer.syncing) await this.requestHashes(peer);
     this.sendRequests(this.schedule());
+  }
+
+  /**
+   * Scales the fetcher's in-flight limits to the size of the blocks received
+   * lately: as many blocks in flight as the unscaled limits allow of
+   * {@link MAX_BLOCK_BYTES} blocks, up to {@link MAX_IN_FLIGHT_SCALE} times
+   * more. The estimate takes a larger block at once and forgets it slowly,
+   * so a peer cannot make many small requests turn into as many large blocks.
+   */
+  private noteBlockSizes(items: ReadonlyArray<{ block: Block }>): void {
+    for (const { block } of items) {
+      const size = blockSize(block);
+      this.recentBlockBytes = size >= this.recentBlockBytes ? size : this.recentBlockBytes * 0.95 + size * 0.05;
+    }
+    const scale = Math.floor(MAX_BLOCK_BYTES / Math.max(1, this.recentBlockBytes));
+    this.fetcher.setInFlightScale(Math.min(MAX_IN_FLIGHT_SCALE, Math.max(1, scale)));
   }
 
   /** The fetcher's next requests, unless the chain already has a full queue of blocks to handle. */

@@ -10,6 +10,7 @@ import {
   MAX_BLOCK_REQUESTS,
   MAX_BLOCKS_IN_FLIGHT,
   MAX_BLOCKS_IN_FLIGHT_PER_PEER,
+  MAX_IN_FLIGHT_SCALE,
   type BlockRequest,
 } from '../../src/actors/block-fetcher.js';
 import { ManualClock } from '../../src/core/clock.js';
@@ -70,6 +71,21 @@ t.test('per-peer limit: a peer never has more than MAX_BLOCKS_IN_FLIGHT_PER_PEER
   // b also has them: the waiting ones go to b.
   const rest = f.want(many.slice(1), 'b', clock.nowMs());
   t.same(pairs(rest), many.slice(MAX_BLOCKS_IN_FLIGHT_PER_PEER + 1).map((h) => `${h}@b`));
+});
+
+t.test('in-flight scale: both limits grow by the factor (small blocks), and falling back stops new requests until below', async (t) => {
+  const f = new BlockFetcher({ maxInFlightPerPeer: 4, maxInFlight: 6 });
+  for (const p of ['a', 'b']) f.addPeer(p);
+  t.same(f.inFlightLimits, { perPeer: 4, total: 6 });
+  f.setInFlightScale(3);
+  t.same(f.inFlightLimits, { perPeer: 12, total: 18 });
+  t.equal(f.want(hashes(20), 'a', 0).length, 12, 'one peer: the scaled per-peer limit');
+  t.equal(f.want(hashes(10, 'b'), 'b', 0).length, 6, 'two peers: the scaled total limit');
+  f.setInFlightScale(1);
+  for (const h of hashes(6)) f.onBlock(h, 'a');
+  t.same(f.schedule(0), [], 'still above the unscaled limits: nothing new is requested');
+  t.equal(f.inFlightOf('a').length, 6, 'requests already made stay in flight');
+  for (const bad of [0, 1.5, MAX_IN_FLIGHT_SCALE + 1]) t.throws(() => f.setInFlightScale(bad), RangeError);
 });
 
 t.test('total limit: at most MAX_BLOCKS_IN_FLIGHT requests outstanding over all peers', async (t) => {
