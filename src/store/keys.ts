@@ -42,11 +42,12 @@
  * indexes exactly their transactions.
  */
 import { ByteReader, ByteWriter, DecodeError, fromHex, toHex } from '../core/encoding.js';
+import { hashToHex } from '../core/hash.js';
 import type { Block } from '../core/block.js';
 import { HEADER_BYTES, encodeHeader, headerHashHex, readHeader } from '../core/header.js';
 import { NETWORK_NAMES, type NetworkName } from '../core/params.js';
 import type { Account } from '../core/state.js';
-import type { BlockIndexEntry, ChainTip, TxLocation } from './block-store.js';
+import { StoreError, type BlockIndexEntry, type ChainTip, type TxLocation } from './block-store.js';
 
 /**
  * Version of this layout. A store written with another version is refused as
@@ -294,6 +295,20 @@ export function checkEntryMatchesBlock(entry: BlockIndexEntry, block: Block): vo
   if (hash !== entry.hash || headerHashHex(entry.header) !== hash) {
     throw new RangeError(`index entry ${entry.hash} does not match the block, which hashes to ${hash}`);
   }
+}
+
+/**
+ * Guard of both stores' connects: `entry` must extend `tip` by one block and
+ * match `block`. Returns the tip after it.
+ * @throws StoreError `not-on-tip` when it does not extend the tip; RangeError when entry and block differ.
+ */
+export function checkExtendsTip(tip: ChainTip, entry: BlockIndexEntry, block: Block): ChainTip {
+  const prevHash = hashToHex(entry.header.prevHash);
+  if (prevHash !== tip.hash || entry.height !== tip.height + 1) {
+    throw new StoreError('not-on-tip', `block ${entry.hash} at height ${entry.height} extends ${prevHash}, but the tip is ${tip.hash} at height ${tip.height}`);
+  }
+  checkEntryMatchesBlock(entry, block);
+  return { hash: entry.hash, height: entry.height, chainWork: entry.chainWork };
 }
 
 const ACCOUNT_KEY_RE = /^[0-9a-f]{64}$/;

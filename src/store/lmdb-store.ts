@@ -18,6 +18,7 @@ import {
   MAX_DBS,
   checkAccountKey,
   checkEntryMatchesBlock,
+  checkExtendsTip,
   META_KEYS,
   STORE_SCHEMA_VERSION,
   decodeAccount,
@@ -241,12 +242,7 @@ export class LmdbBlockStore implements BlockStore {
     let tip = this.live().tip;
     // Everything is checked and encoded before the write transaction opens: inside it only puts run.
     const writes = blocks.map(({ entry, block, changes, undo, txids }) => {
-      const prevHash = hashToHex(entry.header.prevHash);
-      if (prevHash !== tip.hash || entry.height !== tip.height + 1) {
-        throw new StoreError('not-on-tip', `block ${entry.hash} at height ${entry.height} extends ${prevHash}, but the tip is ${tip.hash} at height ${tip.height}`);
-      }
-      checkEntryMatchesBlock(entry, block);
-      tip = { hash: entry.hash, height: entry.height, chainWork: entry.chainWork };
+      tip = checkExtendsTip(tip, entry, block);
       const key = key32(entry.hash)!;
       // Every transaction's location (encodeTxLocation: the block hash, then the index) in one buffer.
       const ids = txids ?? block.txs.map(txid);

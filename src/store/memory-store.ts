@@ -4,7 +4,7 @@ import { headerHashHex } from '../core/header.js';
 import type { Account } from '../core/state.js';
 import { txid } from '../core/transaction.js';
 import { StoreError, type BlockConnect, type BlockIndexEntry, type BlockStore, type ChainTip, type StoreIdentity, type TxLocation } from './block-store.js';
-import { checkAccountKey, checkEntryMatchesBlock } from './keys.js';
+import { checkAccountKey, checkEntryMatchesBlock, checkExtendsTip } from './keys.js';
 
 /** The chain held by a {@link MemoryBlockStore}; survives `close()` so that a reopen continues from it. */
 interface MemoryChain {
@@ -136,14 +136,10 @@ export class MemoryBlockStore implements BlockStore {
     const c = this.live();
     let tip = c.tip;
     const prepared = blocks.map(({ entry, block, changes, undo, txids }) => {
-      const prevHash = hashToHex(entry.header.prevHash);
-      if (prevHash !== tip.hash || entry.height !== tip.height + 1) {
-        throw new StoreError('not-on-tip', `block ${entry.hash} at height ${entry.height} extends ${prevHash}, but the tip is ${tip.hash} at height ${tip.height}`);
-      }
-      checkEntryMatchesBlock(entry, block);
+      const next = checkExtendsTip(tip, entry, block);
       for (const key of changes.keys()) checkAccountKey(key);
       for (const key of undo.keys()) checkAccountKey(key);
-      tip = { hash: entry.hash, height: entry.height, chainWork: entry.chainWork };
+      tip = next;
       return { entry, changes, undo, bytes: encodeBlock(block), ids: txids ?? block.txs.map(txid) };
     });
     // Nothing below can throw: the connect applies whole.
