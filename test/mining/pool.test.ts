@@ -112,7 +112,10 @@ t.test('the header time rolls forward when the nonce space of a header is used u
   const solution = await pool.mine({ header, target }, new AbortController().signal);
   t.ok(solution, 'a solution');
   const time = timeOf(solution!.header);
-  t.ok(time > timeOf(header) && time <= timeOf(header) + 3, `time rolled from ${timeOf(header)} to ${time}`);
+  // A later time may hold a solution too, and on a busy machine one worker can run ahead of the other: the time
+  // rolls once per nonce space handed out, so it is bounded by the nonce spaces hashed plus the two in flight.
+  const rolls = Math.ceil(solution!.hashes / nonceSpace) + 2;
+  t.ok(time > timeOf(header) && time <= timeOf(header) + rolls, `time rolled from ${timeOf(header)} to ${time} (at most ${rolls} rolls)`);
   const nonce = new DataView(solution!.header.buffer).getUint32(NONCE_OFFSET, true);
   t.ok(nonce < nonceSpace, `nonce ${nonce} within the nonce space`);
   t.equal(fixedPart(solution!.header), fixedPart(header));
