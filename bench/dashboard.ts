@@ -3,8 +3,16 @@
  * block connect throughput of a real regtest peer (LMDB in a temporary
  * folder, its actors, its HTTP API) while a dashboard client in another
  * process reads every event of `GET /events`, against the same peer with no
- * client, in one run. Rounds alternate (none, client, none, client, …) so
- * that the machine's drift hits both sides; the ratio is of the medians.
+ * client, in one run. Rounds come in pairs whose order alternates (none then
+ * client, client then none, …) so that the machine's drift (other programs'
+ * disk writes slow LMDB's commits several-fold for seconds) hits both sides
+ * alike; the ratio is of the medians, and the median of the pairs' ratios is
+ * printed beside it.
+ *
+ * Beside the throughput, it prints the CPU time of the peer's process (user +
+ * system, all its threads; the client's process is not counted) per block of
+ * each kind of round: the dashboard's own cost, less blurred by the other
+ * programs of a busy machine than the throughput is.
  *
  * Blocks carry only their coinbase, the worst case for this ratio: the
  * event-stream work per block is fixed, so larger blocks dilute it. Each block
@@ -31,9 +39,9 @@ import { nodeConfigSchema } from '../src/config/schema.js';
 import { startNode } from '../src/node/node.js';
 
 /** Blocks connected per round. */
-const BLOCKS_PER_ROUND = Number(process.env.BENCH_BLOCKS ?? 300);
+const BLOCKS_PER_ROUND = Number(process.env.BENCH_BLOCKS ?? 200);
 /** Rounds of each kind (without a client, with one). */
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const params = NETWORKS.regtest;
 
 function buildChain(n: number): Block[] {
@@ -52,28 +60,54 @@ function buildChain(n: number): Block[] {
   return out;
 }
 
-/** Longest wait for the dashboard process to open its stream or to have read a round's events, ms. */
+/** Longest wait for the dashboard process to start, open its stream, read a round's events or close, ms. */
 const CLIENT_WAIT_MS = 60_000;
 
+/** The dashboard process, told by lines on its stdin when to open and close its stream. */
+interface DashboardProcess {
+  /** Opens `GET /events`; resolves when the stream is open, with `read`: the count once `expected` block events are read. */
+  open(expected: number): Promise<{ read: Promise<number> }>;
+  /** Closes the stream (the peer sees the connection end); resolves when it is closed. */
+  close(): Promise<void>;
+  stop(): Promise<void>;
+}
+
 /**
- * A dashboard in its own process: opens the stream, says `open`, and says
- * `read <n>` once it has read `expected` block events (then keeps reading
- * until it is killed).
+ * A dashboard in its own process, started once before the first round and
+ * kept until the end, so that its start-up (a Node.js process loading its
+ * modules) falls in no round: a real dashboard is open long before the blocks
+ * it watches. On `open <n>` it opens the stream, says `open`, and says
+ * `read <n>` once it has read n block events; on `close` it closes the
+ * stream and says `closed`.
  */
-async function startClient(url: string, expected: number): Promise<{ read: Promise<number>; stop: () => Promise<void> }> {
+async function startClient(url: string): Promise<DashboardProcess> {
   const code = `
-    let blocks = 0, tail = '';
-    fetch(${JSON.stringify(url)}).then(async (res) => {
-      process.stdout.write('open\\n');
-      for await (const chunk of res.body) {
-        const text = tail + Buffer.from(chunk).toString();
-        const parts = text.split('event: block-connected\\n');
-        blocks += parts.length - 1;
-        tail = parts[parts.length - 1].slice(-40);
-        if (blocks === ${expected}) process.stdout.write('read ' + blocks + '\\n');
+    const { createInterface } = require('node:readline');
+    let abort, blocks = 0, expected = 0, tail = '';
+    createInterface({ input: process.stdin }).on('line', (line) => {
+      const [cmd, n] = line.split(' ');
+      if (cmd === 'open') {
+        abort = new AbortController();
+        blocks = 0; expected = Number(n); tail = '';
+        fetch(${JSON.stringify(url)}, { signal: abort.signal }).then(async (res) => {
+          process.stdout.write('open\\n');
+          for await (const chunk of res.body) {
+            const text = tail + Buffer.from(chunk).toString();
+            const parts = text.split('event: block-connected\\n');
+            blocks += parts.length - 1;
+            tail = parts[parts.length - 1].slice(-40);
+            if (blocks === expected) process.stdout.write('read ' + blocks + '\\n');
+          }
+        }).catch((err) => {
+          if (err.name !== 'AbortError') { console.error(err); process.exit(1); }
+        });
+      } else if (cmd === 'close') {
+        abort.abort();
+        process.stdout.write('closed\\n');
       }
-    });`;
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    });
+    process.stdout.write('ready\\n');`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const lines = createInterface({ input: child.stdout! });
   const line = (prefix: string, what: string): Promise<string> =>
@@ -91,11 +125,22 @@ async function startClient(url: string, expected: number): Promise<{ read: Promi
         reject(new Error(`benchmark: the dashboard process exited before it could ${what}`));
       });
     });
-  const read = line('read ', `read ${expected} block events`).then((l) => Number(l.slice(5)));
-  read.catch(() => undefined);
-  await line('open', 'open the stream');
+  const send = (text: string): void => void child.stdin!.write(`${text}\n`);
+  await line('ready', 'start');
   return {
-    read,
+    open: async (expected) => {
+      const read = line('read ', `read ${expected} block events`).then((l) => Number(l.slice(5)));
+      read.catch(() => undefined);
+      const opened = line('open', 'open the stream');
+      send(`open ${expected}`);
+      await opened;
+      return { read };
+    },
+    close: async () => {
+      const closed = line('closed', 'close the stream');
+      send('close');
+      await closed;
+    },
     stop: () => {
       child.kill('SIGTERM');
       return exited;
@@ -119,30 +164,37 @@ async function main(): Promise<void> {
   const node = await startNode(config, { logger });
   const http = await startHttpApi(node.api, { port: 0, logger, events: node.bus });
   const rates: Record<'none' | 'client', number[]> = { none: [], client: [] };
+  /** CPU time of this process per block, µs. */
+  const cpu: Record<'none' | 'client', number[]> = { none: [], client: [] };
   let next = 0;
   let seen = 0;
+  const dashboard = await startClient(`${http.url}/events`);
   try {
     for (let round = 0; round < ROUNDS * 2; round++) {
-      const kind = round % 2 === 0 ? 'none' : 'client';
-      const client = kind === 'client' ? await startClient(`${http.url}/events`, BLOCKS_PER_ROUND) : undefined;
+      // Pairs: (none, client), (client, none), (none, client), …
+      const kind = (round % 2 === 0) === (Math.floor(round / 2) % 2 === 0) ? 'none' : 'client';
+      const stream = kind === 'client' ? await dashboard.open(BLOCKS_PER_ROUND) : undefined;
       const start = performance.now();
+      const cpuStart = process.cpuUsage();
       for (let i = 0; i < BLOCKS_PER_ROUND; i++) {
         const r = await node.api.submitBlock(chain[next++]);
         if (r.status !== 'connected') throw new Error(`benchmark: block ${next} was ${r.status}`);
       }
       const rate = BLOCKS_PER_ROUND / ((performance.now() - start) / 1000);
       rates[kind].push(rate);
-      if (client) {
+      if (stream) {
         // The client must have read every block's event (it says so when it has), or the round does not count.
-        try {
-          seen += await client.read;
-        } finally {
-          await client.stop();
-        }
+        seen += await stream.read;
+        await dashboard.close();
       }
-      console.log(`round ${round + 1}: ${kind === 'none' ? 'no dashboard     ' : 'dashboard reading'} ${rate.toFixed(0)} blocks/s`);
+      // Counted after the client has read everything, so events still queued when the last block connected are paid for.
+      const used = process.cpuUsage(cpuStart);
+      const cpuPerBlock = (used.user + used.system) / BLOCKS_PER_ROUND;
+      cpu[kind].push(cpuPerBlock);
+      console.log(`round ${round + 1}: ${kind === 'none' ? 'no dashboard     ' : 'dashboard reading'} ${rate.toFixed(0)} blocks/s, ${cpuPerBlock.toFixed(0)} µs CPU per block; load average ${loadavg()[0]!.toFixed(1)}`);
     }
   } finally {
+    await dashboard.stop();
     await http.close();
     await node.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -154,6 +206,13 @@ async function main(): Promise<void> {
   console.log(`  no dashboard:                     ${none.toFixed(0)} blocks/s`);
   console.log(`  a dashboard reading every event:  ${client.toFixed(0)} blocks/s (it read ${seen} block events)`);
   console.log(`  ratio with / without:             ${(client / none).toFixed(3)} (target ≥ 0.90)`);
+  const pairs = rates.none.map((n, i) => rates.client[i]! / n);
+  console.log(`  median of the ${pairs.length} pairs' ratios:     ${median(pairs).toFixed(3)} (each: ${pairs.map((r) => r.toFixed(2)).join(' ')})`);
+  const cpuNone = median(cpu.none);
+  const cpuClient = median(cpu.client);
+  console.log(`CPU time of the peer's process per block (median):`);
+  console.log(`  no dashboard ${cpuNone.toFixed(0)} µs, a dashboard reading ${cpuClient.toFixed(0)} µs: ${((cpuClient / cpuNone - 1) * 100).toFixed(1)} % more`);
+  console.log(`load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 }
 
 await main();

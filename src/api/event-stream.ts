@@ -14,6 +14,16 @@ export const MAX_EVENT_CLIENT_BUFFER_BYTES = 1024 * 1024;
 export const EVENT_KEEPALIVE_MS = 15_000;
 /** Reconnection delay the browser is told to use (`retry:`), ms. */
 export const EVENT_RETRY_MS = 2_000;
+/**
+ * Longest time an event waits before it is written, ms. Events are gathered
+ * and written together, so a node connecting hundreds of blocks a second
+ * makes one write per client every {@link EVENT_FLUSH_MS}, not several per
+ * block; a person (and the page, which renders in batches of 150 ms) does not
+ * see the delay.
+ */
+export const EVENT_FLUSH_MS = 50;
+/** Events gathered before they are written at once, without waiting for {@link EVENT_FLUSH_MS}. */
+export const MAX_EVENT_BATCH = 1_000;
 
 /** Something that hands out node events (the node's event bus). */
 export interface NodeEventSource {
@@ -31,21 +41,32 @@ export interface EventStreamStats {
 
 /**
  * Server-sent events (the WHATWG `text/event-stream` format) of a node's
- * events to every connected dashboard. Each event is turned into JSON once and
- * the same bytes are written to every client; with no client connected the
- * bus listener returns at once, so an idle dashboard costs the node nothing.
- * A client that stops reading is cut off at {@link MAX_EVENT_CLIENT_BUFFER_BYTES}.
+ * events to every connected dashboard. The bus listener only queues the event
+ * (the node's publisher is not delayed by the dashboards); at most
+ * {@link EVENT_FLUSH_MS} later the queued events are turned into their views
+ * and JSON once, and the same bytes go to every client in one write. With no
+ * client connected the listener returns at once, so an idle dashboard costs
+ * the node nothing. A client that stops reading is cut off at
+ * {@link MAX_EVENT_CLIENT_BUFFER_BYTES}.
  */
 export class EventStream {
   private readonly clients = new Set<ServerResponse>();
   private readonly off: () => void;
   private keepAlive: NodeJS.Timeout | undefined;
   private readonly stats = { events: 0, dropped: 0 };
+  private queue: NodeEvent[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly flushLater = (): void => this.flush();
 
   constructor(source: NodeEventSource) {
     this.off = source.subscribe((e) => {
       if (this.clients.size === 0) return;
-      this.broadcast(`event: ${e.type}\ndata: ${JSON.stringify(eventView(e))}\n\n`);
+      this.queue.push(e);
+      if (this.queue.length >= MAX_EVENT_BATCH) this.flush();
+      else if (this.flushTimer === undefined) {
+        this.flushTimer = setTimeout(this.flushLater, EVENT_FLUSH_MS);
+        this.flushTimer.unref();
+      }
     });
   }
 
@@ -61,7 +82,7 @@ export class EventStream {
     res.write(`retry: ${EVENT_RETRY_MS}\n: connected\n\n`);
     this.clients.add(res);
     res.once('close', () => this.remove(res));
-    this.keepAlive ??= setInterval(() => this.broadcast(': keep-alive\n\n', false), EVENT_KEEPALIVE_MS);
+    this.keepAlive ??= setInterval(() => this.broadcast(': keep-alive\n\n'), EVENT_KEEPALIVE_MS);
     return true;
   }
 
@@ -69,17 +90,31 @@ export class EventStream {
     return { clients: this.clients.size, ...this.stats };
   }
 
-  /** Ends every stream and stops listening to the node. */
+  /** Writes the queued events, then ends every stream and stops listening to the node. */
   close(): void {
     this.off();
+    this.flush();
     for (const res of [...this.clients]) res.end();
     this.clients.clear();
     clearInterval(this.keepAlive);
     this.keepAlive = undefined;
   }
 
-  private broadcast(text: string, isEvent = true): void {
-    if (isEvent) this.stats.events++;
+  /** Encodes the queued events once and writes them to every client. */
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    if (this.clients.size === 0) return;
+    let text = '';
+    for (const e of batch) text += `event: ${e.type}\ndata: ${JSON.stringify(eventView(e))}\n\n`;
+    this.stats.events += batch.length;
+    this.broadcast(text);
+  }
+
+  private broadcast(text: string): void {
     const bytes = Buffer.from(text);
     for (const res of this.clients) {
       if (res.writableLength > MAX_EVENT_CLIENT_BUFFER_BYTES) {
@@ -97,6 +132,9 @@ export class EventStream {
     if (this.clients.size === 0) {
       clearInterval(this.keepAlive);
       this.keepAlive = undefined;
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+      this.queue = [];
     }
   }
 }
