@@ -41,28 +41,32 @@ export interface EventStreamStats {
 
 /**
  * Server-sent events (the WHATWG `text/event-stream` format) of a node's
- * events to every connected dashboard. The bus listener only queues the event
- * (the node's publisher is not delayed by the dashboards); at most
- * {@link EVENT_FLUSH_MS} later the queued events are turned into their views
- * and JSON once, and the same bytes go to every client in one write. With no
- * client connected the listener returns at once, so an idle dashboard costs
- * the node nothing. A client that stops reading is cut off at
- * {@link MAX_EVENT_CLIENT_BUFFER_BYTES}.
+ * events to every connected dashboard. Each event is turned into its view and
+ * JSON once, when it is published (so the node's objects it names, a whole
+ * block among them, are not kept alive for the dashboards: holding them until
+ * the write made them outlive the young generation and cost the node more in
+ * garbage collection than the encoding itself); the encoded events are
+ * gathered and, at most {@link EVENT_FLUSH_MS} later, the same bytes go to
+ * every client in one write. With no client connected the listener returns at
+ * once, so an idle dashboard costs the node nothing. A client that stops
+ * reading is cut off at {@link MAX_EVENT_CLIENT_BUFFER_BYTES}.
  */
 export class EventStream {
   private readonly clients = new Set<ServerResponse>();
   private readonly off: () => void;
   private keepAlive: NodeJS.Timeout | undefined;
   private readonly stats = { events: 0, dropped: 0 };
-  private queue: NodeEvent[] = [];
+  /** Encoded events not written yet, and how many. */
+  private pending = '';
+  private pendingCount = 0;
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly flushLater = (): void => this.flush();
 
   constructor(source: NodeEventSource) {
     this.off = source.subscribe((e) => {
       if (this.clients.size === 0) return;
-      this.queue.push(e);
-      if (this.queue.length >= MAX_EVENT_BATCH) this.flush();
+      this.pending += `event: ${e.type}\ndata: ${JSON.stringify(eventView(e))}\n\n`;
+      if (++this.pendingCount >= MAX_EVENT_BATCH) this.flush();
       else if (this.flushTimer === undefined) {
         this.flushTimer = setTimeout(this.flushLater, EVENT_FLUSH_MS);
         this.flushTimer.unref();
@@ -90,7 +94,7 @@ export class EventStream {
     return { clients: this.clients.size, ...this.stats };
   }
 
-  /** Writes the queued events, then ends every stream and stops listening to the node. */
+  /** Writes the gathered events, then ends every stream and stops listening to the node. */
   close(): void {
     this.off();
     this.flush();
@@ -100,18 +104,16 @@ export class EventStream {
     this.keepAlive = undefined;
   }
 
-  /** Encodes the queued events once and writes them to every client. */
+  /** Writes the gathered events to every client. */
   private flush(): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    const batch = this.queue;
-    if (batch.length === 0) return;
-    this.queue = [];
-    if (this.clients.size === 0) return;
-    let text = '';
-    for (const e of batch) text += `event: ${e.type}\ndata: ${JSON.stringify(eventView(e))}\n\n`;
-    this.stats.events += batch.length;
-    this.broadcast(text);
+    if (this.pendingCount === 0) return;
+    const text = this.pending;
+    this.stats.events += this.pendingCount;
+    this.pending = '';
+    this.pendingCount = 0;
+    if (this.clients.size > 0) this.broadcast(text);
   }
 
   private broadcast(text: string): void {
@@ -134,7 +136,8 @@ export class EventStream {
       this.keepAlive = undefined;
       clearTimeout(this.flushTimer);
       this.flushTimer = undefined;
-      this.queue = [];
+      this.pending = '';
+      this.pendingCount = 0;
     }
   }
 }

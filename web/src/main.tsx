@@ -302,7 +302,7 @@ function App() {
 
       <Status info={info} onMining={(on) => act(on ? '/mining/start' : '/mining/stop', {}, on ? 'start mining' : 'stop mining')} onStop={() => confirm('Stop this peer?') && act('/node/stop', {}, 'stop node')} />
 
-      <div class="columns">
+      <div class="columns peers-row">
         <section>
           <h2>Peer list</h2>
           <PeerTable tracker={tracker} peers={peers} act={act} />
@@ -446,13 +446,15 @@ function PeerTable(props: { tracker: TrackerView | undefined; peers: PeerView[];
   const others = props.peers.filter((p) => !known.has(p.nodeId));
   const row = (key: string, pid: string, address: string, p: PeerView | undefined, self: boolean) => (
     <tr key={key} data-testid="peer-row" data-connected={p ? 'yes' : 'no'} class={self ? 'self' : ''}>
-      <td class="mono">{pid}</td>
+      <td class="mono pid" title={pid}>
+        {pid}
+      </td>
       <td class="mono">{address}</td>
       <td>{self ? 'this peer' : p ? `yes (${p.nodeId})` : 'no'}</td>
       <td>{p?.direction ?? ''}</td>
       <td>{p?.height ?? ''}</td>
       <td>{p ? (p.latencyMs === null ? '—' : `${p.latencyMs} ms`) : ''}</td>
-      <td>
+      <td class="actions">
         {p && (
           <>
             <button class="small" onClick={() => props.act('/peers/disconnect', { nodeId: p.nodeId }, `disconnect ${p.nodeId}`)}>
