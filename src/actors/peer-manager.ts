@@ -57,10 +57,11 @@ export interface PeerView {
   host: string;
   port: number;
   direction: 'inbound' | 'outbound';
+  /** The peer's height as its last HELLO or HEY said (the handshake's, then each status refresh's). */
   height: number;
   /** The ed25519 key the peer proved in the handshake (hex), absent for an unauthenticated peer. */
   identity?: string;
-  /** Round-trip time of the last answered PING, ms; null before the first one. */
+  /** Round-trip time of the last HELLO/HEY exchange or answered PING, ms; null when none was answered. */
   latencyMs: number | null;
 }
 

@@ -173,7 +173,7 @@ export interface NodeInfo {
   /** Blocks on the main chain whose coinbase pays this peer's mining address. */
   blocksWon: number;
   miningAddress?: string;
-  /** Height of the tallest connected peer (its HELLO), or this peer's height when it is the tallest or alone. */
+  /** Height of the tallest connected peer (its last HELLO or HEY: the handshake's, then a status refresh every 15 s), or this peer's height when it is the tallest or alone. */
   bestPeerHeight: number;
   /** `height / bestPeerHeight`, 1 when in sync (Bitcoin Core's `verificationprogress`, measured in blocks). */
   syncProgress: number;

@@ -12,6 +12,7 @@ import {
   MAX_SEND_BUFFER_BYTES,
   MIN_PROTOCOL_VERSION,
   PING_INTERVAL_MS,
+  STATUS_REFRESH_MS,
   PING_TIMEOUT_MS,
   PROTOCOL_VERSION,
 } from './limits.js';
@@ -288,6 +289,8 @@ export interface PeerConnectionInit {
   pingIntervalMs?: number;
   /** @default PING_TIMEOUT_MS (20000) */
   pingTimeoutMs?: number;
+  /** @default STATUS_REFRESH_MS (15000) */
+  statusRefreshMs?: number;
   /** @default MAX_SEND_BUFFER_BYTES (16,000,000) */
   maxSendBufferBytes?: number;
   /** @default MAX_FRAME_BYTES (4,000,000) */
@@ -390,6 +393,9 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private pingNonce: number | undefined;
   private pingSentAt = 0;
   private latency: number | undefined;
+  /** When our last HELLO (handshake or refresh) went out, while its HEY is awaited. */
+  private helloSentAt: number | undefined;
+  private lastRefreshAt = 0;
   private nextNonce: number;
   private resolveReady!: (h: HelloPayload) => void;
   private rejectReady!: (e: Error) => void;
@@ -488,7 +494,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     return this.connectedEmitted ? this.provenKey : undefined;
   }
 
-  /** Round-trip time of the last answered PING, ms. */
+  /** Round-trip time of the last answered HELLO (the handshake's or a status refresh) or PING, ms. */
   get latencyMs(): number | undefined {
     return this.latency;
   }
@@ -631,7 +637,15 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       return false;
     }
     this.writeMessage({ method, payload });
+    if (method === 'HELLO') this.helloSentAt = this.now();
     return true;
+  }
+
+  /** A HEY answers our last HELLO: its round trip is the latency (the handshake's, then each refresh's). */
+  private heyArrived(): void {
+    if (this.helloSentAt === undefined) return;
+    this.latency = this.now() - this.helloSentAt;
+    this.helloSentAt = undefined;
   }
 
   /** Frames and writes one message, counting it; the caller checks the phase. */
@@ -773,6 +787,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
         if (this.direction === 'inbound' && !this.gotHello) return this.abort('unexpected-message', 'HEY before HELLO from the dialer', 'HEY');
         if (!this.acceptHello('HEY', msg.payload)) return;
         this.gotHey = true;
+        this.heyArrived();
         if (this.gotHello) this.completeHandshake();
         return;
       case 'REJECT':
@@ -813,6 +828,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
         break;
       case 'HEY':
         if (!this.acceptHello('HEY', msg.payload)) return;
+        this.heyArrived();
         break;
       case 'REJECT':
         this.remoteReject = msg.payload;
@@ -840,13 +856,24 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     this.emitSafe('node_message', this, msg);
   }
 
-  /** Liveness: after `pingIntervalMs` of silence send PING; if still nothing arrives within `pingTimeoutMs`, end with `ping-timeout`. Checked every half of the shorter of the two. */
+  /**
+   * Liveness: after `pingIntervalMs` of silence send PING; if still nothing
+   * arrives within `pingTimeoutMs`, end with `ping-timeout`. Status: every
+   * `statusRefreshMs` a HELLO refresh, unless one is still unanswered. Checked
+   * every half of the shortest of the three.
+   */
   private startLiveness(): void {
     const interval = this.init.pingIntervalMs ?? PING_INTERVAL_MS;
     const timeout = this.init.pingTimeoutMs ?? PING_TIMEOUT_MS;
-    const tick = Math.max(5, Math.floor(Math.min(interval, timeout) / 2));
+    const refresh = this.init.statusRefreshMs ?? STATUS_REFRESH_MS;
+    const tick = Math.max(5, Math.floor(Math.min(interval, timeout, refresh) / 2));
+    this.lastRefreshAt = this.now();
     this.livenessTimer = setInterval(() => {
       const now = this.now();
+      if (this.helloSentAt === undefined && now - this.lastRefreshAt >= refresh) {
+        this.lastRefreshAt = now;
+        this.sendHello('HELLO');
+      }
       if (this.pingNonce !== undefined && this.lastReceivedAt < this.pingSentAt) {
         if (now - this.pingSentAt >= timeout) this.abort('ping-timeout', `nothing received within ${timeout} ms of a PING`);
         return;

@@ -114,3 +114,10 @@ export const HANDSHAKE_TIMEOUT_MS = 5_000;
 export const PING_INTERVAL_MS = 30_000;
 /** @default 20000 — after a PING, the connection ends with `ping-timeout` unless something arrives within this, ms. */
 export const PING_TIMEOUT_MS = 20_000;
+/**
+ * @default 15000 — an open connection sends a HELLO status refresh (document
+ * 004: the tracker's liveness check, answered with HEY) this often, ms, so
+ * the remote's height and the round-trip time stay current on a busy link
+ * where no PING is ever due. The HEY's height replaces the handshake's.
+ */
+export const STATUS_REFRESH_MS = 15_000;

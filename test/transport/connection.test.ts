@@ -379,6 +379,24 @@ t.test('handshake timeout', async (t) => {
   t.match(await (await nextConnection()).ended(), { reason: 'handshake-timeout', penalty: 'none', handshakeCompleted: false });
 });
 
+t.test("status refresh: a HELLO every statusRefreshMs, and the HEY that answers it updates the remote's height and the latency", async (t) => {
+  const { listener, nextConnection } = await startListener(t, { statusRefreshMs: 80 });
+  const py = await RawPeer.connect(t, listener.port);
+  await py.handshake('busy', 9000, { height: 3 });
+  const server = await nextConnection();
+  await server.conn.ready;
+  t.equal(server.conn.remoteHello?.height, 3, 'the handshake height');
+  const handshakeLatency = server.conn.latencyMs;
+  t.ok(handshakeLatency !== undefined && handshakeLatency >= 0, `the handshake's round trip is the first latency (${handshakeLatency} ms)`);
+  await py.expect('HELLO');
+  t.pass('a HELLO refresh arrives after statusRefreshMs');
+  await py.send(message('HEY', helloPayload('busy', { height: 42 })));
+  await py.expect('HELLO');
+  t.pass('the next refresh follows once the first was answered');
+  t.equal(server.conn.remoteHello?.height, 42, "the HEY's height replaces the handshake's");
+  t.ok(server.conn.latencyMs !== undefined && server.conn.latencyMs >= 0, `latency of the refresh (${server.conn.latencyMs} ms)`);
+});
+
 t.test('liveness: PINGs are sent after silence and a silent peer is dropped', async (t) => {
   const { listener, nextConnection } = await startListener(t, { pingIntervalMs: 60, pingTimeoutMs: 120 });
   const py = await RawPeer.connect(t, listener.port);
