@@ -36,9 +36,9 @@ import { request } from './runtime/actor.js';
 /** Housekeeping interval (stalls, announcements), ms. */
 export const GOSSIP_TICK_MS = 50;
 /**
- * Most unknown blocks one BROADCASTBLOCK may make us download directly. A
- * new tip is announced by one hash (a few after a reorg); more unknown hashes
- * are only believed through a sync (GETLISTOFBLOCKS to that peer).
+ * Most hashes of one BROADCASTBLOCK looked up and downloaded directly. A new
+ * tip is announced by one hash (a few after a reorg); a longer list is only
+ * believed through a sync (GETLISTOFBLOCKS to that peer).
  */
 export const MAX_ANNOUNCED_UNKNOWN = 16;
 /** Most inventory hashes remembered per peer (seen-set), items. */
@@ -304,17 +304,16 @@ export class GossipActor implements Actor<GossipMsg> {
     switch (msg.method) {
       case 'BROADCASTBLOCK': {
         if (msg.payload.height !== undefined) this.progress.claim(msg.payload.height);
-        const unknown: string[] = [];
-        for (const h of msg.payload.hashes) {
-          peer.knownBlocks.add(h);
-          if (!(await request(chain, 'chain/has-block', { hash: h }))) unknown.push(h);
-        }
-        // A new tip is announced by a hash or a few; a long list of unknown hashes is only believed
-        // through a sync, which lists our main chain's successors from this peer's own chain.
-        if (unknown.length > MAX_ANNOUNCED_UNKNOWN) {
+        for (const h of msg.payload.hashes) peer.knownBlocks.add(h);
+        // A new tip is announced by a hash or a few; a longer list is only believed through a sync, which
+        // lists our main chain's successors from this peer's own chain. It is not looked up hash by hash
+        // first: a flood of long lists would cost the chain actor one request per hash.
+        if (msg.payload.hashes.length > MAX_ANNOUNCED_UNKNOWN) {
           if (!peer.syncing) await this.requestHashes(peer);
           return;
         }
+        const unknown: string[] = [];
+        for (const h of msg.payload.hashes) if (!(await request(chain, 'chain/has-block', { hash: h }))) unknown.push(h);
         this.sendRequests(this.fetcher.want(unknown, peer.link.nodeId, this.clock.nowMs()));
         return;
       }
