@@ -83,6 +83,8 @@ export type GossipMsg =
   | { type: 'gossip/peer-up'; link: PeerLink }
   /** Internal: the chain's verdicts on blocks this actor submitted (it does not wait for them). */
   | { type: 'gossip/blocks-handled'; nodeId: string; hashes: string[]; results: SubmitBlockResult[]; compact: boolean }
+  /** Internal: the mempool's verdicts on a batch of transfers a peer pushed (this actor does not wait for them). */
+  | { type: 'gossip/txs-handled'; nodeId: string; results: AddTxResult[] }
   | { type: 'gossip/peer-down'; nodeId: string }
   | { type: 'gossip/message'; nodeId: string; message: Message }
   | { type: 'gossip/tick' };
@@ -91,6 +93,13 @@ export type GossipMsg =
 export const CHAIN_SUBMIT_TIMEOUT_MS = 120_000;
 /** How long a batch of transfers may take through the mempool (signatures in worker threads) before it is dropped, ms. */
 export const MEMPOOL_ADD_TIMEOUT_MS = 60_000;
+/**
+ * Most PUSHTRANSACTION batches handed to the mempool and not yet answered:
+ * enough to keep every verification thread busy while earlier batches are
+ * admitted, few enough that a flooding peer fills this actor's mailbox
+ * (which the peer manager bounds) rather than the mempool's queue.
+ */
+export const MAX_TX_BATCHES_IN_MEMPOOL = 4;
 /** Peers asked for high-bandwidth compact-block announcements (BIP 152: 3). */
 export const MAX_HIGH_BANDWIDTH_PEERS = 3;
 /** Recently connected or rebuilt blocks kept with their encodings, to answer GETBLOCK and GETBLOCKTXN without the store or a second encoding. */
@@ -183,6 +192,8 @@ export class GossipActor implements Actor<GossipMsg> {
   private readonly pendingCompact = new Map<string, PendingCompact>();
   /** Blocks handed to the chain whose verdict has not come back. */
   private blocksInChainQueue = 0;
+  /** PUSHTRANSACTION batches the mempool has not answered yet. */
+  private readonly txBatchesInMempool = new Set<Promise<void>>();
   /** Recent size of received blocks, bytes: rises at once with a larger block, falls slowly (sets the fetcher's in-flight scale). */
   private recentBlockBytes = MAX_BLOCK_BYTES;
   private readonly progress = new SyncProgress();
@@ -233,6 +244,9 @@ export class GossipActor implements Actor<GossipMsg> {
         return;
       case 'gossip/blocks-handled':
         await this.onBlocksHandled(msg.nodeId, msg.hashes, msg.results, msg.compact);
+        return;
+      case 'gossip/txs-handled':
+        this.onTransactionsHandled(msg.nodeId, msg.results);
         return;
       default:
         assertNever(msg);
@@ -647,6 +661,16 @@ export class GossipActor implements Actor<GossipMsg> {
     peer.link.send(message('BLOCKTXN', { hash, transactions: indexes.map((i) => block.txs[i]!) }));
   }
 
+  /**
+   * PUSHTRANSACTION: the transfers go to the mempool as one `mempool/add-many`
+   * without waiting for its verdicts (they come back as a
+   * `gossip/txs-handled` message), so the next batch's signatures are checked
+   * in the worker threads while this one is admitted; at most
+   * {@link MAX_TX_BATCHES_IN_MEMPOOL} batches are outstanding, then this actor
+   * waits for the oldest. Each transfer is hashed here once and its hash
+   * handed along; the peer knows these txids from now on, so none is
+   * announced back to it.
+   */
   private async onTransactions(peer: PeerState, txs: Transaction[]): Promise<void> {
     const transfers: TransferTx[] = [];
     for (const tx of txs) {
@@ -656,16 +680,23 @@ export class GossipActor implements Actor<GossipMsg> {
       }
       transfers.push(tx);
     }
-    let results: AddTxResult[];
-    try {
-      results = await request(this.deps.mempool, 'mempool/add-many', { txs: transfers, source: peer.link.nodeId }, MEMPOOL_ADD_TIMEOUT_MS);
-    } catch {
+    const hashes = transfers.map(txHash);
+    for (const h of hashes) peer.knownTxs.add(hashToHex(h));
+    while (this.txBatchesInMempool.size >= MAX_TX_BATCHES_IN_MEMPOOL) await Promise.race(this.txBatchesInMempool);
+    const nodeId = peer.link.nodeId;
+    const batch: Promise<void> = request(this.deps.mempool, 'mempool/add-many', { txs: transfers, hashes, source: nodeId }, MEMPOOL_ADD_TIMEOUT_MS).then(
+      (results) => this.ctx.deliver({ type: 'gossip/txs-handled', nodeId, results }),
       // A mempool that did not answer in time (or restarted) loses this batch, never this actor's peers.
-      return;
-    }
-    // The mempool names each transfer's txid in its result, so none is hashed twice. The seen-set is
-    // complete before the next tick flushes announcements: nothing is announced back to this peer.
-    for (const r of results) peer.knownTxs.add(r.txid);
+      () => undefined,
+    );
+    this.txBatchesInMempool.add(batch);
+    void batch.finally(() => this.txBatchesInMempool.delete(batch));
+  }
+
+  /** The mempool's verdicts on a batch a peer pushed: refusals are answered (policy) or punished (consensus). */
+  private onTransactionsHandled(nodeId: string, results: AddTxResult[]): void {
+    const peer = this.peers.get(nodeId);
+    if (!peer) return;
     for (const r of results) {
       // Duplicates are the normal noise of relaying: not worth a message.
       if (r.accepted || r.code === 'already-known') continue;

@@ -32,7 +32,8 @@ export type MempoolEvent =
 /** Messages of the mempool actor. */
 export type MempoolMsg =
   | { type: 'mempool/add'; tx: TransferTx; source?: string; reply?: Reply<AddTxResult> }
-  | { type: 'mempool/add-many'; txs: TransferTx[]; source?: string; reply?: Reply<AddTxResult[]> }
+  /** `hashes`: each transfer's txid, internal byte order, when the sender computed them already (they are not computed again). */
+  | { type: 'mempool/add-many'; txs: TransferTx[]; hashes?: Uint8Array[]; source?: string; reply?: Reply<AddTxResult[]> }
   /** Internal: a batch of `mempool/add-many` whose signatures the verifier has checked, admitted in arrival order. */
   | { type: 'mempool/admit'; batch: AdmissionBatch }
   /** Transfers whose short ids (BIP 152, under `key`) are among `shortIds`, for rebuilding a compact block. */
@@ -213,7 +214,7 @@ export class MempoolActor implements Actor<MempoolMsg> {
         msg.reply?.resolve(this.add(msg.tx, msg.source));
         return;
       case 'mempool/add-many':
-        this.addMany(msg.txs, msg.source, msg.reply);
+        this.addMany(msg.txs, msg.source, msg.reply, msg.hashes);
         return;
       case 'mempool/admit':
         msg.batch.reply?.resolve(this.admit(msg.batch));
@@ -281,8 +282,9 @@ export class MempoolActor implements Actor<MempoolMsg> {
    * messages meanwhile. Batches are admitted in arrival order. Without a
    * verifier the batch is admitted at once.
    */
-  private addMany(txs: TransferTx[], source: string | undefined, reply: Reply<AddTxResult[]> | undefined): void {
-    const hashes = txs.map(txHash);
+  private addMany(txs: TransferTx[], source: string | undefined, reply: Reply<AddTxResult[]> | undefined, given?: Uint8Array[]): void {
+    if (given && given.length !== txs.length) throw new RangeError(`${given.length} hashes for ${txs.length} transfers`);
+    const hashes = given ?? txs.map(txHash);
     const batch: AdmissionBatch = { txs, hashes, ids: hashes.map(hashToHex), signatures: new Array<boolean | undefined>(txs.length), source, reply };
     const { verifier } = this.deps;
     const ctx = this.ctx;

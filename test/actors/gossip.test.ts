@@ -10,6 +10,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { genesisBlock } from '../../src/core/genesis.js';
 import { hashToHex } from '../../src/core/hash.js';
 import { NETWORKS } from '../../src/core/params.js';
+import { txid } from '../../src/core/transaction.js';
 import { EventBus } from '../../src/actors/events.js';
 import { BLOCK_STALL_TIMEOUT_MS } from '../../src/actors/block-fetcher.js';
 import type { ChainMsg, SubmitBlockResult } from '../../src/actors/chain.js';
@@ -93,7 +94,7 @@ async function setup(known: string[] = [GENESIS_HASH]) {
   const mempool = new StubRef<MempoolMsg>('mempool', {
     'mempool/missing': (m) => m.txids.filter((id) => id.startsWith('new')),
     'mempool/get': () => undefined,
-    'mempool/add-many': (m) => m.txs.map((_, i): AddTxResult => ({ accepted: true, txid: `tx${i}` })),
+    'mempool/add-many': (m) => m.txs.map((tx): AddTxResult => ({ accepted: true, txid: txid(tx) })),
   });
   const actor = new GossipActor({ params: NETWORKS.regtest, chain, mempool, bus, hooks, clock });
   const ctx = new StubContext<GossipMsg>('gossip');
@@ -259,10 +260,10 @@ t.test('accepted transactions are announced in batches on the tick, never back t
   const b = await up('b');
   const tx = transfer(params, keyFromSeed(1), keyFromSeed(2), 5n, 0, 1n);
   await from('a', message('PUSHTRANSACTION', { transactions: [tx] }));
-  bus.publish({ type: 'tx-accepted', tx, txid: 'tx0', source: 'a' });
+  bus.publish({ type: 'tx-accepted', tx, txid: txid(tx), source: 'a' });
   t.same(b.of('BROADCASTTRANSACTION'), [], 'nothing before the tick');
   await tick();
-  t.same(b.of('BROADCASTTRANSACTION'), [message('BROADCASTTRANSACTION', { txids: ['tx0'] })]);
+  t.same(b.of('BROADCASTTRANSACTION'), [message('BROADCASTTRANSACTION', { txids: [txid(tx)] })]);
   t.same(a.of('BROADCASTTRANSACTION'), [], 'a sent it');
   await tick();
   t.equal(b.of('BROADCASTTRANSACTION').length, 1, 'announced once');
@@ -276,7 +277,7 @@ t.test('an announcement of transactions fetches only those the mempool lacks', a
 });
 
 t.test('a relayed coinbase is a punished offence; a transfer refused by policy gets a REJECT', async (t) => {
-  const { up, from, hooks, mempool } = await setup();
+  const { up, from, hooks, mempool, handled } = await setup();
   const a = await up('a');
   const coinbase = GENESIS.txs[0]!;
   await from('a', message('PUSHTRANSACTION', { transactions: [coinbase] }));
@@ -285,6 +286,8 @@ t.test('a relayed coinbase is a punished offence; a transfer refused by policy g
   mempool.handlers['mempool/add-many'] = (m) => m.txs.map((): AddTxResult => ({ accepted: false, ok: false, txid: 'low', code: 'fee-too-low', reason: 'below the minimum relay fee' }));
   const b = await up('b');
   await from('b', message('PUSHTRANSACTION', { transactions: [transfer(params, keyFromSeed(1), keyFromSeed(2), 5n, 0, 0n)] }));
+  t.same(b.of('REJECT'), [], 'the verdicts come back as a message of their own');
+  await handled();
   t.match(b.of('REJECT'), [{ payload: { code: 'fee-too-low', hash: 'low' } }]);
   t.equal(hooks.punished.length, 1, 'a policy refusal is not punished');
 });
