@@ -329,7 +329,7 @@ export class ChainActor implements Actor<ChainMsg> {
     if (indexes.length === 0) return { ok: true };
     const txs = indexes.map((i) => block.txs[i] as TransferTx);
     const { verifier, networkId } = this.deps;
-    const ok = verifier ? await verifier.verify(txs) : txs.map((tx) => verifyTransferSignature(tx, networkId));
+    const ok = verifier ? await verifier.verify(txs, indexes.map((i) => ids.ids[i]!)) : txs.map((tx) => verifyTransferSignature(tx, networkId));
     const bad = ok.indexOf(false);
     return bad < 0 ? { ok: true } : badSignature(indexes[bad]);
   }
@@ -636,7 +636,8 @@ export class ChainActor implements Actor<ChainMsg> {
     for (let k = 0; k < nodes.length; k++) for (const i of transfersToVerify(items[k]!.block, allIds[k]!, this.verified)) wanted.push({ k, i });
     const txs = wanted.map(({ k, i }) => items[k]!.block.txs[i] as TransferTx);
     const { verifier, networkId } = this.deps;
-    const ok = txs.length === 0 ? [] : verifier ? await verifier.verify(txs) : txs.map((tx) => verifyTransferSignature(tx, networkId));
+    const ok =
+      txs.length === 0 ? [] : verifier ? await verifier.verify(txs, wanted.map(({ k, i }) => allIds[k]!.ids[i]!)) : txs.map((tx) => verifyTransferSignature(tx, networkId));
     const bad = ok.indexOf(false);
     if (bad >= 0) failure = { at: wanted[bad]!.k, verdict: badSignature(wanted[bad]!.i), remember: true };
     const good = failure ? failure.at : nodes.length;

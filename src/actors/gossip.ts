@@ -167,6 +167,12 @@ export interface GossipDeps {
   clock?: Clock;
   /** Limits of the block download scheduler. */
   fetcher?: BlockFetcherInit;
+  /**
+   * Where the signatures of downloaded blocks start being checked as they
+   * arrive, while the chain still connects earlier ones (the chain's
+   * verifier takes the verdicts); without it the chain checks them itself.
+   */
+  signatures?: { prefetch(txs: readonly TransferTx[], ids: readonly string[]): void };
 }
 
 /**
@@ -455,11 +461,35 @@ export class GossipActor implements Actor<GossipMsg> {
       this.fetcher.onBlock(hash, nodeId);
       return { ...item, requested };
     });
+    if (!compact && this.deps.signatures) this.prefetchSignatures(blocks);
     this.blocksInChainQueue += items.length;
     this.noteBlockSizes(items);
     const handled = (results: SubmitBlockResult[]): void => this.ctx.deliver({ type: 'gossip/blocks-handled', nodeId, hashes, results, compact });
     request(this.deps.chain, 'chain/submit-blocks', { blocks, source: nodeId }, CHAIN_SUBMIT_TIMEOUT_MS).then(handled, () => handled([]));
     this.sendRequests(this.schedule());
+  }
+
+  /**
+   * Starts checking the signatures of downloaded blocks (ones this node asked
+   * for, with valid proof of work: nobody makes it verify for free) while the
+   * chain works on earlier blocks; the txids computed for them go to the
+   * chain with the blocks.
+   */
+  private prefetchSignatures(blocks: Array<{ block: Block; ids?: BlockTxIds; requested: boolean }>): void {
+    const transfers: TransferTx[] = [];
+    const transferIds: string[] = [];
+    for (const item of blocks) {
+      const { block } = item;
+      if (!item.requested || block.txs.length < 2 || !checkProofOfWork(block.header, this.deps.params).ok) continue;
+      const ids = (item.ids ??= blockTxIds(block));
+      block.txs.forEach((tx, i) => {
+        if (tx.type !== 'transfer') return;
+        transfers.push(tx);
+        transferIds.push(ids.ids[i]!);
+      });
+    }
+    // One batch for the whole message: the pool splits it over its threads.
+    if (transfers.length > 0) this.deps.signatures!.prefetch(transfers, transferIds);
   }
 
   private async onBlocksHandled(nodeId: string, hashes: string[], results: SubmitBlockResult[], compact: boolean): Promise<void> {

@@ -20,6 +20,7 @@ import { MiningPool } from '../mining/pool.js';
 import type { Miner } from '../mining/types.js';
 import type { BlockIndexEntry, BlockStore, ChainTip } from '../store/block-store.js';
 import { LmdbBlockStore } from '../store/lmdb-store.js';
+import { SignaturePrefetch } from '../workers/signature-prefetch.js';
 import { VerifyPool } from '../workers/verify-pool.js';
 import { GossipActor, type GossipMsg, type PeerManagerHooks } from '../actors/gossip.js';
 import { PeerManagerActor, type PeerManagerMsg } from '../actors/peer-manager.js';
@@ -161,7 +162,9 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     cleanup.push(() => root.stop());
 
     // Signatures of incoming transfers and blocks are checked in worker threads, in batches.
-    const verifier = new VerifyPool({ networkId: netId, threads: config.verification.threads });
+    const pool = new VerifyPool({ networkId: netId, threads: config.verification.threads });
+    // Blocks downloaded in a sync start their checks on arrival; the chain takes the verdicts.
+    const verifier = new SignaturePrefetch(pool);
     cleanup.push(() => verifier.close());
     const chain = await root.startChild<ChainMsg>({
       id: 'chain',
@@ -255,7 +258,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
     const gossip = await root.startChild<GossipMsg>({
       id: 'gossip',
       mailbox: GOSSIP_MAILBOX,
-      start: () => new GossipActor({ params, chain, mempool, bus, hooks }),
+      start: () => new GossipActor({ params, chain, mempool, bus, hooks, signatures: verifier }),
     });
     const staticPeers = config.peers.map(parseHostPort);
     // Document 001's peer commands on the listening port (docs/seed001.md).

@@ -13,9 +13,11 @@ export interface SignatureVerifier {
   /**
    * Resolves with one boolean per transfer, in order: whether its signature
    * verifies on this verifier's network. Never rejects for a bad signature.
+   * `ids`: the transfers' txids (display hex, same order) when the caller
+   * has them; a verifier may use them to find verdicts it already holds.
    * @throws Error (rejects) when the verifier is closed or a worker fails.
    */
-  verify(txs: readonly TransferTx[]): Promise<boolean[]>;
+  verify(txs: readonly TransferTx[], ids?: readonly string[]): Promise<boolean[]>;
   /** Stops the worker threads. Idempotent. */
   close(): Promise<void>;
 }
