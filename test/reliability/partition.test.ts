@@ -43,8 +43,13 @@ interface Peer {
   disconnected: number;
   /** Transfers the peer's mempool evicted, as its log tells it: txid → reasons. */
   evicted: Map<string, string[]>;
+  /** The last log lines other than block connects, printed when a step times out. */
+  recent: string[];
   tip(): number;
 }
+
+/** Log lines kept per peer for the report of a timed-out step. */
+const RECENT_LINES = 25;
 
 function ipIn(ns: Netns, ...args: string[]): void {
   execFileSync('ip', ['-n', ns.name, ...args], { stdio: 'pipe' });
@@ -96,6 +101,7 @@ if (!netnsAvailable()) {
         chain,
         disconnected: 0,
         evicted: new Map<string, string[]>(),
+        recent: [],
         tip: () => Math.max(0, ...chain.keys()),
       };
     });
@@ -114,6 +120,7 @@ if (!netnsAvailable()) {
         };
         const timer = setTimeout(() => {
           waiters.delete(check);
+          for (const p of peers) t.comment(`${p.name} (tip ${p.tip()}), last log lines:\n${p.recent.join('\n')}`);
           reject(new Error(`timed out after ${STEP_MS} ms waiting for ${what}; tips ${peers.map((p) => `${p.name}:${p.tip()}`).join(' ')}`));
         }, STEP_MS);
         waiters.add(check);
@@ -150,10 +157,14 @@ if (!netnsAvailable()) {
           return;
         }
         if (rec.msg === 'block connected' && typeof rec.height === 'number' && rec.hash) p.chain.set(rec.height, rec.hash);
-        else if (rec.msg === 'block disconnected' && typeof rec.height === 'number') {
-          p.chain.delete(rec.height);
-          p.disconnected++;
-        } else if (rec.msg === 'transaction evicted' && rec.txid) p.evicted.set(rec.txid, [...(p.evicted.get(rec.txid) ?? []), rec.reason ?? '?']);
+        else {
+          p.recent.push(line.slice(0, 400));
+          if (p.recent.length > RECENT_LINES) p.recent.shift();
+          if (rec.msg === 'block disconnected' && typeof rec.height === 'number') {
+            p.chain.delete(rec.height);
+            p.disconnected++;
+          } else if (rec.msg === 'transaction evicted' && rec.txid) p.evicted.set(rec.txid, [...(p.evicted.get(rec.txid) ?? []), rec.reason ?? '?']);
+        }
         changed();
       });
     }
