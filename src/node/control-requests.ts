@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_BAN_SECONDS } from '../config/schema.js';
 import type { BanTarget, TransferRequest } from './node-api.js';
+import { MAX_NODE_ID_BYTES, NODE_ID_PATTERN } from '../transport/limits.js';
 
 /*
  * The bodies of the control actions of a peer's API facade, as the local
@@ -20,7 +21,8 @@ export const DEFAULT_OPERATOR_BAN_SECONDS = 24 * 3600;
 export { MAX_BAN_SECONDS };
 
 const hex64 = z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters').transform((s) => s.toLowerCase());
-const nodeId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 characters of A-Z a-z 0-9 _ -');
+// Any id a peer can have on the wire (document 002's ids, and the authenticated `ed25519_<hex>` form of 72 characters).
+const nodeId = z.string().regex(NODE_ID_PATTERN, `must be 1–${MAX_NODE_ID_BYTES} characters of A-Z a-z 0-9 _ -`);
 const host = z.string().min(1, 'must not be empty').max(253, 'must be at most 253 characters').regex(/^[A-Za-z0-9.:_-]+$/, 'must be a host name or an IP address');
 const baseUnits = z
   .string()

@@ -107,13 +107,18 @@ t.test('control routes: each action, and bad parameters name their field', async
   t.equal((await request(`${p.base}/chain?limit=x`)).body.error.reason, 'limit must be a non-negative integer, got "x"');
 
   t.equal((await post('/peers/disconnect', { nodeId: 'nobody' })).status, 404);
+  const authenticatedId = `ed25519_${'ab'.repeat(32)}`;
+  t.equal((await post('/peers/disconnect', { nodeId: authenticatedId })).status, 404, 'an authenticated id (72 characters) is a node id: not connected, not a bad request');
+  t.equal((await post('/peers/disconnect', { nodeId: 'x'.repeat(129) })).status, 400, 'longer than any wire id');
   t.equal((await post('/peers/connect-tracker', {})).status, 409, 'no tracker configured');
   t.equal((await post('/peers/connect', { host: '127.0.0.1', port: 1 })).status, 200, 'a dial is started (and fails later, which is no error of the request)');
 
   t.equal((await post('/peers/ban', { host: '10.1.2.3', seconds: 60 })).status, 200);
   t.equal((await post('/peers/ban', { nodeId: 'node-bad' })).status, 200);
+  t.equal((await post('/peers/ban', { nodeId: authenticatedId, seconds: 60 })).status, 200, 'a peer with an authenticated id can be banned by it');
   const bans = (await request(`${p.base}/bans`)).body as Array<{ key: string; until: number }>;
-  t.same(bans.map((b) => b.key).sort(), ['host:10.1.2.3', 'id:node-bad']);
+  t.same(bans.map((b) => b.key).sort(), ['host:10.1.2.3', `id:${authenticatedId}`, 'id:node-bad']);
+  t.equal((await post('/peers/unban', { nodeId: authenticatedId })).status, 200);
   t.equal((await post('/peers/unban', { host: '10.1.2.3' })).status, 200);
   t.equal((await post('/peers/unban', { host: '10.1.2.3' })).status, 404, 'already lifted');
 

@@ -70,7 +70,7 @@ t.test('every control request needs the token: none or a wrong one is unauthoriz
 
 t.test('bad parameters are bad-request naming the field', async (t) => {
   t.same(await ctl('connect', { host: '127.0.0.1', port: 0 }), { ok: false, error: { code: 'bad-request', message: 'port: must be 1–65535' } });
-  t.same(await ctl('disconnect', { nodeId: 'a b' }), { ok: false, error: { code: 'bad-request', message: 'nodeId: must be 1–64 characters of A-Z a-z 0-9 _ -' } });
+  t.same(await ctl('disconnect', { nodeId: 'a b' }), { ok: false, error: { code: 'bad-request', message: 'nodeId: must be 1–128 characters of A-Z a-z 0-9 _ -' } });
   t.match(await ctl('ban', { host: '10.0.0.1', seconds: 0 }), { ok: false, error: { code: 'bad-request', message: 'seconds: must be at least 1' } });
   t.match(await ctl('send', { recipient: 'xyz', amount: '1', fee: '1' }), { ok: false, error: { code: 'bad-request', message: 'recipient: must be 64 hex characters' } });
   t.match(await ctl('mining-start', { extra: 1 }), { ok: false, error: { code: 'bad-request', message: /extra/ } });

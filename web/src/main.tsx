@@ -450,7 +450,7 @@ function PeerTable(props: { tracker: TrackerView | undefined; peers: PeerView[];
         {pid}
       </td>
       <td class="mono">{address}</td>
-      <td>{self ? 'this peer' : p ? `yes (${p.nodeId})` : 'no'}</td>
+      <td title={p?.nodeId}>{self ? 'this peer' : p ? `yes (${short(p.nodeId, 20)})` : 'no'}</td>
       <td>{p?.direction ?? ''}</td>
       <td>{p?.height ?? ''}</td>
       <td>{p ? (p.latencyMs === null ? '—' : `${p.latencyMs} ms`) : ''}</td>
