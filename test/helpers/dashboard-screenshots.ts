@@ -19,7 +19,7 @@ export const CHROMIUM = process.env.CHEESECHAIN_CHROMIUM ?? '/usr/bin/chromium';
  * four buttons, the peer list, the transaction form and the mining race's
  * charts at once.
  */
-export const SCREENSHOT_VIEWPORT = { width: 1300, height: 1150 };
+export const SCREENSHOT_VIEWPORT = { width: 1300, height: 1230 };
 
 /** The page's views, each a `<section>` found by its heading (web/src/main.tsx). */
 export const DASHBOARD_VIEWS = {
@@ -77,6 +77,7 @@ export async function screenshotRunningPeer(url: string, path: string, timeoutMs
     );
     await page.getByTestId('btn-peer-list').click();
     await page.getByTestId('narration').getByText(/peer list: \d+ member\(s\)/).waitFor({ timeout: timeoutMs });
+    await page.mouse.move(0, SCREENSHOT_VIEWPORT.height - 1); // off the buttons: no hover colour in the picture
     await screenshotOverview(page, path);
   } finally {
     await browser.close();

@@ -190,7 +190,7 @@ function App() {
           say(`block ${short(e.hash, 16)} refused: ${e.code} — ${e.reason}`, 'error');
           return;
         case 'tx-accepted': {
-          const from = e.source === 'api' ? 'created on this peer' : e.source ? `received from ${e.source}` : 'received';
+          const from = e.source === 'api' ? 'created on this peer' : e.source ? `received from ${short(e.source, 20)}` : 'received';
           say(`transaction ${from}: ${formatCoins(e.amount)} from ${short(e.sender, 10)} to ${short(e.recipient, 10)} (txid ${short(e.txid, 12)})`, 'tx');
           refresh('mempool');
           return;
@@ -199,20 +199,20 @@ function App() {
           refresh('mempool');
           return;
         case 'tx-rejected':
-          say(`transaction ${short(e.txid, 12)} refused${e.source ? ` from ${e.source === 'api' ? 'this peer' : e.source}` : ''}: ${e.code} — ${e.reason}`, 'error');
+          say(`transaction ${short(e.txid, 12)} refused${e.source ? ` from ${e.source === 'api' ? 'this peer' : short(e.source, 20)}` : ''}: ${e.code} — ${e.reason}`, 'error');
           return;
         case 'peer-connected':
-          say(`Connection to peer [${e.nodeId}] (${e.direction}, ${e.host}:${e.port})`, 'peer');
+          say(`Connection to peer [${short(e.nodeId, 20)}] (${e.direction}, ${e.host}:${e.port})`, 'peer');
           refresh('peers');
           refresh('info');
           return;
         case 'peer-disconnected':
-          say(`peer ${e.nodeId} left: ${e.reason}`, 'peer');
+          say(`peer ${short(e.nodeId, 20)} left: ${e.reason}`, 'peer');
           refresh('peers');
           refresh('info');
           return;
         case 'peer-banned':
-          say(`peer ${e.nodeId || e.host} banned: ${e.reason}`, 'error');
+          say(`peer ${short(e.nodeId, 20) || e.host} banned: ${e.reason}`, 'error');
           refresh('peers');
           return;
         case 'mining-stats':
@@ -267,7 +267,9 @@ function App() {
     <main>
       <header>
         <h1>
-          cheesechain <span class="muted">peer</span> <span data-testid="node-id">{info?.nodeId ?? '…'}</span>
+          cheesechain <span class="muted">peer</span> <span data-testid="node-id" title={info?.nodeId}>
+            {info ? short(info.nodeId, 24) : '…'}
+          </span>
         </h1>
         <div class="badges">
           <span class={live ? 'badge ok' : 'badge bad'} data-testid="live">
@@ -450,17 +452,17 @@ function PeerTable(props: { tracker: TrackerView | undefined; peers: PeerView[];
         {pid}
       </td>
       <td class="mono">{address}</td>
-      <td title={p?.nodeId}>{self ? 'this peer' : p ? `yes (${short(p.nodeId, 20)})` : 'no'}</td>
+      <td title={p?.nodeId}>{self ? 'this peer' : p ? `yes (${short(p.nodeId, 14)})` : 'no'}</td>
       <td>{p?.direction ?? ''}</td>
       <td>{p?.height ?? ''}</td>
       <td>{p ? (p.latencyMs === null ? '—' : `${p.latencyMs} ms`) : ''}</td>
       <td class="actions">
         {p && (
           <>
-            <button class="small" onClick={() => props.act('/peers/disconnect', { nodeId: p.nodeId }, `disconnect ${p.nodeId}`)}>
+            <button class="small" onClick={() => props.act('/peers/disconnect', { nodeId: p.nodeId }, `disconnect ${short(p.nodeId, 20)}`)}>
               disconnect
             </button>{' '}
-            <button class="small danger" onClick={() => props.act('/peers/ban', { nodeId: p.nodeId, seconds: 3600 }, `ban ${p.nodeId}`)}>
+            <button class="small danger" onClick={() => props.act('/peers/ban', { nodeId: p.nodeId, seconds: 3600 }, `ban ${short(p.nodeId, 20)}`)}>
               ban 1 h
             </button>
           </>
