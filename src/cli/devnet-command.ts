@@ -129,7 +129,9 @@ async function getJson<T>(url: string): Promise<T> {
 
 function spawnLogged(name: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): { child: ChildProcess; exited: Promise<void> } {
   const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  // A process group of its own: Ctrl-C on the terminal reaches only the devnet, which still reads the peers for its
+  // summary before it stops them.
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: true });
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -252,6 +254,10 @@ export async function runDevnet(opts: DevnetOptions): Promise<number> {
     for (const p of [...procs].reverse()) p.child.kill('SIGTERM');
     await Promise.all(procs.map((p) => p.exited));
   };
+  // The children no longer share the terminal's signals: whatever ends this process ends them too.
+  process.once('exit', () => {
+    for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  });
 
   const tracker = spawnLogged('tracker', ['tracker', '--config', join(opts.configDir, 'tracker.json')], join(opts.dataDir, 'tracker.log'));
   procs.push(tracker);
@@ -340,6 +346,7 @@ export async function runDevnet(opts: DevnetOptions): Promise<number> {
   const finished = new Promise<'signal' | 'duration'>((r) => {
     process.once('SIGINT', () => r('signal'));
     process.once('SIGTERM', () => r('signal'));
+    process.once('SIGHUP', () => r('signal'));
     if (opts.duration) setTimeout(() => r('duration'), opts.duration * 1000);
   });
   const why = await finished;
