@@ -43,13 +43,13 @@ interface Peer {
   disconnected: number;
   /** Transfers the peer's mempool evicted, as its log tells it: txid → reasons. */
   evicted: Map<string, string[]>;
-  /** The last log lines other than block connects, printed when a step times out. */
+  /** The last log lines other than block connects and sync progress, printed when a step times out. */
   recent: string[];
   tip(): number;
 }
 
 /** Log lines kept per peer for the report of a timed-out step. */
-const RECENT_LINES = 25;
+const RECENT_LINES = 40;
 
 function ipIn(ns: Netns, ...args: string[]): void {
   execFileSync('ip', ['-n', ns.name, ...args], { stdio: 'pipe' });
@@ -158,7 +158,8 @@ if (!netnsAvailable()) {
         }
         if (rec.msg === 'block connected' && typeof rec.height === 'number' && rec.hash) p.chain.set(rec.height, rec.hash);
         else {
-          p.recent.push(line.slice(0, 400));
+          // Progress lines come every second and would push out the ones that say what went wrong.
+          if (rec.msg !== 'sync progress') p.recent.push(line.slice(0, 400));
           if (p.recent.length > RECENT_LINES) p.recent.shift();
           if (rec.msg === 'block disconnected' && typeof rec.height === 'number') {
             p.chain.delete(rec.height);
