@@ -53,7 +53,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { blockToJson } from '../src/core/block.js';
 import type { Account } from '../src/core/state.js';
-import { DEFAULT_MIN_RELAY_FEE } from '../src/core/policy.js';
+import { DEFAULT_MIN_RELAY_FEE, MAX_PENDING_PER_SENDER } from '../src/core/policy.js';
 import type { TransferTx } from '../src/core/transaction.js';
 import { DATA_FILES } from '../src/node/data-dir.js';
 import { LmdbBlockStore } from '../src/store/lmdb-store.js';
@@ -90,9 +90,14 @@ const SYNC_BLOCKS = 2_000;
 const SYNC_TXS_PER_BLOCK = 10;
 /** Blocks of the empty-block sync: a coinbase each. */
 const EMPTY_SYNC_BLOCKS = 5_000;
-/** Transfers in the mempool of the memory benchmark's peer: {@link MEMPOOL_TXS_PER_SENDER} from each of the {@link SENDERS}. */
-const MEMPOOL_TXS_PER_SENDER = 100;
-const MEMPOOL_TXS = SENDERS * MEMPOOL_TXS_PER_SENDER;
+/**
+ * Transfers in the mempool of the memory benchmark's peer: {@link MEMPOOL_TXS_PER_SENDER}
+ * from each of {@link MEMPOOL_SENDERS} (the mempool holds at most
+ * MAX_PENDING_PER_SENDER transfers of one sender).
+ */
+const MEMPOOL_TXS_PER_SENDER = MAX_PENDING_PER_SENDER;
+const MEMPOOL_SENDERS = 4_000;
+const MEMPOOL_TXS = MEMPOOL_SENDERS * MEMPOOL_TXS_PER_SENDER;
 /** Interval of the RSS samples while the memory benchmark's peer syncs, ms. */
 const MEMORY_SAMPLE_MS = 100;
 /** Wait before reading the idle peer's RSS, after its start and setup blocks, ms. */
@@ -173,11 +178,11 @@ interface MemoryChain {
 
 function buildMemoryChain(): MemoryChain {
   const b = new ChainBuilder(regtest, { miner: benchKey(4) });
-  const senders: KeyPair[] = Array.from({ length: SENDERS }, (_, i) => benchKey(1_000 + i));
+  const senders: KeyPair[] = Array.from({ length: MEMPOOL_SENDERS }, (_, i) => benchKey(1_000 + i));
   const setup = [b.next(), b.next(senders.map((s) => b.pay(b.miner, s, SENDER_FUNDS, TRANSFER_FEE)))];
   const mempool: TransferTx[] = [];
   for (let round = 0; round < MEMPOOL_TXS_PER_SENDER; round++) {
-    for (let i = 0; i < SENDERS; i++) mempool.push(b.pay(senders[i]!, senders[(i + round + 1) % SENDERS]!.publicKey, TRANSFER_AMOUNT, TRANSFER_FEE));
+    for (let i = 0; i < MEMPOOL_SENDERS; i++) mempool.push(b.pay(senders[i]!, senders[(i + round + 1) % MEMPOOL_SENDERS]!.publicKey, TRANSFER_AMOUNT, TRANSFER_FEE));
   }
   return { setup, mempool };
 }
