@@ -86,6 +86,12 @@ export type PeerManagerMsg =
   | { type: 'pm/dial-tick' }
   | { type: 'pm/addr-tick' }
   | { type: 'pm/peers'; reply: Reply<PeerView[]> }
+  /**
+   * Tells the gossip actor `gossip/peer-up` again for every connected peer: a
+   * restarted gossip actor starts with no peers and would otherwise ignore
+   * every message of the connections that outlived it.
+   */
+  | { type: 'pm/announce-peers' }
   | { type: 'pm/listen-port'; reply: Reply<number> }
   /** Dial these addresses now, ignoring their backoff (document 003's "connect peers"); replies how many dials started. */
   | { type: 'pm/dial-now'; addresses: AddrEntry[]; static?: boolean; reply: Reply<number> }
@@ -183,6 +189,8 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
   /** Accepted inbound sockets by remote address, from accept to close, whatever protocol they speak. */
   private readonly acceptedByAddress = new Map<string, Set<Socket>>();
   private readonly open = new Map<string, PeerConnection>();
+  /** The gossip link of each open connection, kept to announce them again to a restarted gossip actor. */
+  private readonly links = new Map<string, PeerLink>();
   /** Tracker liveness probes: answered, counted until they close. */
   private readonly probes = new Set<PeerConnection>();
   private readonly state = new Map<PeerConnection, ConnState>();
@@ -286,6 +294,9 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
         return;
       case 'pm/peers':
         msg.reply.resolve(this.peerViews());
+        return;
+      case 'pm/announce-peers':
+        for (const link of this.links.values()) this.deps.gossip.tell({ type: 'gossip/peer-up', link });
         return;
       case 'pm/listen-port':
         msg.reply.resolve(this.port);
@@ -665,6 +676,7 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
         if (conn.isOpen) conn.send(m);
       },
     };
+    this.links.set(nodeId, link);
     this.deps.gossip.tell({ type: 'gossip/peer-up', link });
     this.deps.bus.publish({ type: 'peer-connected', nodeId, host: conn.remoteAddress, port: hello.port, direction: conn.direction });
     conn.send(message('GETADDR', {}));
@@ -701,7 +713,10 @@ export class PeerManagerActor implements Actor<PeerManagerMsg> {
     this.state.delete(conn);
     const nodeId = conn.remoteNodeId;
     const wasOpen = nodeId !== undefined && this.open.get(nodeId) === conn;
-    if (wasOpen) this.open.delete(nodeId);
+    if (wasOpen) {
+      this.open.delete(nodeId);
+      this.links.delete(nodeId);
+    }
     this.dialKey.delete(conn);
     const points = info.points;
     if (points > 0 && !this.scoredAtPunish.has(conn)) {

@@ -54,6 +54,8 @@ import { request } from '../actors/runtime/actor.js';
 export const GOSSIP_MAILBOX = 100_000;
 /** Timeout of requests the API makes to the actors, ms. */
 export const API_ASK_TIMEOUT_MS = 10_000;
+/** The supervisor's id of the gossip actor. */
+const GOSSIP_CHILD = 'gossip';
 
 /** A running peer. */
 export interface RunningNode {
@@ -151,13 +153,18 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
       resolveDone = resolve;
       escalate = reject;
     });
+    let announcePeers: (() => void) | undefined;
     const root = new Supervisor({
       name: nodeId,
       onEscalate: (err) => {
         log.fatal({ err }, 'restart budget spent; stopping the node');
         void runCleanup().then(() => escalate(err));
       },
-      onEvent: (e) => logSupervisorEvent(log, e),
+      onEvent: (e) => {
+        logSupervisorEvent(log, e);
+        // A restarted gossip actor knows no peer: the connections that outlived it are announced to it again.
+        if (e.type === 'child-restarted' && e.child === GOSSIP_CHILD) announcePeers?.();
+      },
     });
     cleanup.push(() => root.stop());
 
@@ -256,7 +263,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
       punish: (id, offence) => peerManagerRef?.tell({ type: 'pm/punish', nodeId: id, offence }),
     };
     const gossip = await root.startChild<GossipMsg>({
-      id: 'gossip',
+      id: GOSSIP_CHILD,
       mailbox: GOSSIP_MAILBOX,
       start: () => new GossipActor({ params, chain, mempool, bus, hooks, signatures: verifier }),
     });
@@ -316,6 +323,7 @@ export async function startNode(config: NodeConfig, deps: NodeDeps): Promise<Run
         }),
     });
     const pmRef = peerManagerRef;
+    announcePeers = () => pmRef.tell({ type: 'pm/announce-peers' });
     const listenPort = await request(pmRef, 'pm/listen-port', {});
     let trackerRef: ActorRef<TrackerClientMsg> | undefined;
     if (config.tracker) {

@@ -100,6 +100,19 @@ t.test("a peer's messages go to gossip; its departure is told to gossip and anno
   t.match(events.filter((e) => e.type === 'peer-disconnected'), [{ nodeId: 'remote', direction: 'inbound' }]);
 });
 
+t.test('after a gossip restart every connected peer is announced to gossip again, and a departed one is not', async (t) => {
+  const { pump, connect, peerUps, gossip, actor } = await setup(t);
+  const first = await connect('first', 18997);
+  await connect('second', 18996);
+  await pump(() => peerUps().length === 2);
+  await first.conn.close('local-close', 'bye');
+  await pump(() => gossip.of('gossip/peer-down').length === 1);
+  await actor.receive({ type: 'pm/announce-peers' });
+  await pump(() => peerUps().length === 3);
+  t.match(peerUps()[2]!.link, { nodeId: 'second', port: 18996 }, 'the peer still connected is announced again');
+  t.equal(peerUps().length, 3, 'and only it');
+});
+
 t.test('a punished peer is told why, disconnected and banned by its proven key until the ban ends on the clock; loopback is never address-banned', async (t) => {
   const { pump, connect, peerUps, gossip, events, actor, clock, ctx } = await setup(t);
   const key = new IdentitySigner(generateKeyPair());
