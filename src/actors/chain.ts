@@ -252,15 +252,22 @@ export class ChainActor implements Actor<ChainMsg> {
     return this.deps.store.getHashAtHeight(node.height) === node.hash;
   }
 
-  /** The ancestor of `from` at `height` (walks parent links; main-chain lookups go through the store's height index). */
+  /**
+   * The ancestor of `from` at `height`: parent links are walked only down to
+   * the main chain, and from there the store's height index answers, so a
+   * side branch costs its own length, not its height (devnet's ASERT asks
+   * for block 1 at every block).
+   */
   private ancestor(from: IndexNode, height: number): IndexNode | undefined {
     if (height > from.height || height < 0) return undefined;
-    if (this.isMain(from)) {
-      const h = this.deps.store.getHashAtHeight(height);
-      return h === undefined ? undefined : this.index.get(h);
-    }
     let n: IndexNode | undefined = from;
-    while (n && n.height > height) n = n.parent;
+    while (n && n.height > height) {
+      if (this.isMain(n)) {
+        const h = this.deps.store.getHashAtHeight(height);
+        return h === undefined ? undefined : this.index.get(h);
+      }
+      n = n.parent;
+    }
     return n;
   }
 
