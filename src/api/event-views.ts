@@ -1,4 +1,5 @@
 import { toHex } from '../core/encoding.js';
+import { transferFieldsJson } from '../core/transaction.js';
 import { hashToHex } from '../core/hash.js';
 import { assertNever } from '../core/reject.js';
 import { blockSize } from '../core/block.js';
@@ -61,16 +62,7 @@ export function eventView(e: NodeEvent): EventView {
     case 'block-rejected':
       return { type: e.type, hash: e.hash, code: e.code, reason: e.reason, source: e.source ?? null };
     case 'tx-accepted':
-      return {
-        type: e.type,
-        txid: e.txid,
-        sender: toHex(e.tx.sender),
-        recipient: toHex(e.tx.recipient),
-        amount: e.tx.amount.toString(),
-        fee: e.tx.fee.toString(),
-        nonce: e.tx.nonce,
-        source: e.source ?? null,
-      };
+      return { type: e.type, txid: e.txid, ...transferFieldsJson(e.tx), source: e.source ?? null };
     case 'tx-evicted':
       return { type: e.type, txid: e.txid, reason: e.reason };
     case 'tx-rejected':

@@ -118,18 +118,17 @@ export function txid(tx: Transaction): string {
 }
 
 export function txToJson(tx: Transaction): TransactionJson {
-  if (tx.type === 'transfer') {
-    return {
-      type: 'transfer',
-      sender: toHex(tx.sender),
-      recipient: toHex(tx.recipient),
-      amount: tx.amount.toString(),
-      fee: tx.fee.toString(),
-      nonce: tx.nonce,
-      signature: toHex(tx.signature),
-    };
-  }
+  if (tx.type === 'transfer') return { type: 'transfer', ...transferFieldsJson(tx), signature: toHex(tx.signature) };
   return { type: 'coinbase', recipient: toHex(tx.recipient), amount: tx.amount.toString(), height: tx.height };
+}
+
+/**
+ * What a transfer says, without its signature, as JSON: keys in hex, amounts
+ * as decimal strings of base units. The shape of transfer events (HTTP event
+ * stream, NATS `tx.accepted`).
+ */
+export function transferFieldsJson(tx: TransferTx): { sender: string; recipient: string; amount: string; fee: string; nonce: number } {
+  return { sender: toHex(tx.sender), recipient: toHex(tx.recipient), amount: tx.amount.toString(), fee: tx.fee.toString(), nonce: tx.nonce };
 }
 
 const AMOUNT_RE = /^(0|[1-9][0-9]{0,18})$/;

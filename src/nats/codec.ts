@@ -6,6 +6,7 @@
  */
 import { blockSize } from '../core/block.js';
 import { toHex } from '../core/encoding.js';
+import { transferFieldsJson } from '../core/transaction.js';
 import { hashToHex } from '../core/hash.js';
 import { HEADER_BYTES } from '../core/header.js';
 import { assertNever } from '../core/reject.js';
@@ -143,15 +144,7 @@ export function eventPayload(e: NodeEvent): EventPayloads[EventName] {
         reorgDepth: e.reorgDepth,
       };
     case 'tx-accepted':
-      return {
-        txid: e.txid,
-        sender: toHex(e.tx.sender),
-        recipient: toHex(e.tx.recipient),
-        amount: e.tx.amount.toString(),
-        fee: e.tx.fee.toString(),
-        nonce: e.tx.nonce,
-        ...(e.source !== undefined ? { source: e.source } : {}),
-      };
+      return { txid: e.txid, ...transferFieldsJson(e.tx), ...(e.source !== undefined ? { source: e.source } : {}) };
     case 'tx-evicted':
       return { txid: e.txid, reason: e.reason };
     case 'tx-rejected':
