@@ -302,11 +302,21 @@ if (!netnsAvailable()) {
     const lostTx = loser === 'a' ? txA : txB;
     const wonTx = winner === 'a' ? txA : txB;
     for (const p of losers) {
-      const view = await confirmedOn(p, lostTx);
       // Mined again above the fork, in a block of the peer's main chain (which may have grown past the agreed height).
-      const onWinningChain =
-        view.status === 'confirmed' && view.height !== undefined && view.height > fork && view.blockHash !== undefined && (await api<{ mainChain?: boolean }>(p, `/blocks/${view.blockHash}`)).mainChain === true;
-      const kept = view.status === 'mempool' || onWinningChain;
+      const look = async () => {
+        const view = await confirmedOn(p, lostTx);
+        const onWinningChain =
+          view.status === 'confirmed' && view.height !== undefined && view.height > fork && view.blockHash !== undefined && (await api<{ mainChain?: boolean }>(p, `/blocks/${view.blockHash}`)).mainChain === true;
+        return { view, onWinningChain, kept: view.status === 'mempool' || onWinningChain };
+      };
+      let { view, onWinningChain, kept } = await look();
+      // Both miners keep mining: the block that took the transfer again can lose a race at the tip between the two
+      // queries (the transfer is then back in the mempool). A lost transfer stays lost, so look again after new blocks.
+      for (let again = 0; !kept && again < 3; again++) {
+        const h = p.tip();
+        await until(() => p.tip() > h, `${p.name} connecting another block`);
+        ({ view, onWinningChain, kept } = await look());
+      }
       const outcome = view.status === 'mempool' ? 'back in the mempool' : onWinningChain ? `mined again on the winning chain at ${view.height}` : `${view.status ?? 'unknown'}`;
       t.ok(kept, `${p.name}: the losing branch's transfer is ${outcome}`, { evicted: p.evicted.get(lostTx) ?? [] });
     }
