@@ -61,6 +61,17 @@ if (!netnsAvailable()) {
       node.stderr!.on('data', check);
       node.once('exit', (code) => reject(new Error(`the node exited with ${code}: ${log.slice(-2000)}`)));
     });
+    /** Resolves once the node's log has a line matching `re` (it may already have it). */
+    const untilLog = (re: RegExp): Promise<void> =>
+      new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (!re.test(log)) return;
+          node.stderr!.off('data', check);
+          resolve();
+        };
+        node.stderr!.on('data', check);
+        check();
+      });
     const info = async (): Promise<{ nodeId: string; peers: number }> => (await fetch(`http://${ns.inside}:${API_PORT}/info`)).json() as Promise<{ nodeId: string; peers: number }>;
     const target = await info();
     t.match(target.nodeId, /^ed25519_[0-9a-f]{64}$/, 'the node uses its authenticated id');
@@ -105,6 +116,8 @@ if (!netnsAvailable()) {
       s.write(hello(honestId, { auth: { publicKey: honestKey.publicKeyHex, nonce: 'ab'.repeat(32), signature: 'cd'.repeat(64) } }).replace('HELLO', 'HEY'));
       await once(s, 'close');
       t.match(Buffer.concat(got).toString(), /"code":"bad-auth"/, 'the impostor is refused with bad-auth');
+      // The ban is recorded when the node handles the closed connection, which can come after the impostor's next dial.
+      await untilLog(new RegExp(`"host":"${impostorIp.replace(/\./g, '\\.')}"[^\n]*"msg":"peer banned"`));
       t.match(await firstReply(impostorIp, 'another-name'), /^\{"REJECT":\{"message":"","code":"banned"/, "the impostor's address is banned before the id exchange");
 
       const honest = await peerFrom(honestIp, honestId, honestKey);
